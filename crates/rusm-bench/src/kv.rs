@@ -1,0 +1,236 @@
+//! The store under write load: durable writes per second through `rusm-kv`
+//! from 1, 16, 256... concurrent writer tasks, beside the baseline measured
+//! in the same run: raw redb, one write transaction and one commit per key.
+//!
+//! Every write counted here is durable (fsync'd) before it is counted, in
+//! both columns, so the ratio is what group commit buys: one fsync shared by
+//! every write waiting for it instead of one fsync each. The baseline has one
+//! writer because redb runs one write transaction at a time; more threads
+//! would only queue on its lock.
+//!
+//! Also here: the cost of a read on the caller's thread versus through
+//! `spawn_blocking`, the measurement behind `rusm-kv`'s choice to read
+//! directly (see its crate docs, "Reads").
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use rusm_kv::Store;
+
+/// The value every benchmark write stores: small, so the figures measure
+/// commits, not bandwidth.
+const VALUE_LEN: usize = 100;
+
+/// Which store a row measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KvStormStore {
+    /// Raw redb, one write transaction + commit per key (the baseline).
+    RawRedb,
+    /// `rusm_kv::Store::set`, group-committed.
+    RusmKv,
+}
+
+/// One measured point.
+#[derive(Debug, Clone)]
+pub struct KvStormRow {
+    pub store: KvStormStore,
+    /// Concurrent writers (tasks for rusm-kv, 1 thread for the baseline).
+    pub writers: usize,
+    /// Durable writes completed.
+    pub writes: u64,
+    /// Commits (fsyncs) that carried them.
+    pub commits: u64,
+    /// From the first write to the last acknowledgement.
+    pub elapsed: Duration,
+    pub writes_per_sec: f64,
+    /// `writes_per_sec` over the baseline's, from the same run.
+    pub vs_baseline: f64,
+}
+
+impl KvStormRow {
+    pub fn label(&self) -> &'static str {
+        match self.store {
+            KvStormStore::RawRedb => "raw redb, 1 commit per key",
+            KvStormStore::RusmKv => "rusm-kv group commit",
+        }
+    }
+
+    pub fn writes_per_commit(&self) -> f64 {
+        self.writes as f64 / self.commits.max(1) as f64
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "store": self.label(),
+            "writers": self.writers,
+            "writes": self.writes,
+            "commits": self.commits,
+            "writes_per_commit": self.writes_per_commit(),
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "writes_per_sec": self.writes_per_sec,
+            "vs_baseline": self.vs_baseline,
+        })
+    }
+}
+
+/// Measures durable writes/second for each count in `writers` (each on a
+/// fresh store in a temp dir) for about `duration` each, and the raw-redb
+/// baseline on another fresh file. The baseline is the first row.
+///
+/// Needs a tokio runtime; a multi-threaded one lets the writer tasks queue
+/// while a commit runs, as they would in a node.
+pub async fn kv_storm(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<KvStormRow>> {
+    let baseline = tokio::task::spawn_blocking(move || raw_redb_baseline(duration))
+        .await
+        .context("the raw redb baseline panicked")??;
+    let base_rate = baseline.writes_per_sec;
+    let mut rows = vec![baseline];
+    for &count in writers {
+        let mut row = rusm_kv_point(count, duration).await?;
+        row.vs_baseline = row.writes_per_sec / base_rate;
+        rows.push(row);
+    }
+    Ok(rows)
+}
+
+fn raw_redb_baseline(duration: Duration) -> anyhow::Result<KvStormRow> {
+    const TABLE: redb::TableDefinition<&str, &[u8]> = redb::TableDefinition::new("bench");
+    let dir = tempfile::tempdir().context("create a temp dir for the baseline")?;
+    let db = redb::Database::create(dir.path().join("baseline.redb"))
+        .context("create the baseline redb file")?;
+    let value = vec![0xA5; VALUE_LEN];
+    let started = Instant::now();
+    let mut writes = 0u64;
+    while started.elapsed() < duration {
+        let key = format!("w000/{writes:09}");
+        let txn = db.begin_write()?;
+        txn.open_table(TABLE)?.insert(key.as_str(), value.as_slice())?;
+        txn.commit()?; // default durability: fsync'd before it returns
+        writes += 1;
+    }
+    let elapsed = started.elapsed();
+    Ok(KvStormRow {
+        store: KvStormStore::RawRedb,
+        writers: 1,
+        writes,
+        commits: writes,
+        elapsed,
+        writes_per_sec: writes as f64 / elapsed.as_secs_f64(),
+        vs_baseline: 1.0,
+    })
+}
+
+async fn rusm_kv_point(writers: usize, duration: Duration) -> anyhow::Result<KvStormRow> {
+    let dir = tempfile::tempdir().context("create a temp dir for the store")?;
+    let store = Store::open(dir.path().join("store.redb"))?;
+    let writes = Arc::new(AtomicU64::new(0));
+    let start = Arc::new(tokio::sync::Barrier::new(writers + 1));
+    let mut tasks = Vec::with_capacity(writers);
+    for w in 0..writers {
+        let (store, writes, start) = (store.clone(), Arc::clone(&writes), Arc::clone(&start));
+        tasks.push(tokio::spawn(async move {
+            let value = vec![0xA5; VALUE_LEN];
+            start.wait().await;
+            let deadline = Instant::now() + duration;
+            let mut i = 0u64;
+            while Instant::now() < deadline {
+                store.set("bench", &format!("w{w:03}/{i:09}"), value.clone()).await?;
+                writes.fetch_add(1, Ordering::Relaxed);
+                i += 1;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    start.wait().await;
+    let started = Instant::now();
+    for task in tasks {
+        task.await.context("a writer task panicked")??;
+    }
+    let elapsed = started.elapsed();
+    let writes = writes.load(Ordering::Relaxed);
+    let stats = store.stats();
+    anyhow::ensure!(stats.ops == writes, "the store counted {} writes, the tasks {writes}", stats.ops);
+    Ok(KvStormRow {
+        store: KvStormStore::RusmKv,
+        writers,
+        writes,
+        commits: stats.commits,
+        elapsed,
+        writes_per_sec: writes as f64 / elapsed.as_secs_f64(),
+        vs_baseline: f64::NAN, // filled in by kv_storm
+    })
+}
+
+/// The cost of one `get` of a cached 100-byte value, run on the caller's
+/// thread (as `rusm-kv` does) and handed to `spawn_blocking` (the
+/// alternative), each from `tasks` concurrent tasks for about `duration`.
+#[derive(Debug, Clone)]
+pub struct KvReadRow {
+    pub tasks: usize,
+    pub direct_reads_per_sec: f64,
+    pub spawn_blocking_reads_per_sec: f64,
+}
+
+impl KvReadRow {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tasks": self.tasks,
+            "direct_reads_per_sec": self.direct_reads_per_sec,
+            "spawn_blocking_reads_per_sec": self.spawn_blocking_reads_per_sec,
+            "direct_over_spawn_blocking": self.direct_reads_per_sec / self.spawn_blocking_reads_per_sec,
+        })
+    }
+}
+
+pub async fn kv_reads(tasks: &[usize], duration: Duration) -> anyhow::Result<Vec<KvReadRow>> {
+    let dir = tempfile::tempdir().context("create a temp dir for the store")?;
+    let store = Store::open(dir.path().join("store.redb"))?;
+    const KEYS: u64 = 1000;
+    for i in 0..KEYS {
+        store.set("bench", &format!("{i:06}"), vec![0xA5; VALUE_LEN]).await?;
+    }
+    let mut rows = Vec::new();
+    for &count in tasks {
+        rows.push(KvReadRow {
+            tasks: count,
+            direct_reads_per_sec: read_rate(&store, count, duration, false).await?,
+            spawn_blocking_reads_per_sec: read_rate(&store, count, duration, true).await?,
+        });
+    }
+    Ok(rows)
+}
+
+async fn read_rate(store: &Store, tasks: usize, duration: Duration, blocking_pool: bool) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(tasks);
+    for t in 0..tasks as u64 {
+        let store = store.clone();
+        handles.push(tokio::spawn(async move {
+            let deadline = Instant::now() + duration;
+            let mut reads = 0u64;
+            while Instant::now() < deadline {
+                let key = format!("{:06}", (reads * 7919 + t) % 1000);
+                let value = if blocking_pool {
+                    let (store, handle) = (store.clone(), tokio::runtime::Handle::current());
+                    // `get` never waits when it reads directly, so block_on
+                    // returns at once: this measures the hand-off alone.
+                    tokio::task::spawn_blocking(move || handle.block_on(store.get("bench", &key)))
+                        .await
+                        .context("a blocking read panicked")??
+                } else {
+                    store.get("bench", &key).await?
+                };
+                anyhow::ensure!(value.is_some(), "a benchmark key is missing");
+                reads += 1;
+            }
+            anyhow::Ok(reads)
+        }));
+    }
+    let mut reads = 0;
+    for handle in handles {
+        reads += handle.await.context("a reader task panicked")??;
+    }
+    Ok(reads as f64 / started.elapsed().as_secs_f64())
+}

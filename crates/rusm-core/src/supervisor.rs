@@ -1,0 +1,327 @@
+//! Supervisors: processes that start children, watch them, and restart
+//! them by a strategy, within a restart intensity.
+//!
+//! A supervisor is an ordinary process that traps exits. Each child is
+//! spawned linked (if the supervisor dies, its children follow) and
+//! monitored from birth (the supervisor learns every exit, normal ones too,
+//! with its reason). Children start in order and stop in reverse order.
+
+use std::collections::{HashSet, VecDeque};
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::{Ctx, Error, ExitReason, MessageKind, Node, Pid, Ref, SpawnOptions};
+
+/// Which children restart when one ends abnormally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// Only the child that ended.
+    OneForOne,
+    /// Every child: the others are stopped (in reverse order), then all
+    /// start again in order.
+    OneForAll,
+    /// The child that ended and every child started after it.
+    RestForOne,
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Strategy::OneForOne => "one-for-one",
+            Strategy::OneForAll => "one-for-all",
+            Strategy::RestForOne => "rest-for-one",
+        })
+    }
+}
+
+/// When a child is restarted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Always, whatever the reason.
+    Permanent,
+    /// Only after an abnormal exit (not `normal` or `shutdown`).
+    Transient,
+    /// Never.
+    Temporary,
+}
+
+/// Starts one child. It must spawn the child from the supervisor's `Ctx`
+/// with the `SpawnOptions` it is given (they link and monitor the child).
+pub type StartFn = Arc<dyn Fn(&Ctx, SpawnOptions) -> Result<Pid, Error> + Send + Sync>;
+
+/// One child of a supervisor.
+#[derive(Clone)]
+pub struct ChildSpec {
+    pub id: String,
+    pub restart: Restart,
+    pub start: StartFn,
+}
+
+impl ChildSpec {
+    pub fn new(
+        id: impl Into<String>,
+        restart: Restart,
+        start: impl Fn(&Ctx, SpawnOptions) -> Result<Pid, Error> + Send + Sync + 'static,
+    ) -> Self {
+        ChildSpec {
+            id: id.into(),
+            restart,
+            start: Arc::new(start),
+        }
+    }
+}
+
+/// A supervisor's configuration.
+#[derive(Clone)]
+pub struct SupervisorSpec {
+    pub strategy: Strategy,
+    /// At most this many restarts...
+    pub max_restarts: u32,
+    /// ...within this window; one more and the supervisor gives up.
+    pub max_seconds: Duration,
+    /// How long a child gets to stop after `shutdown` before it is killed.
+    pub shutdown_timeout: Duration,
+    pub children: Vec<ChildSpec>,
+}
+
+impl SupervisorSpec {
+    pub fn new(strategy: Strategy, max_restarts: u32, max_seconds: Duration) -> Self {
+        SupervisorSpec {
+            strategy,
+            max_restarts,
+            max_seconds,
+            shutdown_timeout: Duration::from_secs(5),
+            children: Vec::new(),
+        }
+    }
+
+    pub fn child(mut self, child: ChildSpec) -> Self {
+        self.children.push(child);
+        self
+    }
+
+    /// Start the supervisor as a process of `node`.
+    pub fn spawn(self, node: &Node, options: SpawnOptions) -> Result<Pid, Error> {
+        node.spawn(options.trap_exit(true), move |ctx| supervise(ctx, self))
+    }
+
+    /// Start the supervisor as a child of a running process.
+    pub fn spawn_from(self, ctx: &Ctx, options: SpawnOptions) -> Result<Pid, Error> {
+        ctx.spawn(options.trap_exit(true), move |ctx| supervise(ctx, self))
+    }
+}
+
+struct Running {
+    pid: Pid,
+    monitor: Ref,
+}
+
+struct Supervisor {
+    ctx: Ctx,
+    spec: SupervisorSpec,
+    running: Vec<Option<Running>>,
+    restarts: VecDeque<Instant>,
+    /// Children that ended abnormally and whose `exit` message (from the
+    /// link) may still be queued; it must not be mistaken for an exit
+    /// signal aimed at the supervisor.
+    stale_exits: HashSet<Pid>,
+}
+
+async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
+    let n = spec.children.len();
+    let mut sup = Supervisor {
+        ctx,
+        spec,
+        running: (0..n).map(|_| None).collect(),
+        restarts: VecDeque::new(),
+        stale_exits: HashSet::new(),
+    };
+    for i in 0..n {
+        if let Err(e) = sup.start(i) {
+            sup.stop_from(0).await;
+            return ExitReason::crashed(format!(
+                "supervisor could not start child `{}`: {e}",
+                sup.spec.children[i].id
+            ));
+        }
+    }
+    loop {
+        let m = sup.ctx.receive_any().await;
+        match m.kind {
+            MessageKind::Down => {
+                let Some(i) = sup.child_by_monitor(m.tag) else {
+                    continue;
+                };
+                let reason = m.text();
+                let dead = sup.running[i]
+                    .take()
+                    .expect("child found by its monitor")
+                    .pid;
+                let abnormal = !ExitReason::text_is_normal(&reason);
+                if abnormal {
+                    sup.stale_exits.insert(dead);
+                }
+                let restart = match sup.spec.children[i].restart {
+                    Restart::Permanent => true,
+                    Restart::Transient => abnormal,
+                    Restart::Temporary => false,
+                };
+                if !restart {
+                    continue;
+                }
+                if sup.ctx.node().is_shutting_down() {
+                    sup.stop_from(0).await;
+                    return ExitReason::Shutdown;
+                }
+                if let Err(reason) = sup.restart(i).await {
+                    return reason;
+                }
+            }
+            MessageKind::Exit => {
+                if sup.stale_exits.remove(&m.sender) || sup.is_child(m.sender) {
+                    continue;
+                }
+                // An exit signal aimed at the supervisor itself: from its
+                // parent's link, or a stop request. Children go first.
+                sup.stop_from(0).await;
+                let reason: ExitReason = m.text().parse().unwrap_or(ExitReason::Shutdown);
+                return match reason {
+                    ExitReason::Shutdown | ExitReason::Normal => ExitReason::Shutdown,
+                    other => ExitReason::Linked(m.sender, Box::new(other)),
+                };
+            }
+            MessageKind::Data => {}
+        }
+    }
+}
+
+impl Supervisor {
+    fn child_by_monitor(&self, reference: Ref) -> Option<usize> {
+        self.running
+            .iter()
+            .position(|r| r.as_ref().is_some_and(|r| r.monitor == reference))
+    }
+
+    fn is_child(&self, pid: Pid) -> bool {
+        self.running
+            .iter()
+            .any(|r| r.as_ref().is_some_and(|r| r.pid == pid))
+    }
+
+    fn start(&mut self, i: usize) -> Result<(), Error> {
+        let monitor = self.ctx.make_ref();
+        let options = SpawnOptions::new().link(true).monitor(monitor);
+        let pid = (self.spec.children[i].start)(&self.ctx, options)?;
+        self.running[i] = Some(Running { pid, monitor });
+        Ok(())
+    }
+
+    /// Restart child `i` (and its neighbours, by the strategy), counting
+    /// against the intensity. `Err` carries the supervisor's own exit
+    /// reason when it gives up.
+    async fn restart(&mut self, i: usize) -> Result<(), ExitReason> {
+        let first = match self.spec.strategy {
+            Strategy::OneForOne => i,
+            Strategy::OneForAll => 0,
+            Strategy::RestForOne => i,
+        };
+        let last = match self.spec.strategy {
+            Strategy::OneForOne => i,
+            _ => self.running.len() - 1,
+        };
+        loop {
+            self.record_restart()?;
+            self.stop_range(first, last).await;
+            let mut failed = None;
+            for j in first..=last {
+                if let Err(e) = self.start(j) {
+                    failed = Some((j, e));
+                    break;
+                }
+            }
+            match failed {
+                None => return Ok(()),
+                Some((j, e)) => {
+                    tracing::warn!(child = %self.spec.children[j].id, error = %e, "restart failed");
+                    if self.ctx.node().is_shutting_down() {
+                        self.stop_from(0).await;
+                        return Err(ExitReason::Shutdown);
+                    }
+                }
+            }
+        }
+    }
+
+    fn record_restart(&mut self) -> Result<(), ExitReason> {
+        let now = Instant::now();
+        self.restarts.push_back(now);
+        while let Some(&t) = self.restarts.front() {
+            if now.duration_since(t) > self.spec.max_seconds {
+                self.restarts.pop_front();
+            } else {
+                break;
+            }
+        }
+        if self.restarts.len() as u64 > u64::from(self.spec.max_restarts) {
+            return Err(ExitReason::crashed(format!(
+                "restart intensity exceeded: more than {} restarts in {} s",
+                self.spec.max_restarts,
+                self.spec.max_seconds.as_secs_f64()
+            )));
+        }
+        Ok(())
+    }
+
+    async fn stop_from(&mut self, first: usize) {
+        if !self.running.is_empty() {
+            let last = self.running.len() - 1;
+            self.stop_range(first, last).await;
+        }
+    }
+
+    /// Stop children `first..=last`, last first.
+    async fn stop_range(&mut self, first: usize, last: usize) {
+        for j in (first..=last).rev() {
+            if let Some(child) = self.running[j].take() {
+                self.stop_child(child).await;
+            }
+        }
+    }
+
+    async fn stop_child(&mut self, child: Running) {
+        let node = self.ctx.node().clone();
+        if node
+            .stop(self.ctx.pid(), child.pid, ExitReason::Shutdown)
+            .is_err()
+        {
+            // Already gone: its `down` is queued; take it out of the way.
+            let _ = self
+                .ctx
+                .receive(&[child.monitor], Some(Duration::from_secs(1)))
+                .await;
+            self.stale_exits.insert(child.pid);
+            return;
+        }
+        let tags = [child.monitor];
+        let down = match self
+            .ctx
+            .receive(&tags, Some(self.spec.shutdown_timeout))
+            .await
+        {
+            Ok(m) => Some(m),
+            Err(_) => {
+                let _ = node.kill(child.pid);
+                self.ctx
+                    .receive(&tags, Some(Duration::from_secs(5)))
+                    .await
+                    .ok()
+            }
+        };
+        if down.is_none_or(|m| !ExitReason::text_is_normal(&m.text())) {
+            self.stale_exits.insert(child.pid);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! The process table: every live process by pid.
+//!
+//! Sharded so that sends on different cores rarely meet on one lock, and
+//! read-locked on the hot path (every `send` looks its target up here).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+use crate::Pid;
+use crate::process::Process;
+
+const SHARDS: usize = 64;
+
+pub(crate) struct ProcessTable {
+    shards: Box<[RwLock<HashMap<u64, Arc<Process>>>]>,
+}
+
+impl ProcessTable {
+    pub(crate) fn new() -> Self {
+        ProcessTable {
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+        }
+    }
+
+    fn shard(&self, pid: Pid) -> &RwLock<HashMap<u64, Arc<Process>>> {
+        // Pids are sequential, so the low bits spread them evenly.
+        &self.shards[(pid.0 as usize) % SHARDS]
+    }
+
+    pub(crate) fn insert(&self, process: Arc<Process>) {
+        self.shard(process.pid)
+            .write()
+            .insert(process.pid.0, process);
+    }
+
+    pub(crate) fn get(&self, pid: Pid) -> Option<Arc<Process>> {
+        self.shard(pid).read().get(&pid.0).cloned()
+    }
+
+    pub(crate) fn contains(&self, pid: Pid) -> bool {
+        self.shard(pid).read().contains_key(&pid.0)
+    }
+
+    pub(crate) fn remove(&self, pid: Pid) {
+        let mut shard = self.shard(pid).write();
+        shard.remove(&pid.0);
+        // Give memory back after a storm: a table that once held a million
+        // processes should not keep their slots forever.
+        if shard.capacity() > 256 && shard.len() * 8 < shard.capacity() {
+            let keep = shard.len() * 2;
+            shard.shrink_to(keep);
+        }
+    }
+
+    pub(crate) fn pids(&self) -> Vec<Pid> {
+        let mut pids: Vec<Pid> = Vec::new();
+        for shard in self.shards.iter() {
+            pids.extend(shard.read().keys().map(|&p| Pid(p)));
+        }
+        pids.sort_unstable();
+        pids
+    }
+
+    pub(crate) fn processes(&self) -> Vec<Arc<Process>> {
+        let mut all = Vec::new();
+        for shard in self.shards.iter() {
+            all.extend(shard.read().values().cloned());
+        }
+        all
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().len()).sum()
+    }
+
+    pub(crate) fn capacity(&self) -> usize {
+        self.shards.iter().map(|s| s.read().capacity()).sum()
+    }
+}
