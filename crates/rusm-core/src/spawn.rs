@@ -160,5 +160,6 @@ where
             Ok(reason) => reason,
             Err(payload) => ExitReason::crashed(panic_text(payload.as_ref())),
         });
+        drop(guard);
     }
 }

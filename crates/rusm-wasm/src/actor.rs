@@ -1,0 +1,332 @@
+//! The runtime operations of the guest contract, shared by both shapes.
+//!
+//! The core-module imports and the component bindings are thin adapters
+//! over [`Actor`]: they move bytes in and out of guest memory and turn
+//! [`AbiError`] into an ABI code or a WIT `error`. Every capability check
+//! happens here, so "where is this grant enforced?" has one answer.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusm_caps::Capabilities;
+use rusm_core::{Ctx, Message, Pid};
+
+use crate::exit::GuestFault;
+use crate::runtime::RuntimeInner;
+
+/// The contract's error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbiError {
+    NoProcess,
+    Denied,
+    Invalid,
+    Timeout,
+    NoStore,
+    Exists,
+    NotFound,
+    Limit,
+}
+
+impl AbiError {
+    /// The negative return value of the core-module ABI.
+    pub fn code(self) -> i32 {
+        match self {
+            AbiError::NoProcess => -1,
+            AbiError::Denied => -2,
+            AbiError::Invalid => -3,
+            AbiError::Timeout => -4,
+            AbiError::NoStore => -5,
+            AbiError::Exists => -6,
+            AbiError::NotFound => -7,
+            AbiError::Limit => -8,
+        }
+    }
+}
+
+impl From<rusm_core::Error> for AbiError {
+    fn from(e: rusm_core::Error) -> Self {
+        match e {
+            rusm_core::Error::NoProcess => AbiError::NoProcess,
+            rusm_core::Error::Invalid => AbiError::Invalid,
+            rusm_core::Error::Timeout => AbiError::Timeout,
+            rusm_core::Error::Exists => AbiError::Exists,
+            rusm_core::Error::NotFound => AbiError::NotFound,
+            rusm_core::Error::Limit => AbiError::Limit,
+        }
+    }
+}
+
+/// A failed storage call: either a contract error for the guest, or a
+/// broken store, which ends the process (let it crash; its supervisor
+/// restarts it) rather than inventing an error code.
+pub(crate) enum KvFailure {
+    Abi(AbiError),
+    Broken(String),
+}
+
+impl From<AbiError> for KvFailure {
+    fn from(e: AbiError) -> Self {
+        KvFailure::Abi(e)
+    }
+}
+
+impl From<rusm_kv::KvError> for KvFailure {
+    fn from(e: rusm_kv::KvError) -> Self {
+        match e {
+            rusm_kv::KvError::Invalid(_) => KvFailure::Abi(AbiError::Invalid),
+            rusm_kv::KvError::TooLarge { .. } => KvFailure::Abi(AbiError::Limit),
+            other => KvFailure::Broken(format!("storage failed: {other}")),
+        }
+    }
+}
+
+impl KvFailure {
+    pub(crate) fn into_trap(self) -> Result<AbiError, wasmtime::Error> {
+        match self {
+            KvFailure::Abi(e) => Ok(e),
+            KvFailure::Broken(text) => {
+                Err(GuestFault::Exit(rusm_core::ExitReason::crashed(text)).into())
+            }
+        }
+    }
+}
+
+/// What a Wasm process is, as far as the contract goes: its handle on the
+/// node, its capabilities and its current message.
+pub(crate) struct Actor {
+    pub(crate) ctx: Ctx,
+    pub(crate) runtime: Arc<RuntimeInner>,
+    pub(crate) caps: Arc<Capabilities>,
+    /// The registered component it runs, if it was spawned by name.
+    pub(crate) component: Option<Arc<str>>,
+    pub(crate) current: Option<Message>,
+}
+
+type AbiResult<T> = Result<T, AbiError>;
+
+impl Actor {
+    pub(crate) fn own_pid(&self) -> u64 {
+        self.ctx.pid().get()
+    }
+
+    pub(crate) fn send(&self, to: u64, tag: i64, data: Vec<u8>) -> AbiResult<()> {
+        Ok(self.ctx.send(Pid(to), tag, data)?)
+    }
+
+    /// Wait for a message and make it the current one.
+    pub(crate) async fn receive(
+        &mut self,
+        tags: &[i64],
+        timeout: Option<Duration>,
+    ) -> AbiResult<&Message> {
+        let m = self.ctx.receive(tags, timeout).await?;
+        Ok(self.current.insert(m))
+    }
+
+    pub(crate) fn make_ref(&self) -> i64 {
+        self.ctx.make_ref()
+    }
+
+    pub(crate) async fn sleep(&self, ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await
+    }
+
+    pub(crate) fn send_after(
+        &self,
+        to: u64,
+        tag: i64,
+        data: Vec<u8>,
+        delay_ms: u64,
+    ) -> AbiResult<i64> {
+        Ok(self
+            .ctx
+            .send_after(Pid(to), tag, data, Duration::from_millis(delay_ms))?)
+    }
+
+    pub(crate) fn cancel_timer(&self, id: i64) -> bool {
+        self.ctx.cancel_timer(id)
+    }
+
+    /// Spawn a registered component by name. `allow-spawn` decides who may;
+    /// the spawn policy (declared profile, or the spawner's own) decides the
+    /// child's capabilities.
+    pub(crate) fn spawn(&self, name: &str, arg: Vec<u8>, link: bool) -> AbiResult<u64> {
+        if !self.caps.allow_spawn.allows(name) {
+            return Err(AbiError::Denied);
+        }
+        let pid = self
+            .runtime
+            .spawn_by_name(&self.ctx, &self.caps, name, arg, link)?;
+        Ok(pid.get())
+    }
+
+    /// Managing another process needs `allow-process-control`; a process
+    /// may always manage itself and its own children.
+    fn may_manage(&self, target: u64) -> AbiResult<Pid> {
+        let target = Pid(target);
+        if self.caps.allow_process_control || self.ctx.is_own(target) {
+            return Ok(target);
+        }
+        // Liveness is no secret (`is_alive` is open to all), so a dead
+        // target answers `no-process` whatever the grant.
+        if !self.ctx.is_alive(target) {
+            Err(AbiError::NoProcess)
+        } else {
+            Err(AbiError::Denied)
+        }
+    }
+
+    pub(crate) fn link(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage(to)?;
+        Ok(self.ctx.link(to)?)
+    }
+
+    pub(crate) fn unlink(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage(to)?;
+        Ok(self.ctx.unlink(to)?)
+    }
+
+    pub(crate) fn monitor(&self, target: u64) -> AbiResult<i64> {
+        let target = match self.may_manage(target) {
+            Ok(t) => t,
+            // A dead pid still gets its immediate `noproc` down.
+            Err(AbiError::NoProcess) => Pid(target),
+            Err(e) => return Err(e),
+        };
+        Ok(self.ctx.monitor(target))
+    }
+
+    pub(crate) fn demonitor(&self, reference: i64) -> AbiResult<()> {
+        Ok(self.ctx.demonitor(reference)?)
+    }
+
+    pub(crate) fn trap_exit(&self, on: bool) -> bool {
+        self.ctx.trap_exit(on)
+    }
+
+    pub(crate) fn kill(&self, target: u64) -> AbiResult<()> {
+        let target = self.may_manage(target)?;
+        Ok(self.ctx.kill(target)?)
+    }
+
+    pub(crate) fn is_alive(&self, target: u64) -> bool {
+        self.ctx.is_alive(Pid(target))
+    }
+
+    pub(crate) fn processes(&self) -> AbiResult<Vec<u64>> {
+        if !self.caps.allow_process_control {
+            return Err(AbiError::Denied);
+        }
+        Ok(self.ctx.processes().into_iter().map(Pid::get).collect())
+    }
+
+    pub(crate) fn info(&self, target: u64) -> AbiResult<rusm_core::ProcessInfo> {
+        let target = self.may_manage(target)?;
+        self.ctx.info(target).ok_or(AbiError::NoProcess)
+    }
+
+    /// A manifest component's name belongs to the processes running it.
+    fn may_use_name(&self, name: &str) -> AbiResult<()> {
+        if self.runtime.is_component_name(name) && self.component.as_deref() != Some(name) {
+            return Err(AbiError::Denied);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn register(&self, name: &str) -> AbiResult<()> {
+        if name.is_empty() {
+            return Err(AbiError::Invalid);
+        }
+        self.may_use_name(name)?;
+        Ok(self.ctx.register(name)?)
+    }
+
+    pub(crate) fn unregister(&self, name: &str) -> AbiResult<()> {
+        self.may_use_name(name)?;
+        let holder = self.ctx.whereis(name).ok_or(AbiError::NotFound)?;
+        if holder != self.ctx.pid() && !self.caps.allow_process_control {
+            return Err(AbiError::Denied);
+        }
+        Ok(self.ctx.unregister(name)?)
+    }
+
+    pub(crate) fn whereis(&self, name: &str) -> Option<u64> {
+        self.ctx.whereis(name).map(Pid::get)
+    }
+
+    pub(crate) fn set_label(&self, label: &str) {
+        self.ctx.set_label(label)
+    }
+
+    fn store(&self) -> Result<&rusm_kv::Store, KvFailure> {
+        if !self.caps.allow_storage {
+            return Err(AbiError::Denied.into());
+        }
+        self.runtime
+            .store
+            .as_ref()
+            .ok_or(KvFailure::Abi(AbiError::NoStore))
+    }
+
+    pub(crate) async fn kv_get(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Vec<u8>>, KvFailure> {
+        Ok(self.store()?.get(bucket, key).await?)
+    }
+
+    pub(crate) async fn kv_set(
+        &self,
+        bucket: &str,
+        key: &str,
+        value: Vec<u8>,
+    ) -> Result<(), KvFailure> {
+        Ok(self.store()?.set(bucket, key, value).await?)
+    }
+
+    pub(crate) async fn kv_delete(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
+        Ok(self.store()?.delete(bucket, key).await?)
+    }
+
+    pub(crate) async fn kv_exists(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
+        Ok(self.store()?.exists(bucket, key).await?)
+    }
+
+    pub(crate) async fn kv_keys(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<Vec<String>, KvFailure> {
+        Ok(self.store()?.keys(bucket, prefix).await?)
+    }
+
+    pub(crate) async fn kv_cas(
+        &self,
+        bucket: &str,
+        key: &str,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> Result<bool, KvFailure> {
+        Ok(self
+            .store()?
+            .compare_and_swap(bucket, key, expected, value)
+            .await?)
+    }
+
+    /// `process_info` as the JSON object the core-module ABI returns.
+    pub(crate) fn info_json(info: &rusm_core::ProcessInfo) -> String {
+        serde_json::json!({
+            "pid": info.pid.get(),
+            "component": info.name,
+            "label": info.label,
+            "names": info.names,
+            "links": info.links.iter().map(|p| p.get()).collect::<Vec<_>>(),
+            "monitored_by": info.monitored_by.iter().map(|p| p.get()).collect::<Vec<_>>(),
+            "mailbox_len": info.mailbox_len,
+            "trap_exit": info.trap_exit,
+            "memory_bytes": info.memory_bytes,
+        })
+        .to_string()
+    }
+}

@@ -1,0 +1,264 @@
+//! Artifacts: compiled guests, cached by content hash.
+//!
+//! A guest's bytes (or text) are compiled once per runtime; loading the same
+//! bytes again returns the same [`Artifact`]. Each artifact builds its
+//! `InstancePre` (imports resolved against the runtime's linker) once per
+//! engine, so a spawn only allocates and runs.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Engine, InstancePre, Module};
+
+use crate::component::{ActorPre, ComponentState};
+use crate::engine::Engines;
+use crate::module::ModuleState;
+
+/// Why a guest could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{name} is not valid WebAssembly text: {message}")]
+    Text { name: String, message: String },
+    #[error("{name} is not a WebAssembly module or component")]
+    NotWasm { name: String },
+    #[error("{name} failed to compile: {message}")]
+    Compile { name: String, message: String },
+}
+
+/// Which of the two shapes of the contract a guest has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArtifactKind {
+    Module,
+    Component,
+}
+
+/// A compiled guest, ready to spawn. Cheap to clone.
+#[derive(Clone)]
+pub struct Artifact(pub(crate) Arc<ArtifactInner>);
+
+pub(crate) struct ArtifactInner {
+    pub(crate) name: String,
+    pub(crate) hash: [u8; 32],
+    pub(crate) code: Code,
+}
+
+pub(crate) enum Code {
+    Module(PerEngine<Module, InstancePre<ModuleState>>),
+    Component(PerEngine<Component, ComponentEntry>),
+}
+
+/// A component's pre-instantiated entry: the `actor` world's `run`, or a
+/// `wasi:cli/run` command.
+#[derive(Clone)]
+pub(crate) enum ComponentEntry {
+    Actor(ActorPre<ComponentState>),
+    Command(wasmtime_wasi::p2::bindings::CommandPre<ComponentState>),
+}
+
+/// The compiled code and its `InstancePre` for each engine, built lazily:
+/// most artifacts never need the on-demand engine.
+pub(crate) struct PerEngine<C, P> {
+    pub(crate) pooled: C,
+    on_demand: OnceLock<Result<C, String>>,
+    pre_pooled: OnceLock<Result<P, String>>,
+    pre_on_demand: OnceLock<Result<P, String>>,
+}
+
+impl<C: Clone, P: Clone> PerEngine<C, P> {
+    fn new(pooled: C) -> Self {
+        PerEngine {
+            pooled,
+            on_demand: OnceLock::new(),
+            pre_pooled: OnceLock::new(),
+            pre_on_demand: OnceLock::new(),
+        }
+    }
+
+    /// The code and its `InstancePre` for one engine. `Err` is the reason
+    /// the guest cannot start (an unknown import, say).
+    pub(crate) fn pre(
+        &self,
+        pooled: bool,
+        move_code: impl FnOnce(&C) -> Result<C, String>,
+        link: impl FnOnce(&C) -> Result<P, String>,
+    ) -> Result<P, String> {
+        if pooled {
+            return self.pre_pooled.get_or_init(|| link(&self.pooled)).clone();
+        }
+        self.pre_on_demand
+            .get_or_init(|| {
+                let code = self
+                    .on_demand
+                    .get_or_init(|| move_code(&self.pooled))
+                    .clone()?;
+                link(&code)
+            })
+            .clone()
+    }
+}
+
+impl Artifact {
+    /// The name it was loaded under (a file stem, or a component name).
+    pub fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    pub fn kind(&self) -> ArtifactKind {
+        match self.0.code {
+            Code::Module(_) => ArtifactKind::Module,
+            Code::Component(_) => ArtifactKind::Component,
+        }
+    }
+
+    /// The SHA-256 of the guest's binary form, in hex.
+    pub fn hash_hex(&self) -> String {
+        hex::encode(self.0.hash)
+    }
+}
+
+/// The binary form of a guest given as `.wasm` or `.wat` bytes.
+pub(crate) fn to_binary<'a>(
+    name: &str,
+    bytes: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>, LoadError> {
+    wat::parse_bytes(bytes).map_err(|e| LoadError::Text {
+        name: name.to_string(),
+        message: e.to_string(),
+    })
+}
+
+pub(crate) fn hash(binary: &[u8]) -> [u8; 32] {
+    Sha256::digest(binary).into()
+}
+
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
+    std::fs::read(path).map_err(|source| LoadError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Compile `binary` for the pooled engine, through the on-disk cache when
+/// one is configured.
+pub(crate) fn compile(
+    engines: &Engines,
+    name: &str,
+    binary: &[u8],
+    digest: [u8; 32],
+    cache_dir: Option<&Path>,
+) -> Result<ArtifactInner, LoadError> {
+    let is_component =
+        binary.len() >= 8 && binary[0..4] == *b"\0asm" && binary[4..8] != [1, 0, 0, 0];
+    let is_module = binary.len() >= 8 && binary[0..4] == *b"\0asm" && binary[4..8] == [1, 0, 0, 0];
+    if !is_component && !is_module {
+        return Err(LoadError::NotWasm {
+            name: name.to_string(),
+        });
+    }
+    let engine = &engines.pooled;
+    let cache_file = cache_dir.map(|d| d.join(cache_name(engine, &digest)));
+    let compile_err = |e: wasmtime::Error| LoadError::Compile {
+        name: name.to_string(),
+        message: format!("{e:#}"),
+    };
+    let code = if is_module {
+        let module = match cache_file
+            .as_deref()
+            .and_then(|f| cached(f, |b| unsafe_deserialize_module(engine, b)))
+        {
+            Some(m) => m,
+            None => {
+                let m = Module::new(engine, binary).map_err(compile_err)?;
+                store_cache(cache_file.as_deref(), || m.serialize());
+                m
+            }
+        };
+        Code::Module(PerEngine::new(module))
+    } else {
+        let component = match cache_file
+            .as_deref()
+            .and_then(|f| cached(f, |b| unsafe_deserialize_component(engine, b)))
+        {
+            Some(c) => c,
+            None => {
+                let c = Component::new(engine, binary).map_err(compile_err)?;
+                store_cache(cache_file.as_deref(), || c.serialize());
+                c
+            }
+        };
+        Code::Component(PerEngine::new(component))
+    };
+    Ok(ArtifactInner {
+        name: name.to_string(),
+        hash: digest,
+        code,
+    })
+}
+
+/// Cache entries are keyed by the guest's hash and the engine's
+/// compatibility hash, so a Wasmtime upgrade or a settings change never
+/// loads stale code.
+fn cache_name(engine: &Engine, digest: &[u8; 32]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut h);
+    format!("{}-{:016x}.cwasm", hex::encode(digest), h.finish())
+}
+
+fn cached<T>(file: &Path, load: impl FnOnce(&[u8]) -> wasmtime::Result<T>) -> Option<T> {
+    let bytes = std::fs::read(file).ok()?;
+    match load(&bytes) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::debug!(file = %file.display(), error = %e, "ignoring unusable cache entry");
+            None
+        }
+    }
+}
+
+fn store_cache(file: Option<&Path>, serialize: impl FnOnce() -> wasmtime::Result<Vec<u8>>) {
+    let Some(file) = file else { return };
+    let Ok(bytes) = serialize() else { return };
+    // Write then rename, so a concurrent reader never sees half a file.
+    let tmp = file.with_extension(format!("tmp{}", std::process::id()));
+    if let Some(dir) = file.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    if std::fs::write(&tmp, bytes).is_ok() {
+        let _ = std::fs::rename(&tmp, file);
+    }
+}
+
+fn unsafe_deserialize_module(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Module> {
+    // SAFETY: the bytes come from this runtime's own cache directory, written
+    // by `Module::serialize` under a name that includes the engine's
+    // compatibility hash; Wasmtime checks the header again.
+    unsafe { Module::deserialize(engine, bytes) }
+}
+
+fn unsafe_deserialize_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Result<Component> {
+    // SAFETY: as for modules above.
+    unsafe { Component::deserialize(engine, bytes) }
+}
+
+/// Move compiled code to the on-demand engine: both engines share their
+/// code-shaping settings, so this deserializes instead of compiling.
+pub(crate) fn move_module(module: &Module, to: &Engine) -> Result<Module, String> {
+    let bytes = module.serialize().map_err(|e| e.to_string())?;
+    // SAFETY: serialized just now by this process from a module of a
+    // compatible engine.
+    unsafe { Module::deserialize(to, &bytes) }.map_err(|e| e.to_string())
+}
+
+pub(crate) fn move_component(component: &Component, to: &Engine) -> Result<Component, String> {
+    let bytes = component.serialize().map_err(|e| e.to_string())?;
+    // SAFETY: as above.
+    unsafe { Component::deserialize(to, &bytes) }.map_err(|e| e.to_string())
+}

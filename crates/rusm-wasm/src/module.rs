@@ -1,0 +1,459 @@
+//! The core-module shape of the contract: the flat `"rusm"` imports.
+//!
+//! Each import reads its arguments out of the guest's exported `memory`,
+//! calls the shared [`Actor`] operation, and writes results back. A pointer
+//! range outside the memory ends the process (`out of bounds` in its
+//! reason); the host never touches memory outside the guest's.
+
+use std::time::Duration;
+
+use wasmtime::{Caller, Engine, Extern, Linker};
+use wasmtime_wasi::p1::WasiP1Ctx;
+
+use crate::actor::{AbiError, Actor};
+use crate::exit::GuestFault;
+use crate::limits::Limits;
+
+/// The store data of a core-module process.
+pub(crate) struct ModuleState {
+    pub(crate) actor: Actor,
+    pub(crate) wasi: WasiP1Ctx,
+    pub(crate) limits: Limits,
+}
+
+type Result<T> = wasmtime::Result<T>;
+type Ctx<'a> = Caller<'a, ModuleState>;
+
+const MODULE: &str = "rusm";
+
+fn oob(call: &'static str) -> wasmtime::Error {
+    GuestFault::OutOfBounds(call).into()
+}
+
+/// The guest's bytes at `(ptr, len)`, copied out.
+fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, len: i32) -> Result<Vec<u8>> {
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    let memory = caller
+        .get_export("memory")
+        .and_then(Extern::into_memory)
+        .ok_or_else(|| oob(call))?;
+    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
+    let end = start.checked_add(len).ok_or_else(|| oob(call))?;
+    memory
+        .data(&*caller)
+        .get(start..end)
+        .map(<[u8]>::to_vec)
+        .ok_or_else(|| oob(call))
+}
+
+/// UTF-8 text at `(ptr, len)`; `Err(Ok(INVALID))` for bad UTF-8.
+fn read_str(
+    caller: &mut Ctx<'_>,
+    call: &'static str,
+    ptr: i32,
+    len: i32,
+) -> Result<std::result::Result<String, AbiError>> {
+    let bytes = read(caller, call, ptr, len)?;
+    Ok(String::from_utf8(bytes).map_err(|_| AbiError::Invalid))
+}
+
+/// Write at most `cap` bytes of `data` at `buf`.
+fn write(caller: &mut Ctx<'_>, call: &'static str, buf: i32, cap: i32, data: &[u8]) -> Result<()> {
+    let n = data.len().min(cap.max(0) as usize);
+    if n == 0 {
+        return Ok(());
+    }
+    let memory = caller
+        .get_export("memory")
+        .and_then(Extern::into_memory)
+        .ok_or_else(|| oob(call))?;
+    let start = buf as u32 as usize;
+    let end = start.checked_add(n).ok_or_else(|| oob(call))?;
+    let dest = memory
+        .data_mut(&mut *caller)
+        .get_mut(start..end)
+        .ok_or_else(|| oob(call))?;
+    dest.copy_from_slice(&data[..n]);
+    Ok(())
+}
+
+fn len_i32(n: usize) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn code(r: std::result::Result<(), AbiError>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.code(),
+    }
+}
+
+fn timeout(ms: i64) -> Option<Duration> {
+    (ms >= 0).then(|| Duration::from_millis(ms as u64))
+}
+
+/// A linker with WASI preview 1 and every `"rusm"` import.
+pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
+    let mut l = Linker::new(engine);
+    wasmtime_wasi::p1::add_to_linker_async(&mut l, |s: &mut ModuleState| &mut s.wasi)?;
+
+    l.func_wrap(MODULE, "own_pid", |c: Ctx<'_>| {
+        c.data().actor.own_pid() as i64
+    })?;
+    l.func_wrap(
+        MODULE,
+        "send",
+        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
+            let data = read(&mut c, "send", ptr, len)?;
+            Ok(code(c.data().actor.send(to as u64, tag, data)))
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "recv",
+        |mut c: Ctx<'_>, (tags_ptr, count, ms): (i32, i32, i64)| {
+            Box::new(async move {
+                if count < 0 {
+                    return Ok(AbiError::Invalid.code());
+                }
+                let raw = read(&mut c, "recv", tags_ptr, count.saturating_mul(8))?;
+                let tags: Vec<i64> = raw
+                    .chunks_exact(8)
+                    .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+                    .collect();
+                Ok(match c.data_mut().actor.receive(&tags, timeout(ms)).await {
+                    Ok(m) => m.kind as i32,
+                    Err(e) => e.code(),
+                })
+            })
+        },
+    )?;
+    l.func_wrap(MODULE, "msg_sender", |c: Ctx<'_>| {
+        c.data()
+            .actor
+            .current
+            .as_ref()
+            .map_or(0, |m| m.sender.get() as i64)
+    })?;
+    l.func_wrap(MODULE, "msg_tag", |c: Ctx<'_>| {
+        c.data().actor.current.as_ref().map_or(0, |m| m.tag)
+    })?;
+    l.func_wrap(MODULE, "msg_len", |c: Ctx<'_>| {
+        c.data()
+            .actor
+            .current
+            .as_ref()
+            .map_or(0, |m| len_i32(m.data.len()))
+    })?;
+    l.func_wrap(
+        MODULE,
+        "msg_read",
+        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+            let data = c
+                .data_mut()
+                .actor
+                .current
+                .as_mut()
+                .map(|m| std::mem::take(&mut m.data))
+                .unwrap_or_default();
+            let r = write(&mut c, "msg_read", buf, cap, &data);
+            // Put the data back: a guest may read the current message again
+            // (with a bigger buffer).
+            if let Some(m) = c.data_mut().actor.current.as_mut() {
+                m.data = data;
+            }
+            r?;
+            Ok(len_i32(
+                c.data().actor.current.as_ref().map_or(0, |m| m.data.len()),
+            ))
+        },
+    )?;
+    l.func_wrap(MODULE, "make_ref", |c: Ctx<'_>| c.data().actor.make_ref())?;
+    l.func_wrap_async(MODULE, "sleep", |c: Ctx<'_>, (ms,): (i64,)| {
+        Box::new(async move { c.data().actor.sleep(ms.max(0) as u64).await })
+    })?;
+    l.func_wrap(
+        MODULE,
+        "send_after",
+        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32, delay: i64| -> Result<i64> {
+            let data = read(&mut c, "send_after", ptr, len)?;
+            Ok(
+                match c
+                    .data()
+                    .actor
+                    .send_after(to as u64, tag, data, delay.max(0) as u64)
+                {
+                    Ok(id) => id,
+                    Err(e) => e.code() as i64,
+                },
+            )
+        },
+    )?;
+    l.func_wrap(MODULE, "cancel_timer", |c: Ctx<'_>, id: i64| {
+        c.data().actor.cancel_timer(id) as i32
+    })?;
+
+    l.func_wrap(
+        MODULE,
+        "spawn",
+        |mut c: Ctx<'_>,
+         name_ptr: i32,
+         name_len: i32,
+         arg_ptr: i32,
+         arg_len: i32,
+         link: i32|
+         -> Result<i64> {
+            let name = match read_str(&mut c, "spawn", name_ptr, name_len)? {
+                Ok(n) => n,
+                Err(e) => return Ok(e.code() as i64),
+            };
+            let arg = read(&mut c, "spawn", arg_ptr, arg_len)?;
+            Ok(match c.data().actor.spawn(&name, arg, link != 0) {
+                Ok(pid) => pid as i64,
+                Err(e) => e.code() as i64,
+            })
+        },
+    )?;
+    l.func_wrap(MODULE, "link", |c: Ctx<'_>, pid: i64| {
+        code(c.data().actor.link(pid as u64))
+    })?;
+    l.func_wrap(MODULE, "unlink", |c: Ctx<'_>, pid: i64| {
+        code(c.data().actor.unlink(pid as u64))
+    })?;
+    l.func_wrap(MODULE, "monitor", |c: Ctx<'_>, pid: i64| {
+        match c.data().actor.monitor(pid as u64) {
+            Ok(r) => r,
+            Err(e) => e.code() as i64,
+        }
+    })?;
+    l.func_wrap(MODULE, "demonitor", |c: Ctx<'_>, r: i64| {
+        code(c.data().actor.demonitor(r))
+    })?;
+    l.func_wrap(MODULE, "trap_exit", |c: Ctx<'_>, on: i32| {
+        c.data().actor.trap_exit(on != 0) as i32
+    })?;
+    l.func_wrap(MODULE, "kill", |c: Ctx<'_>, pid: i64| {
+        code(c.data().actor.kill(pid as u64))
+    })?;
+    l.func_wrap(
+        MODULE,
+        "exit",
+        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+            let text = read(&mut c, "exit", ptr, len)?;
+            let reason = rusm_core::ExitReason::from_guest(&String::from_utf8_lossy(&text));
+            Err(GuestFault::Exit(reason).into())
+        },
+    )?;
+    l.func_wrap(MODULE, "is_alive", |c: Ctx<'_>, pid: i64| {
+        c.data().actor.is_alive(pid as u64) as i32
+    })?;
+    l.func_wrap(
+        MODULE,
+        "list_processes",
+        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+            let pids = match c.data().actor.processes() {
+                Ok(p) => p,
+                Err(e) => return Ok(e.code()),
+            };
+            let bytes: Vec<u8> = pids
+                .iter()
+                .take(cap.max(0) as usize)
+                .flat_map(|p| (*p as i64).to_le_bytes())
+                .collect();
+            write(&mut c, "list_processes", buf, len_i32(bytes.len()), &bytes)?;
+            Ok(len_i32(pids.len()))
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "process_info",
+        |mut c: Ctx<'_>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
+            let json = match c.data().actor.info(pid as u64) {
+                Ok(info) => Actor::info_json(&info),
+                Err(e) => return Ok(e.code()),
+            };
+            write(&mut c, "process_info", buf, cap, json.as_bytes())?;
+            Ok(len_i32(json.len()))
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "register",
+        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+            Ok(match read_str(&mut c, "register", ptr, len)? {
+                Ok(name) => code(c.data().actor.register(&name)),
+                Err(e) => e.code(),
+            })
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "unregister",
+        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+            Ok(match read_str(&mut c, "unregister", ptr, len)? {
+                Ok(name) => code(c.data().actor.unregister(&name)),
+                Err(e) => e.code(),
+            })
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "whereis",
+        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i64> {
+            Ok(match read_str(&mut c, "whereis", ptr, len)? {
+                Ok(name) => c
+                    .data()
+                    .actor
+                    .whereis(&name)
+                    .map_or(AbiError::NotFound.code() as i64, |p| p as i64),
+                Err(e) => e.code() as i64,
+            })
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "set_label",
+        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+            let label = read(&mut c, "set_label", ptr, len)?;
+            c.data().actor.set_label(&String::from_utf8_lossy(&label));
+            Ok(())
+        },
+    )?;
+
+    add_kv(&mut l)?;
+    Ok(l)
+}
+
+/// Bucket and key of a storage call; `Err(Ok(code))` for bad UTF-8.
+fn bucket_key(
+    c: &mut Ctx<'_>,
+    call: &'static str,
+    b: (i32, i32),
+    k: (i32, i32),
+) -> Result<std::result::Result<(String, String), AbiError>> {
+    let bucket = read_str(c, call, b.0, b.1)?;
+    let key = read_str(c, call, k.0, k.1)?;
+    Ok(bucket.and_then(|b| key.map(|k| (b, k))))
+}
+
+fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
+    l.func_wrap_async(
+        MODULE,
+        "kv_get",
+        |mut c: Ctx<'_>, (bp, bl, kp, kl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, k) = match bucket_key(&mut c, "kv_get", (bp, bl), (kp, kl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                match c.data().actor.kv_get(&b, &k).await {
+                    Ok(Some(v)) => {
+                        write(&mut c, "kv_get", buf, cap, &v)?;
+                        Ok(len_i32(v.len()))
+                    }
+                    Ok(None) => Ok(AbiError::NotFound.code()),
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "kv_set",
+        |mut c: Ctx<'_>, (bp, bl, kp, kl, vp, vl): (i32, i32, i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, k) = match bucket_key(&mut c, "kv_set", (bp, bl), (kp, kl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                let v = read(&mut c, "kv_set", vp, vl)?;
+                match c.data().actor.kv_set(&b, &k, v).await {
+                    Ok(()) => Ok(0),
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "kv_delete",
+        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, k) = match bucket_key(&mut c, "kv_delete", (bp, bl), (kp, kl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                match c.data().actor.kv_delete(&b, &k).await {
+                    Ok(existed) => Ok(existed as i32),
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "kv_exists",
+        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, k) = match bucket_key(&mut c, "kv_exists", (bp, bl), (kp, kl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                match c.data().actor.kv_exists(&b, &k).await {
+                    Ok(exists) => Ok(exists as i32),
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "kv_keys",
+        |mut c: Ctx<'_>, (bp, bl, pp, pl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, prefix) = match bucket_key(&mut c, "kv_keys", (bp, bl), (pp, pl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                match c.data().actor.kv_keys(&b, &prefix).await {
+                    Ok(keys) => {
+                        let mut out = Vec::new();
+                        for k in keys {
+                            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
+                            out.extend_from_slice(k.as_bytes());
+                        }
+                        write(&mut c, "kv_keys", buf, cap, &out)?;
+                        Ok(len_i32(out.len()))
+                    }
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "kv_cas",
+        |mut c: Ctx<'_>,
+         (bp, bl, kp, kl, ep, el, vp, vl): (i32, i32, i32, i32, i32, i32, i32, i32)| {
+            Box::new(async move {
+                let (b, k) = match bucket_key(&mut c, "kv_cas", (bp, bl), (kp, kl))? {
+                    Ok(bk) => bk,
+                    Err(e) => return Ok(e.code()),
+                };
+                let expected = if el == -1 {
+                    None
+                } else {
+                    Some(read(&mut c, "kv_cas", ep, el)?)
+                };
+                let v = read(&mut c, "kv_cas", vp, vl)?;
+                match c.data().actor.kv_cas(&b, &k, expected, v).await {
+                    Ok(swapped) => Ok(swapped as i32),
+                    Err(f) => Ok(f.into_trap()?.code()),
+                }
+            })
+        },
+    )?;
+    Ok(())
+}

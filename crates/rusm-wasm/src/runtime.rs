@@ -1,0 +1,532 @@
+//! `WasmRuntime`: loads guests, registers components, and spawns Wasm
+//! processes on an actor-core node.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+use rusm_caps::Capabilities;
+use rusm_core::{
+    Ctx, Error, ExitReason, ExitWatch, Node, Pid, ProcessQuota, SpawnOptions, StartFn,
+};
+use wasmtime::component::Linker as ComponentLinker;
+use wasmtime::{Linker, PoolConcurrencyLimitError, Store};
+
+use crate::actor::Actor;
+use crate::artifact::{self, Artifact, ArtifactInner, Code, ComponentEntry, LoadError};
+use crate::component::{self, ActorPre, ComponentState};
+use crate::engine::{Engines, WasmConfig};
+use crate::exit::{describe, exit_reason};
+use crate::limits::Limits;
+use crate::module::{self, ModuleState};
+use crate::wasi;
+
+/// Called for every Wasm process spawned, with its effective capabilities
+/// (the lifecycle log's spawn line).
+pub type SpawnObserver = Arc<dyn Fn(Pid, &str, &Capabilities) + Send + Sync>;
+
+/// What a runtime is attached to besides its node.
+#[derive(Clone, Default)]
+pub struct RuntimeOptions {
+    /// The node's durable store, for processes granted `allow-storage`.
+    pub store: Option<rusm_kv::Store>,
+    /// Where `./.env` is looked for (environment grants); the current
+    /// directory if `None`.
+    pub env_dir: Option<PathBuf>,
+    /// Where compiled artifacts are cached on disk, to skip compilation on
+    /// the next start; no disk cache if `None`.
+    pub cache_dir: Option<PathBuf>,
+    pub on_spawn: Option<SpawnObserver>,
+}
+
+/// A component registered for spawn-by-name.
+#[derive(Clone)]
+struct Registered {
+    artifact: Artifact,
+    /// The declared profile; `None` for an ad-hoc registration, whose
+    /// processes inherit their spawner's capabilities.
+    caps: Option<Arc<Capabilities>>,
+}
+
+/// The Wasm backend of one node. Cheap to clone.
+#[derive(Clone)]
+pub struct WasmRuntime {
+    inner: Arc<RuntimeInner>,
+}
+
+pub(crate) struct RuntimeInner {
+    node: Node,
+    config: WasmConfig,
+    engines: Engines,
+    module_linkers: [Linker<ModuleState>; 2],
+    component_linkers: [ComponentLinker<ComponentState>; 2],
+    artifacts: Mutex<HashMap<[u8; 32], Artifact>>,
+    components: RwLock<HashMap<String, Registered>>,
+    quotas: Mutex<HashMap<String, Arc<ProcessQuota>>>,
+    pub(crate) store: Option<rusm_kv::Store>,
+    env_dir: PathBuf,
+    cache_dir: Option<PathBuf>,
+    on_spawn: Option<SpawnObserver>,
+}
+
+/// What to spawn and how, for [`WasmRuntime::spawn`].
+pub struct WasmSpawn {
+    /// The process's name in logs and `info` (a component name or a file
+    /// stem); also `argv[0]`.
+    pub name: String,
+    /// WASI arguments after `argv[0]`.
+    pub args: Vec<String>,
+    pub caps: Capabilities,
+    /// The spawner (`Pid::NODE` from the host).
+    pub parent: Pid,
+    /// Links, monitors, first message: as for any actor-core process.
+    pub options: SpawnOptions,
+}
+
+const POOLED: usize = 0;
+const ON_DEMAND: usize = 1;
+
+impl WasmRuntime {
+    pub fn new(node: Node, config: WasmConfig, options: RuntimeOptions) -> wasmtime::Result<Self> {
+        let engines = Engines::new(&config)?;
+        let module_linkers = [
+            module::linker(&engines.pooled)?,
+            module::linker(&engines.on_demand)?,
+        ];
+        let component_linkers = [
+            component::linker(&engines.pooled)?,
+            component::linker(&engines.on_demand)?,
+        ];
+        Ok(WasmRuntime {
+            inner: Arc::new(RuntimeInner {
+                node,
+                config,
+                engines,
+                module_linkers,
+                component_linkers,
+                artifacts: Mutex::new(HashMap::new()),
+                components: RwLock::new(HashMap::new()),
+                quotas: Mutex::new(HashMap::new()),
+                store: options.store,
+                env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
+                cache_dir: options.cache_dir,
+                on_spawn: options.on_spawn,
+            }),
+        })
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.inner.node
+    }
+
+    /// Load a `.wasm` or `.wat` file, named by its stem.
+    pub fn load_file(&self, path: &Path) -> Result<Artifact, LoadError> {
+        let bytes = artifact::read(path)?;
+        let name = path
+            .file_stem()
+            .map_or_else(|| "guest".into(), |s| s.to_string_lossy().into_owned());
+        self.load_bytes(&name, &bytes)
+    }
+
+    /// Load a guest from bytes (binary or text). The same bytes load once.
+    pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Artifact, LoadError> {
+        let binary = artifact::to_binary(name, bytes)?;
+        let digest = artifact::hash(&binary);
+        if let Some(a) = self.inner.artifacts.lock().get(&digest) {
+            return Ok(a.clone());
+        }
+        let compiled: ArtifactInner = artifact::compile(
+            &self.inner.engines,
+            name,
+            &binary,
+            digest,
+            self.inner.cache_dir.as_deref(),
+        )?;
+        let a = Artifact(Arc::new(compiled));
+        Ok(self
+            .inner
+            .artifacts
+            .lock()
+            .entry(digest)
+            .or_insert(a)
+            .clone())
+    }
+
+    /// Register a component for spawn-by-name. With `Some(caps)` it is
+    /// *declared*: it runs under those capabilities whoever spawns it, and
+    /// its name belongs to its processes. With `None` it is ad hoc: it
+    /// inherits its spawner's capabilities.
+    pub fn register(&self, name: &str, artifact: Artifact, caps: Option<Capabilities>) {
+        self.inner.components.write().insert(
+            name.to_string(),
+            Registered {
+                artifact,
+                caps: caps.map(Arc::new),
+            },
+        );
+    }
+
+    /// Spawn a Wasm process.
+    pub fn spawn(&self, artifact: &Artifact, spawn: WasmSpawn) -> Result<Pid, Error> {
+        self.inner.spawn_process(
+            artifact.clone(),
+            Arc::new(spawn.caps),
+            None,
+            spawn.name,
+            spawn.args,
+            spawn.parent,
+            spawn.options,
+        )
+    }
+
+    /// Spawn a Wasm process and get a future of its exit reason.
+    pub fn spawn_watched(
+        &self,
+        artifact: &Artifact,
+        spawn: WasmSpawn,
+    ) -> Result<(Pid, ExitWatch), Error> {
+        self.inner.spawn_process_watched(
+            artifact.clone(),
+            Arc::new(spawn.caps),
+            None,
+            spawn.name,
+            spawn.args,
+            spawn.parent,
+            spawn.options,
+        )
+    }
+
+    /// Spawn a registered component from the host, under its declared
+    /// capabilities (sandboxed for an ad-hoc one: the host grants nothing
+    /// by default).
+    pub fn spawn_component(
+        &self,
+        name: &str,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Result<Pid, Error> {
+        let reg = self
+            .inner
+            .components
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or(Error::NotFound)?;
+        let caps = reg
+            .caps
+            .unwrap_or_else(|| Arc::new(Capabilities::sandboxed()));
+        let component = Some(Arc::<str>::from(name));
+        self.inner.spawn_process(
+            reg.artifact,
+            caps,
+            component,
+            name.to_string(),
+            Vec::new(),
+            parent,
+            options,
+        )
+    }
+
+    /// A supervisor start function for a registered component: the child
+    /// runs under its declared profile, linked and monitored by the
+    /// supervisor.
+    pub fn start_fn(&self, name: &str) -> StartFn {
+        let rt = self.clone();
+        let name = name.to_string();
+        Arc::new(move |ctx: &Ctx, options: SpawnOptions| {
+            rt.spawn_component(&name, ctx.pid(), options)
+        })
+    }
+
+    /// Whether `name` is a declared component (its name is reserved for
+    /// its own processes).
+    pub fn is_component_name(&self, name: &str) -> bool {
+        self.inner.is_component_name(name)
+    }
+}
+
+impl RuntimeInner {
+    pub(crate) fn is_component_name(&self, name: &str) -> bool {
+        self.components
+            .read()
+            .get(name)
+            .is_some_and(|r| r.caps.is_some())
+    }
+
+    /// `spawn` called by a guest: the spawn policy picks the child's
+    /// capabilities.
+    pub(crate) fn spawn_by_name(
+        self: &Arc<Self>,
+        spawner: &Ctx,
+        spawner_caps: &Arc<Capabilities>,
+        name: &str,
+        arg: Vec<u8>,
+        link: bool,
+    ) -> Result<Pid, Error> {
+        let reg = self
+            .components
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or(Error::NotFound)?;
+        let caps = reg.caps.unwrap_or_else(|| spawner_caps.clone());
+        let mut options = SpawnOptions::new().link(link);
+        if !arg.is_empty() {
+            options = options.first_message(0, arg);
+        }
+        self.spawn_process(
+            reg.artifact,
+            caps,
+            Some(name.into()),
+            name.to_string(),
+            Vec::new(),
+            spawner.pid(),
+            options,
+        )
+    }
+
+    fn options_for(&self, caps: &Capabilities, name: &str, options: SpawnOptions) -> SpawnOptions {
+        let quota = caps.max_processes.map(|max| {
+            self.quotas
+                .lock()
+                .entry(caps.profile.clone())
+                .or_insert_with(|| ProcessQuota::new(max))
+                .clone()
+        });
+        options
+            .name(name)
+            .mailbox_capacity(caps.mailbox_capacity)
+            .quota(quota)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_process(
+        self: &Arc<Self>,
+        artifact: Artifact,
+        caps: Arc<Capabilities>,
+        component: Option<Arc<str>>,
+        name: String,
+        args: Vec<String>,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Result<Pid, Error> {
+        let options = self.options_for(&caps, &name, options);
+        let rt = self.clone();
+        let log_caps = caps.clone();
+        let log_name = name.clone();
+        let pid = self.node.spawn_from(parent, options, move |ctx| {
+            run(rt, ctx, artifact, caps, component, name, args)
+        })?;
+        self.spawned(pid, &log_name, &log_caps);
+        Ok(pid)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn spawn_process_watched(
+        self: &Arc<Self>,
+        artifact: Artifact,
+        caps: Arc<Capabilities>,
+        component: Option<Arc<str>>,
+        name: String,
+        args: Vec<String>,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Result<(Pid, ExitWatch), Error> {
+        let options = self.options_for(&caps, &name, options);
+        let rt = self.clone();
+        let log_caps = caps.clone();
+        let log_name = name.clone();
+        let (pid, watch) = self.node.spawn_watched(parent, options, move |ctx| {
+            run(rt, ctx, artifact, caps, component, name, args)
+        })?;
+        self.spawned(pid, &log_name, &log_caps);
+        Ok((pid, watch))
+    }
+
+    fn spawned(&self, pid: Pid, name: &str, caps: &Capabilities) {
+        tracing::debug!(%pid, name, caps = %caps.summary(), "wasm spawn");
+        if let Some(observer) = &self.on_spawn {
+            observer(pid, name, caps);
+        }
+    }
+}
+
+/// The body of every Wasm process.
+async fn run(
+    rt: Arc<RuntimeInner>,
+    ctx: Ctx,
+    artifact: Artifact,
+    caps: Arc<Capabilities>,
+    component: Option<Arc<str>>,
+    name: String,
+    args: Vec<String>,
+) -> ExitReason {
+    let mut argv = Vec::with_capacity(args.len() + 1);
+    argv.push(name);
+    argv.extend(args);
+    // A grant that cannot be built ends the process before any guest code.
+    let wasi = match wasi::builder(&caps, &argv, &rt.env_dir) {
+        Ok(b) => b,
+        Err(e) => return ExitReason::failed_to_start(e),
+    };
+    let limits = Limits::new(caps.max_memory_mb, ctx.clone());
+    let fits_pool = caps.max_memory_mb <= rt.config.pool_memory_mb;
+    let actor = Actor {
+        ctx,
+        runtime: rt.clone(),
+        caps,
+        component,
+        current: None,
+    };
+    match &artifact.0.code {
+        Code::Module(code) => {
+            let mut wasi = wasi;
+            let mut data = ModuleState {
+                actor,
+                wasi: wasi.build_p1(),
+                limits,
+            };
+            for &engine in engines_to_try(fits_pool) {
+                let pre = match code.pre(
+                    engine == POOLED,
+                    |m| artifact::move_module(m, &rt.engines.on_demand),
+                    |m| {
+                        rt.module_linkers[engine]
+                            .instantiate_pre(m)
+                            .map_err(|e| describe(&e))
+                    },
+                ) {
+                    Ok(p) => p,
+                    Err(e) => return ExitReason::failed_to_start(e),
+                };
+                let mut store = Store::new(pre.module().engine(), data);
+                store.limiter(|s| &mut s.limits);
+                store.epoch_deadline_async_yield_and_update(1);
+                let instance = match pre.instantiate_async(&mut store).await {
+                    Ok(i) => i,
+                    Err(e) if engine == POOLED && pool_exhausted(&e) => {
+                        data = store.into_data();
+                        continue;
+                    }
+                    Err(e) => return start_failure(&e),
+                };
+                return run_module_entry(&mut store, instance).await;
+            }
+            unreachable!("the on-demand engine is always tried last")
+        }
+        Code::Component(code) => {
+            let mut wasi = wasi;
+            let mut data = ComponentState {
+                actor,
+                wasi: wasi.build(),
+                table: wasmtime::component::ResourceTable::new(),
+                limits,
+            };
+            for &engine in engines_to_try(fits_pool) {
+                let entry = match code.pre(
+                    engine == POOLED,
+                    |c| artifact::move_component(c, &rt.engines.on_demand),
+                    |c| component_entry(&rt.component_linkers[engine], c),
+                ) {
+                    Ok(p) => p,
+                    Err(e) => return ExitReason::failed_to_start(e),
+                };
+                let engine_ref = match engine {
+                    POOLED => &rt.engines.pooled,
+                    _ => &rt.engines.on_demand,
+                };
+                let mut store = Store::new(engine_ref, data);
+                store.limiter(|s| &mut s.limits);
+                store.epoch_deadline_async_yield_and_update(1);
+                let outcome = match &entry {
+                    ComponentEntry::Actor(pre) => match pre.instantiate_async(&mut store).await {
+                        Ok(world) => Ok(world.call_run(&mut store).await.map(|()| true)),
+                        Err(e) => Err(e),
+                    },
+                    ComponentEntry::Command(pre) => match pre.instantiate_async(&mut store).await {
+                        Ok(cmd) => Ok(cmd
+                            .wasi_cli_run()
+                            .call_run(&mut store)
+                            .await
+                            .map(|r| r.is_ok())),
+                        Err(e) => Err(e),
+                    },
+                };
+                return match outcome {
+                    Err(e) if engine == POOLED && pool_exhausted(&e) => {
+                        data = store.into_data();
+                        continue;
+                    }
+                    Err(e) => start_failure(&e),
+                    Ok(Ok(true)) => ExitReason::Normal,
+                    Ok(Ok(false)) => ExitReason::crashed("exit code 1"),
+                    Ok(Err(e)) => exit_reason(&e),
+                };
+            }
+            unreachable!("the on-demand engine is always tried last")
+        }
+    }
+}
+
+fn engines_to_try(fits_pool: bool) -> &'static [usize] {
+    if fits_pool {
+        &[POOLED, ON_DEMAND]
+    } else {
+        &[ON_DEMAND]
+    }
+}
+
+fn pool_exhausted(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| c.is::<PoolConcurrencyLimitError>())
+}
+
+/// Instantiation failed: the guest never ran (or its start function
+/// trapped, which is still "could not be built").
+fn start_failure(e: &wasmtime::Error) -> ExitReason {
+    ExitReason::failed_to_start(describe(e))
+}
+
+fn component_entry(
+    linker: &ComponentLinker<ComponentState>,
+    component: &wasmtime::component::Component,
+) -> Result<ComponentEntry, String> {
+    let pre = linker
+        .instantiate_pre(component)
+        .map_err(|e| describe(&e))?;
+    if let Ok(actor) = ActorPre::new(pre.clone()) {
+        return Ok(ComponentEntry::Actor(actor));
+    }
+    match wasmtime_wasi::p2::bindings::CommandPre::new(pre) {
+        Ok(cmd) => Ok(ComponentEntry::Command(cmd)),
+        Err(_) => Err("no entry point: export `run` or `wasi:cli/run`".into()),
+    }
+}
+
+async fn run_module_entry(
+    store: &mut Store<ModuleState>,
+    instance: wasmtime::Instance,
+) -> ExitReason {
+    if let Some(memory) = instance.get_memory(&mut *store, "memory") {
+        let size = memory.data_size(&*store) as u64;
+        store.data().actor.ctx.set_memory_bytes(size);
+    }
+    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize")
+        && let Err(e) = init.call_async(&mut *store, ()).await
+    {
+        return exit_reason(&e);
+    }
+    let entry = match instance.get_typed_func::<(), ()>(&mut *store, "run") {
+        Ok(f) => f,
+        Err(_) => match instance.get_typed_func::<(), ()>(&mut *store, "_start") {
+            Ok(f) => f,
+            Err(_) => {
+                return ExitReason::failed_to_start("no entry point: export `run` or `_start`");
+            }
+        },
+    };
+    match entry.call_async(&mut *store, ()).await {
+        Ok(()) => ExitReason::Normal,
+        Err(e) => exit_reason(&e),
+    }
+}
