@@ -36,6 +36,8 @@ pub enum KvStormStore {
 #[derive(Debug, Clone)]
 pub struct KvStormRow {
     pub store: KvStormStore,
+    /// The keys written (the baseline always writes them in sequence).
+    pub keys: KeyOrder,
     /// Concurrent writers (tasks for rusm-kv, 1 thread for the baseline).
     pub writers: usize,
     /// Durable writes completed.
@@ -64,6 +66,7 @@ impl KvStormRow {
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::json!({
             "store": self.label(),
+            "keys": format!("{:?}", self.keys),
             "writers": self.writers,
             "writes": self.writes,
             "commits": self.commits,
@@ -75,24 +78,55 @@ impl KvStormRow {
     }
 }
 
+/// Which keys the writers write, which decides how many B-tree pages each
+/// commit rewrites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrder {
+    /// One sequence shared by all writers, as the baseline writes them: a
+    /// batch's keys are neighbours, so a commit rewrites a few leaf pages.
+    /// Same keys in the same order in both columns: only the commit
+    /// strategy differs.
+    Sequential,
+    /// Each writer appends under its own prefix (`w007/...`): a batch of N
+    /// writers touches about N leaf pages, so each commit writes N × 4 KiB
+    /// and group commit gains less (the pages, not the fsync, become the
+    /// cost).
+    PerWriter,
+}
+
 /// Measures durable writes/second for each count in `writers` (each on a
 /// fresh store in a temp dir) for about `duration` each, and the raw-redb
-/// baseline on another fresh file. The baseline is the first row.
+/// baseline on another fresh file. The baseline is the first row. Keys are
+/// [`KeyOrder::Sequential`].
 ///
 /// Needs a tokio runtime; a multi-threaded one lets the writer tasks queue
 /// while a commit runs, as they would in a node.
 pub async fn kv_storm(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<KvStormRow>> {
+    kv_storm_with(writers, duration, KeyOrder::Sequential).await
+}
+
+/// [`kv_storm`] with a choice of keys.
+pub async fn kv_storm_with(
+    writers: &[usize],
+    duration: Duration,
+    keys: KeyOrder,
+) -> anyhow::Result<Vec<KvStormRow>> {
     let baseline = tokio::task::spawn_blocking(move || raw_redb_baseline(duration))
         .await
         .context("the raw redb baseline panicked")??;
     let base_rate = baseline.writes_per_sec;
     let mut rows = vec![baseline];
     for &count in writers {
-        let mut row = rusm_kv_point(count, duration).await?;
+        let mut row = rusm_kv_point(count, duration, keys).await?;
         row.vs_baseline = row.writes_per_sec / base_rate;
         rows.push(row);
     }
     Ok(rows)
+}
+
+/// The n-th key of a run: zero-padded, so keys sort in the order written.
+fn bench_key(n: u64) -> String {
+    format!("{n:012}")
 }
 
 fn raw_redb_baseline(duration: Duration) -> anyhow::Result<KvStormRow> {
@@ -104,15 +138,17 @@ fn raw_redb_baseline(duration: Duration) -> anyhow::Result<KvStormRow> {
     let started = Instant::now();
     let mut writes = 0u64;
     while started.elapsed() < duration {
-        let key = format!("w000/{writes:09}");
+        let key = bench_key(writes);
         let txn = db.begin_write()?;
-        txn.open_table(TABLE)?.insert(key.as_str(), value.as_slice())?;
+        txn.open_table(TABLE)?
+            .insert(key.as_str(), value.as_slice())?;
         txn.commit()?; // default durability: fsync'd before it returns
         writes += 1;
     }
     let elapsed = started.elapsed();
     Ok(KvStormRow {
         store: KvStormStore::RawRedb,
+        keys: KeyOrder::Sequential,
         writers: 1,
         writes,
         commits: writes,
@@ -122,23 +158,40 @@ fn raw_redb_baseline(duration: Duration) -> anyhow::Result<KvStormRow> {
     })
 }
 
-async fn rusm_kv_point(writers: usize, duration: Duration) -> anyhow::Result<KvStormRow> {
+async fn rusm_kv_point(
+    writers: usize,
+    duration: Duration,
+    keys: KeyOrder,
+) -> anyhow::Result<KvStormRow> {
     let dir = tempfile::tempdir().context("create a temp dir for the store")?;
     let store = Store::open(dir.path().join("store.redb"))?;
+    // Keys are drawn from one sequence shared by all writers, so the store
+    // sees the same keys in the same order as the baseline: only the commit
+    // strategy differs between the columns.
+    let next_key = Arc::new(AtomicU64::new(0));
     let writes = Arc::new(AtomicU64::new(0));
     let start = Arc::new(tokio::sync::Barrier::new(writers + 1));
     let mut tasks = Vec::with_capacity(writers);
     for w in 0..writers {
-        let (store, writes, start) = (store.clone(), Arc::clone(&writes), Arc::clone(&start));
+        let (store, next_key, writes, start) = (
+            store.clone(),
+            Arc::clone(&next_key),
+            Arc::clone(&writes),
+            Arc::clone(&start),
+        );
         tasks.push(tokio::spawn(async move {
             let value = vec![0xA5; VALUE_LEN];
             start.wait().await;
             let deadline = Instant::now() + duration;
             let mut i = 0u64;
             while Instant::now() < deadline {
-                store.set("bench", &format!("w{w:03}/{i:09}"), value.clone()).await?;
-                writes.fetch_add(1, Ordering::Relaxed);
+                let key = match keys {
+                    KeyOrder::Sequential => bench_key(next_key.fetch_add(1, Ordering::Relaxed)),
+                    KeyOrder::PerWriter => format!("w{w:03}/{}", bench_key(i)),
+                };
                 i += 1;
+                store.set("bench", &key, value.clone()).await?;
+                writes.fetch_add(1, Ordering::Relaxed);
             }
             anyhow::Ok(())
         }));
@@ -151,9 +204,14 @@ async fn rusm_kv_point(writers: usize, duration: Duration) -> anyhow::Result<KvS
     let elapsed = started.elapsed();
     let writes = writes.load(Ordering::Relaxed);
     let stats = store.stats();
-    anyhow::ensure!(stats.ops == writes, "the store counted {} writes, the tasks {writes}", stats.ops);
+    anyhow::ensure!(
+        stats.ops == writes,
+        "the store counted {} writes, the tasks {writes}",
+        stats.ops
+    );
     Ok(KvStormRow {
         store: KvStormStore::RusmKv,
+        keys,
         writers,
         writes,
         commits: stats.commits,
@@ -189,7 +247,9 @@ pub async fn kv_reads(tasks: &[usize], duration: Duration) -> anyhow::Result<Vec
     let store = Store::open(dir.path().join("store.redb"))?;
     const KEYS: u64 = 1000;
     for i in 0..KEYS {
-        store.set("bench", &format!("{i:06}"), vec![0xA5; VALUE_LEN]).await?;
+        store
+            .set("bench", &format!("{i:06}"), vec![0xA5; VALUE_LEN])
+            .await?;
     }
     let mut rows = Vec::new();
     for &count in tasks {
@@ -202,7 +262,12 @@ pub async fn kv_reads(tasks: &[usize], duration: Duration) -> anyhow::Result<Vec
     Ok(rows)
 }
 
-async fn read_rate(store: &Store, tasks: usize, duration: Duration, blocking_pool: bool) -> anyhow::Result<f64> {
+async fn read_rate(
+    store: &Store,
+    tasks: usize,
+    duration: Duration,
+    blocking_pool: bool,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     let mut handles = Vec::with_capacity(tasks);
     for t in 0..tasks as u64 {
