@@ -84,6 +84,10 @@ pub struct SupervisorSpec {
     pub max_seconds: Duration,
     /// How long a child gets to stop after `shutdown` before it is killed.
     pub shutdown_timeout: Duration,
+    /// End the supervisor (`normal`) once no child is running and none is
+    /// due a restart, like OTP's `auto_shutdown`: a node whose residents all
+    /// finished has nothing left to supervise.
+    pub auto_shutdown: bool,
     pub children: Vec<ChildSpec>,
 }
 
@@ -94,6 +98,7 @@ impl SupervisorSpec {
             max_restarts,
             max_seconds,
             shutdown_timeout: Duration::from_secs(5),
+            auto_shutdown: false,
             children: Vec::new(),
         }
     }
@@ -101,6 +106,12 @@ impl SupervisorSpec {
     pub fn child(mut self, child: ChildSpec) -> Self {
         self.children.push(child);
         self
+    }
+
+    /// The supervisor's body, for spawning it with options of one's own
+    /// (it must trap exits).
+    pub async fn run(self, ctx: Ctx) -> ExitReason {
+        supervise(ctx, self).await
     }
 
     /// Start the supervisor as a process of `node`.
@@ -170,6 +181,9 @@ async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
                     Restart::Temporary => false,
                 };
                 if !restart {
+                    if sup.spec.auto_shutdown && sup.running.iter().all(Option::is_none) {
+                        return ExitReason::Normal;
+                    }
                     continue;
                 }
                 if sup.ctx.node().is_shutting_down() {

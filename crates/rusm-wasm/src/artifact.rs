@@ -62,41 +62,46 @@ pub(crate) enum ComponentEntry {
     Command(wasmtime_wasi::p2::bindings::CommandPre<ComponentState>),
 }
 
-/// The compiled code and its `InstancePre` for each engine, built lazily:
-/// most artifacts never need the on-demand engine.
+/// The compiled code and its `InstancePre` for each engine. Code is
+/// compiled for the on-demand engine, which accepts any module, and moved
+/// to the pooled engine on first use; a module that does not fit a pool
+/// slot (a huge initial memory) simply never gets a pooled copy.
 pub(crate) struct PerEngine<C, P> {
-    pub(crate) pooled: C,
-    on_demand: OnceLock<Result<C, String>>,
+    pub(crate) on_demand: C,
+    pooled: OnceLock<Result<C, String>>,
     pre_pooled: OnceLock<Result<P, String>>,
     pre_on_demand: OnceLock<Result<P, String>>,
 }
 
 impl<C: Clone, P: Clone> PerEngine<C, P> {
-    fn new(pooled: C) -> Self {
+    fn new(on_demand: C) -> Self {
         PerEngine {
-            pooled,
-            on_demand: OnceLock::new(),
+            on_demand,
+            pooled: OnceLock::new(),
             pre_pooled: OnceLock::new(),
             pre_on_demand: OnceLock::new(),
         }
     }
 
-    /// The code and its `InstancePre` for one engine. `Err` is the reason
-    /// the guest cannot start (an unknown import, say).
+    /// The `InstancePre` for one engine. `Err` is why the guest cannot
+    /// start there (an unknown import, or no fit for the pool).
     pub(crate) fn pre(
         &self,
         pooled: bool,
         move_code: impl FnOnce(&C) -> Result<C, String>,
         link: impl FnOnce(&C) -> Result<P, String>,
     ) -> Result<P, String> {
-        if pooled {
-            return self.pre_pooled.get_or_init(|| link(&self.pooled)).clone();
+        if !pooled {
+            return self
+                .pre_on_demand
+                .get_or_init(|| link(&self.on_demand))
+                .clone();
         }
-        self.pre_on_demand
+        self.pre_pooled
             .get_or_init(|| {
                 let code = self
-                    .on_demand
-                    .get_or_init(|| move_code(&self.pooled))
+                    .pooled
+                    .get_or_init(|| move_code(&self.on_demand))
                     .clone()?;
                 link(&code)
             })
@@ -145,8 +150,8 @@ pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
     })
 }
 
-/// Compile `binary` for the pooled engine, through the on-disk cache when
-/// one is configured.
+/// Compile `binary` (for the on-demand engine, see [`PerEngine`]), through
+/// the on-disk cache when one is configured.
 pub(crate) fn compile(
     engines: &Engines,
     name: &str,
@@ -162,7 +167,7 @@ pub(crate) fn compile(
             name: name.to_string(),
         });
     }
-    let engine = &engines.pooled;
+    let engine = &engines.on_demand;
     let cache_file = cache_dir.map(|d| d.join(cache_name(engine, &digest)));
     let compile_err = |e: wasmtime::Error| LoadError::Compile {
         name: name.to_string(),
@@ -248,8 +253,9 @@ fn unsafe_deserialize_component(engine: &Engine, bytes: &[u8]) -> wasmtime::Resu
     unsafe { Component::deserialize(engine, bytes) }
 }
 
-/// Move compiled code to the on-demand engine: both engines share their
-/// code-shaping settings, so this deserializes instead of compiling.
+/// Move compiled code to the pooled engine: both engines share their
+/// code-shaping settings, so this deserializes instead of compiling (and
+/// checks that the module fits a pool slot).
 pub(crate) fn move_module(module: &Module, to: &Engine) -> Result<Module, String> {
     let bytes = module.serialize().map_err(|e| e.to_string())?;
     // SAFETY: serialized just now by this process from a module of a

@@ -228,6 +228,35 @@ impl WasmRuntime {
         )
     }
 
+    /// Spawn a registered component as a root process from the host, with
+    /// WASI arguments, and get a future of its exit reason.
+    pub fn spawn_component_watched(
+        &self,
+        name: &str,
+        args: Vec<String>,
+    ) -> Result<(Pid, ExitWatch), Error> {
+        let reg = self
+            .inner
+            .components
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or(Error::NotFound)?;
+        let caps = reg
+            .caps
+            .unwrap_or_else(|| Arc::new(Capabilities::sandboxed()));
+        let component = Some(Arc::<str>::from(name));
+        self.inner.spawn_process_watched(
+            reg.artifact,
+            caps,
+            component,
+            name.to_string(),
+            args,
+            Pid::NODE,
+            SpawnOptions::new(),
+        )
+    }
+
     /// A supervisor start function for a registered component: the child
     /// runs under its declared profile, linked and monitored by the
     /// supervisor.
@@ -390,7 +419,7 @@ async fn run(
             for &engine in engines_to_try(fits_pool) {
                 let pre = match code.pre(
                     engine == POOLED,
-                    |m| artifact::move_module(m, &rt.engines.on_demand),
+                    |m| artifact::move_module(m, &rt.engines.pooled),
                     |m| {
                         rt.module_linkers[engine]
                             .instantiate_pre(m)
@@ -398,6 +427,8 @@ async fn run(
                     },
                 ) {
                     Ok(p) => p,
+                    // No pooled copy (it does not fit a slot): on demand.
+                    Err(_) if engine == POOLED => continue,
                     Err(e) => return ExitReason::failed_to_start(e),
                 };
                 let mut store = Store::new(pre.module().engine(), data);
@@ -426,10 +457,11 @@ async fn run(
             for &engine in engines_to_try(fits_pool) {
                 let entry = match code.pre(
                     engine == POOLED,
-                    |c| artifact::move_component(c, &rt.engines.on_demand),
+                    |c| artifact::move_component(c, &rt.engines.pooled),
                     |c| component_entry(&rt.component_linkers[engine], c),
                 ) {
                     Ok(p) => p,
+                    Err(_) if engine == POOLED => continue,
                     Err(e) => return ExitReason::failed_to_start(e),
                 };
                 let engine_ref = match engine {

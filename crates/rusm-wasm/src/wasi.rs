@@ -45,6 +45,10 @@ pub(crate) fn builder(
     if caps.allow_network || caps.allow_listen {
         let (net, listen) = (caps.allow_network, caps.allow_listen);
         b.inherit_network();
+        // Sockets are off by default in wasmtime-wasi; the address check
+        // below is what confines them to the grant.
+        b.allow_tcp(true);
+        b.allow_udp(true);
         b.allow_ip_name_lookup(net);
         b.socket_addr_check(move |addr, use_| {
             let allowed = match use_ {

@@ -1,1 +1,271 @@
-fn main() {}
+//! The `rusm` command: `run`, `check` and `caps` over a `rusm.toml`.
+//!
+//! This binary only composes: the manifest crate reads and checks the file,
+//! the node crate boots and stops the node, and this file maps their
+//! outcomes onto exit statuses and stderr lines exactly as MANIFEST.md
+//! says. Usage and manifest errors exit 2.
+
+mod caps;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use rusm_core::ExitReason;
+use rusm_manifest::{Diagnostic, LogLevel, Manifest, Severity};
+use rusm_node::{Residents, RusmNode};
+
+#[derive(Parser)]
+#[command(
+    name = "rusm",
+    version,
+    about = "Run WebAssembly processes the Erlang way"
+)]
+struct Cli {
+    /// The manifest to use (default: ./rusm.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    manifest: Option<PathBuf>,
+    /// Lifecycle log level, overriding `[log] level`: off, error, warn, info, debug.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    log: Option<LogLevel>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Boot a node; with TARGET, run it as the root process and exit with its outcome.
+    Run {
+        /// A component name, or a path to a .wasm or .wat file.
+        target: Option<String>,
+        /// The profile a path TARGET runs under.
+        #[arg(long, value_name = "PROFILE", default_value = "sandboxed")]
+        capability: String,
+        /// The root's WASI arguments.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// Validate the manifest and everything it names.
+    Check,
+    /// Print the resolved grants of every profile and component, or of one.
+    Caps { name: Option<String> },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match real_main(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("rusm: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
+    let explicit = cli.manifest.is_some();
+    let manifest_path = cli
+        .manifest
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("rusm.toml"));
+    match cli.command {
+        Command::Check => Ok(check(&manifest_path)),
+        Command::Caps { name } => {
+            let manifest = load(&manifest_path, explicit || manifest_path.exists(), false)?;
+            caps::print(manifest.as_ref(), name.as_deref())
+        }
+        Command::Run {
+            target,
+            capability,
+            args,
+        } => {
+            // Without a target the manifest is the whole program.
+            let required = explicit || target.is_none();
+            let manifest = match load(&manifest_path, required || manifest_path.exists(), true) {
+                Ok(m) => m,
+                Err(e) => return Err(e),
+            };
+            init_log(
+                cli.log
+                    .or(manifest.as_ref().map(|m| m.log_level))
+                    .unwrap_or(LogLevel::Off),
+            );
+            if let Some(m) = &manifest
+                && let Some(t) = &target
+                && !m.components.iter().any(|c| &c.name == t)
+                && m.profiles.resolve(&capability).fell_back
+                && rusm_caps::Capabilities::builtin(&capability).is_none()
+            {
+                eprintln!("rusm: warning: unknown profile `{capability}`: {t} runs as `sandboxed`");
+            } else if manifest.is_none() && rusm_caps::Capabilities::builtin(&capability).is_none()
+            {
+                eprintln!("rusm: warning: unknown profile `{capability}`: it runs as `sandboxed`");
+            }
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(run(manifest, target, capability, args))
+        }
+    }
+}
+
+/// Load the manifest if it is `required` (or present). Errors are printed
+/// as diagnostics and end the command with status 2.
+fn load(path: &Path, required: bool, print_warnings: bool) -> anyhow::Result<Option<Manifest>> {
+    if !required {
+        return Ok(None);
+    }
+    if !path.exists() {
+        anyhow::bail!(
+            "no manifest at {} (create one, or pass --manifest FILE)",
+            path.display()
+        );
+    }
+    match rusm_manifest::load(path) {
+        Ok(loaded) => {
+            if print_warnings {
+                for d in &loaded.diagnostics {
+                    eprintln!("{d}");
+                }
+            }
+            Ok(Some(loaded.manifest))
+        }
+        Err(diagnostics) => {
+            for d in &diagnostics {
+                eprintln!("{d}");
+            }
+            let errors = diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            anyhow::bail!("{} has {errors} error(s)", path.display())
+        }
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    let findings: Vec<Diagnostic> = rusm_manifest::check(path);
+    for d in &findings {
+        println!("{d}");
+    }
+    match findings.iter().map(|d| d.severity).max() {
+        None => {
+            println!("{}: ok", path.display());
+            ExitCode::SUCCESS
+        }
+        Some(Severity::Warning) => ExitCode::from(1),
+        Some(Severity::Error) => ExitCode::from(2),
+    }
+}
+
+/// Route the lifecycle log to stderr at `level`; everything else stays
+/// quiet unless `RUST_LOG` asks for it.
+fn init_log(level: LogLevel) {
+    use tracing_subscriber::EnvFilter;
+    let lifecycle = match level {
+        LogLevel::Off => "off",
+        LogLevel::Error => "error",
+        LogLevel::Warn => "warn",
+        LogLevel::Info => "info",
+        LogLevel::Debug => "debug",
+    };
+    let mut filter = format!("off,{}={lifecycle}", rusm_node::LIFECYCLE_TARGET);
+    if let Ok(extra) = std::env::var("RUST_LOG") {
+        filter.push(',');
+        filter.push_str(&extra);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .without_time()
+        .with_level(false)
+        .with_target(false)
+        .try_init();
+}
+
+async fn run(
+    manifest: Option<Manifest>,
+    target: Option<String>,
+    capability: String,
+    args: Vec<String>,
+) -> anyhow::Result<ExitCode> {
+    let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
+    let mut signals = Signals::new()?;
+    match target {
+        Some(target) => {
+            let root = node.start_root(&target, &capability, args)?;
+            let (name, pid) = (root.name.clone(), root.pid);
+            let mut wait = std::pin::pin!(root.wait());
+            let reason = tokio::select! {
+                r = &mut wait => r,
+                () = signals.next() => {
+                    // The graceful shutdown stops the root too; its reason
+                    // (normally `shutdown`) decides the status.
+                    let stop = node.shutdown();
+                    let (r, ()) = tokio::join!(wait, stop);
+                    return Ok(root_status(&name, pid, &r));
+                }
+            };
+            node.shutdown().await;
+            Ok(root_status(&name, pid, &reason))
+        }
+        None => {
+            if !node.has_residents() {
+                eprintln!(
+                    "rusm: no resident components to run (mark one `resident = true`, or pass a TARGET)"
+                );
+                node.shutdown().await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let outcome = tokio::select! {
+                r = node.residents() => Some(r),
+                () = signals.next() => None,
+            };
+            node.shutdown().await;
+            Ok(match outcome {
+                Some(Residents::GaveUp(reason)) => {
+                    eprintln!("rusm: the supervisor gave up: {reason}");
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
+            })
+        }
+    }
+}
+
+/// 0 for `normal` (and `shutdown`), the guest's own code after
+/// `proc_exit(n)`, 1 otherwise, with the reason on stderr.
+fn root_status(name: &str, pid: rusm_core::Pid, reason: &ExitReason) -> ExitCode {
+    if reason.is_normal() {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!("rusm: {name}#{pid} {reason}");
+    match rusm_wasm::exit_code(reason) {
+        Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
+        None => ExitCode::from(1),
+    }
+}
+
+/// SIGINT and SIGTERM, as one stream of "stop now".
+struct Signals {
+    int: tokio::signal::unix::Signal,
+    term: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> anyhow::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Signals {
+            int: signal(SignalKind::interrupt())?,
+            term: signal(SignalKind::terminate())?,
+        })
+    }
+
+    async fn next(&mut self) {
+        tokio::select! {
+            _ = self.int.recv() => {}
+            _ = self.term.recv() => {}
+        }
+    }
+}

@@ -178,3 +178,26 @@ async fn a_killed_supervisor_takes_its_children() {
     eventually(|| node.live() == 0).await;
     let _ = park;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_shutdown_ends_the_supervisor_when_children_are_done() {
+    let node = node();
+    let mut spec = SupervisorSpec::new(Strategy::OneForOne, 5, Duration::from_secs(10))
+        .child(ChildSpec::new(
+            "a",
+            Restart::Transient,
+            |ctx: &Ctx, options| ctx.spawn(options, |_| async {}),
+        ))
+        .child(ChildSpec::new(
+            "b",
+            Restart::Transient,
+            |ctx: &Ctx, options| {
+                ctx.spawn(options, |_| async {
+                    tokio::time::sleep(Duration::from_millis(30)).await
+                })
+            },
+        ));
+    spec.auto_shutdown = true;
+    let sup = spec.spawn(&node, SpawnOptions::new()).unwrap();
+    assert_eq!(reason(&node, sup).await, ExitReason::Normal);
+}

@@ -1335,7 +1335,7 @@ async fn tcp_connect_without_allow_network_is_access_denied() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: wasi.rs never calls `allow_tcp(true)`; wasmtime-wasi 48 denies TCP by default"]
+
 async fn tcp_connect_with_allow_network_reaches_a_loopback_listener() {
     let h = harness();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

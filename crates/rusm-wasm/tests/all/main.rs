@@ -1,1 +1,108 @@
+//! Integration tests of the Wasm backend: real Wasmtime instances running
+//! WAT fixtures, on a real actor-core node.
 
+mod component;
+mod isolation;
+mod module_abi;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusm_caps::Capabilities;
+use rusm_core::{ExitReason, Lifecycle, Node, NodeConfig, Pid, SpawnOptions};
+use rusm_wasm::{Artifact, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
+
+/// Every exit reason, by pid, so a test can ask after the fact.
+#[derive(Default)]
+pub struct Exits(Mutex<HashMap<Pid, ExitReason>>);
+
+impl Lifecycle for Exits {
+    fn exited(&self, pid: Pid, _name: Option<&str>, reason: &ExitReason) {
+        self.0.lock().unwrap().insert(pid, reason.clone());
+    }
+}
+
+pub struct Harness {
+    pub node: Node,
+    pub rt: WasmRuntime,
+    pub exits: Arc<Exits>,
+}
+
+pub fn harness() -> Harness {
+    harness_with(RuntimeOptions::default(), NodeConfig::default())
+}
+
+pub fn harness_with(options: RuntimeOptions, config: NodeConfig) -> Harness {
+    let exits = Arc::new(Exits::default());
+    let node = Node::new(NodeConfig {
+        lifecycle: Some(exits.clone()),
+        ..config
+    });
+    let wasm = WasmConfig {
+        pool_slots: 200,
+        ..WasmConfig::default()
+    };
+    let rt = WasmRuntime::new(node.clone(), wasm, options).expect("runtime");
+    Harness { node, rt, exits }
+}
+
+impl Harness {
+    pub fn load(&self, name: &str, wat: &str) -> Artifact {
+        self.rt
+            .load_bytes(name, wat.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    pub fn spawn(&self, artifact: &Artifact, caps: Capabilities) -> Pid {
+        self.spawn_with(artifact, caps, SpawnOptions::new())
+    }
+
+    pub fn spawn_with(
+        &self,
+        artifact: &Artifact,
+        caps: Capabilities,
+        options: SpawnOptions,
+    ) -> Pid {
+        self.rt
+            .spawn(
+                artifact,
+                WasmSpawn {
+                    name: artifact.name().to_string(),
+                    args: vec![],
+                    caps,
+                    parent: Pid::NODE,
+                    options,
+                },
+            )
+            .expect("spawn")
+    }
+
+    /// Run a guest to its end and return its reason.
+    pub async fn run(&self, artifact: &Artifact, caps: Capabilities) -> ExitReason {
+        let pid = self.spawn(artifact, caps);
+        self.reason(pid).await
+    }
+
+    pub async fn reason(&self, pid: Pid) -> ExitReason {
+        for _ in 0..3000 {
+            if let Some(r) = self.exits.0.lock().unwrap().get(&pid) {
+                return r.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("process {pid} did not exit within 15 s");
+    }
+}
+
+/// A fixture file next to the tests.
+pub fn fixture(name: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/all/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+pub fn trusted() -> Capabilities {
+    Capabilities::trusted()
+}

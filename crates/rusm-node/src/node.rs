@@ -1,0 +1,239 @@
+//! Booting, running and stopping a node.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use rusm_caps::{Capabilities, Profiles};
+use rusm_core::{
+    ChildSpec, Ctx, ExitReason, ExitWatch, Node, NodeConfig, Pid, Restart, SpawnOptions, Strategy,
+    SupervisorSpec,
+};
+use rusm_manifest::Manifest;
+use rusm_wasm::{RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
+
+use crate::NodeError;
+use crate::lifecycle::{self, LifecycleLog};
+
+/// A booted node.
+pub struct RusmNode {
+    node: Node,
+    runtime: WasmRuntime,
+    profiles: Profiles,
+    shutdown_after: Duration,
+    supervisor: Option<(Pid, ExitWatch)>,
+}
+
+/// A root process, running.
+pub struct Root {
+    pub name: String,
+    pub pid: Pid,
+    exit: ExitWatch,
+}
+
+impl Root {
+    pub async fn wait(self) -> ExitReason {
+        self.exit.await
+    }
+}
+
+/// What became of the resident components.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Residents {
+    /// There were none.
+    None,
+    /// All ended and none is due a restart.
+    Finished,
+    /// The supervisor gave up (restart intensity exceeded, ...).
+    GaveUp(ExitReason),
+}
+
+/// Where compiled artifacts are cached between runs: `$RUSM_CACHE_DIR`,
+/// else `$XDG_CACHE_HOME/rusm`, else `~/.cache/rusm`.
+fn cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("RUSM_CACHE_DIR") {
+        return (!d.is_empty()).then(|| PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("rusm"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("rusm"))
+}
+
+impl RusmNode {
+    /// Boot a node from a manifest (or an empty one without), on the
+    /// current tokio runtime. Residents start at once.
+    pub fn boot(manifest: Option<&Manifest>) -> Result<RusmNode, NodeError> {
+        let store = match manifest.and_then(|m| m.store.as_ref()) {
+            Some(path) => Some(rusm_kv::Store::open(path)?),
+            None => None,
+        };
+        let config = NodeConfig {
+            max_processes: manifest.map_or(1_000_000, |m| m.max_processes),
+            max_message_bytes: manifest.map_or(16 << 20, |m| m.max_message_bytes),
+            lifecycle: Some(Arc::new(LifecycleLog)),
+        };
+        let node = Node::new(config);
+        let options = RuntimeOptions {
+            store,
+            env_dir: manifest.map(|m| m.dir.clone()),
+            cache_dir: cache_dir(),
+            on_spawn: Some(Arc::new(lifecycle::spawned)),
+        };
+        // A node runs a handful of long-lived components, not a storm: a
+        // small pool starts faster; past it, processes go on demand.
+        let wasm = WasmConfig {
+            pool_slots: 1000,
+            ..WasmConfig::default()
+        };
+        let runtime = WasmRuntime::new(node.clone(), wasm, options)
+            .map_err(|e| NodeError::Engine(format!("{e:#}")))?;
+        let mut rusm = RusmNode {
+            node,
+            runtime,
+            profiles: manifest.map(|m| m.profiles.clone()).unwrap_or_default(),
+            shutdown_after: manifest.map_or(Duration::from_secs(5), |m| m.shutdown),
+            supervisor: None,
+        };
+        if let Some(m) = manifest {
+            for c in &m.components {
+                let artifact =
+                    rusm.runtime
+                        .load_file(&c.path)
+                        .map_err(|source| NodeError::Load {
+                            component: c.name.clone(),
+                            source,
+                        })?;
+                rusm.runtime
+                    .register(&c.name, artifact, Some(c.caps.clone()));
+            }
+            rusm.start_residents(m)?;
+        }
+        Ok(rusm)
+    }
+
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    pub fn runtime(&self) -> &WasmRuntime {
+        &self.runtime
+    }
+
+    fn start_residents(&mut self, m: &Manifest) -> Result<(), NodeError> {
+        let residents: Vec<_> = m.components.iter().filter(|c| c.resident).collect();
+        if residents.is_empty() {
+            return Ok(());
+        }
+        let strategy = match m.supervisor.strategy {
+            rusm_manifest::Strategy::OneForOne => Strategy::OneForOne,
+            rusm_manifest::Strategy::OneForAll => Strategy::OneForAll,
+            rusm_manifest::Strategy::RestForOne => Strategy::RestForOne,
+        };
+        let mut spec = SupervisorSpec::new(
+            strategy,
+            m.supervisor.max_restarts,
+            Duration::from_secs_f64(m.supervisor.max_seconds),
+        );
+        spec.shutdown_timeout = m.shutdown;
+        spec.auto_shutdown = true;
+        for c in residents {
+            let rt = self.runtime.clone();
+            let name = c.name.clone();
+            // A resident is registered under its own name when it starts.
+            spec = spec.child(ChildSpec::new(
+                c.name.clone(),
+                Restart::Transient,
+                move |ctx: &Ctx, options| {
+                    let pid = rt.spawn_component(&name, ctx.pid(), options)?;
+                    let _ = ctx.node().register(&name, pid);
+                    Ok(pid)
+                },
+            ));
+        }
+        let (pid, watch) = self
+            .node
+            .spawn_watched(
+                Pid::NODE,
+                SpawnOptions::new().name("supervisor").trap_exit(true),
+                move |ctx| spec.run(ctx),
+            )
+            .map_err(|e| NodeError::Spawn("supervisor".into(), e))?;
+        self.supervisor = Some((pid, watch));
+        Ok(())
+    }
+
+    /// Start `target` as the root process: a manifest component (under its
+    /// declared profile), or a `.wasm`/`.wat` file under `profile`.
+    pub fn start_root(
+        &self,
+        target: &str,
+        profile: &str,
+        args: Vec<String>,
+    ) -> Result<Root, NodeError> {
+        if self.runtime.is_component_name(target) {
+            let (pid, exit) = self
+                .runtime
+                .spawn_component_watched(target, args)
+                .map_err(|e| NodeError::Spawn(target.to_string(), e))?;
+            return Ok(Root {
+                name: target.to_string(),
+                pid,
+                exit,
+            });
+        }
+        let path = Path::new(target);
+        let is_file = path.extension().is_some_and(|e| e == "wasm" || e == "wat") || path.is_file();
+        if !is_file {
+            return Err(NodeError::UnknownTarget(target.to_string()));
+        }
+        let artifact = self
+            .runtime
+            .load_file(path)
+            .map_err(|source| NodeError::Target {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let caps: Capabilities = self.profiles.resolve(profile).caps;
+        let name = artifact.name().to_string();
+        let (pid, exit) = self
+            .runtime
+            .spawn_watched(
+                &artifact,
+                WasmSpawn {
+                    name: name.clone(),
+                    args,
+                    caps,
+                    parent: Pid::NODE,
+                    options: SpawnOptions::new(),
+                },
+            )
+            .map_err(|e| NodeError::Spawn(name.clone(), e))?;
+        Ok(Root { name, pid, exit })
+    }
+
+    /// Wait until the residents are done: all finished, or the supervisor
+    /// gave up. Returns at once if there are none.
+    pub async fn residents(&mut self) -> Residents {
+        match self.supervisor.take() {
+            None => Residents::None,
+            Some((_, watch)) => match watch.await {
+                ExitReason::Normal | ExitReason::Shutdown => Residents::Finished,
+                other => Residents::GaveUp(other),
+            },
+        }
+    }
+
+    pub fn has_residents(&self) -> bool {
+        self.supervisor.is_some()
+    }
+
+    /// Stop every process: `shutdown` first, then `kill` after the
+    /// manifest's `shutdown-seconds`.
+    pub async fn shutdown(&self) {
+        let killed = self.node.shutdown(self.shutdown_after).await;
+        if killed > 0 {
+            tracing::warn!(target: crate::LIFECYCLE_TARGET, "rusm: {killed} process(es) did not stop in time and were killed");
+        }
+    }
+}
