@@ -220,9 +220,14 @@ impl Actor {
         Ok(self.ctx.processes().into_iter().map(Pid::get).collect())
     }
 
+    /// `info`, with `name` kept only when it names a registered component
+    /// (the contract's `component`: "the manifest component it runs, if
+    /// any"), not a file stem.
     pub(crate) fn info(&self, target: u64) -> AbiResult<rusm_core::ProcessInfo> {
         let target = self.may_manage(target)?;
-        self.ctx.info(target).ok_or(AbiError::NoProcess)
+        let mut info = self.ctx.info(target).ok_or(AbiError::NoProcess)?;
+        info.name = info.name.filter(|n| self.runtime.is_registered(n));
+        Ok(info)
     }
 
     /// A manifest component's name belongs to the processes running it.

@@ -276,6 +276,10 @@ impl WasmRuntime {
 }
 
 impl RuntimeInner {
+    pub(crate) fn is_registered(&self, name: &str) -> bool {
+        self.components.read().contains_key(name)
+    }
+
     pub(crate) fn is_component_name(&self, name: &str) -> bool {
         self.components
             .read()

@@ -537,7 +537,6 @@ async fn a_failed_check_ends_the_component_with_its_name() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "runtime bug: `info` reports the spawn name (a file stem) as `component` for every process"]
 async fn info_component_is_none_for_a_process_not_spawned_by_name() {
     // rusm.wit: `component` is "the manifest component it runs, if any".
     let h = harness();
