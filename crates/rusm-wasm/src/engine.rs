@@ -53,23 +53,8 @@ pub(crate) struct Engines {
 
 impl Engines {
     pub(crate) fn new(config: &WasmConfig) -> wasmtime::Result<Self> {
-        let mut pool = PoolingAllocationConfig::default();
-        let slots = config.pool_slots.max(1);
-        pool.total_core_instances(slots)
-            .total_component_instances(slots)
-            .total_memories(slots)
-            .total_tables(slots)
-            .total_stacks(slots)
-            .max_memory_size((config.pool_memory_mb as usize) << 20)
-            // Keep slots warm for reuse: an idle slot costs little thanks
-            // to copy-on-write, and reuse avoids re-mapping.
-            .max_unused_warm_slots(slots.min(1000));
-        let pooled = Engine::new(
-            &base_config(config).allocation_strategy(InstanceAllocationStrategy::Pooling(pool)),
-        )?;
-        let on_demand = Engine::new(
-            &base_config(config).allocation_strategy(InstanceAllocationStrategy::OnDemand),
-        )?;
+        let pooled = Engine::new(&config.wasmtime_config(true))?;
+        let on_demand = Engine::new(&config.wasmtime_config(false))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(
             vec![pooled.clone(), on_demand.clone()],
@@ -88,6 +73,33 @@ impl Drop for Engines {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
     }
+}
+
+impl WasmConfig {
+    /// The exact Wasmtime settings of this runtime's pooled (or on-demand)
+    /// engine, so a baseline can run raw Wasmtime on equal terms.
+    pub fn wasmtime_config(&self, pooled: bool) -> Config {
+        let mut c = base_config(self);
+        if pooled {
+            c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config(self)));
+        }
+        c
+    }
+}
+
+fn pool_config(config: &WasmConfig) -> PoolingAllocationConfig {
+    let mut pool = PoolingAllocationConfig::default();
+    let slots = config.pool_slots.max(1);
+    pool.total_core_instances(slots)
+        .total_component_instances(slots)
+        .total_memories(slots)
+        .total_tables(slots)
+        .total_stacks(slots)
+        .max_memory_size((config.pool_memory_mb as usize) << 20)
+        // Keep slots warm for reuse: an idle slot costs little thanks
+        // to copy-on-write, and reuse avoids re-mapping.
+        .max_unused_warm_slots(slots.min(1000));
+    pool
 }
 
 /// Everything that shapes compiled code; shared by both engines so a

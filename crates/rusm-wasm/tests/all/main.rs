@@ -1,6 +1,7 @@
 //! Integration tests of the Wasm backend: real Wasmtime instances running
 //! WAT fixtures, on a real actor-core node.
 
+mod adversarial;
 mod component;
 mod isolation;
 mod module_abi;

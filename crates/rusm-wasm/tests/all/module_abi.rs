@@ -195,7 +195,11 @@ async fn process_info_json_has_the_wit_fields() {
     let json: serde_json::Value = serde_json::from_slice(&rx.await.unwrap()).unwrap();
     assert_eq!(json["pid"], pid.get());
     assert_eq!(json["label"], "lbl");
-    assert_eq!(json["component"], serde_json::Value::Null, "not spawned as a registered component");
+    assert_eq!(
+        json["component"],
+        serde_json::Value::Null,
+        "not spawned as a registered component"
+    );
     for field in [
         "names",
         "links",
