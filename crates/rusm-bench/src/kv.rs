@@ -62,20 +62,6 @@ impl KvStormRow {
     pub fn writes_per_commit(&self) -> f64 {
         self.writes as f64 / self.commits.max(1) as f64
     }
-
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "store": self.label(),
-            "keys": format!("{:?}", self.keys),
-            "writers": self.writers,
-            "writes": self.writes,
-            "commits": self.commits,
-            "writes_per_commit": self.writes_per_commit(),
-            "elapsed_s": self.elapsed.as_secs_f64(),
-            "writes_per_sec": self.writes_per_sec,
-            "vs_baseline": self.vs_baseline,
-        })
-    }
 }
 
 /// Which keys the writers write, which decides how many B-tree pages each
@@ -97,15 +83,10 @@ pub enum KeyOrder {
 /// Measures durable writes/second for each count in `writers` (each on a
 /// fresh store in a temp dir) for about `duration` each, and the raw-redb
 /// baseline on another fresh file. The baseline is the first row. Keys are
-/// [`KeyOrder::Sequential`].
+/// `keys`.
 ///
 /// Needs a tokio runtime; a multi-threaded one lets the writer tasks queue
 /// while a commit runs, as they would in a node.
-pub async fn kv_storm(writers: &[usize], duration: Duration) -> anyhow::Result<Vec<KvStormRow>> {
-    kv_storm_with(writers, duration, KeyOrder::Sequential).await
-}
-
-/// [`kv_storm`] with a choice of keys.
 pub async fn kv_storm_with(
     writers: &[usize],
     duration: Duration,
@@ -217,7 +198,7 @@ async fn rusm_kv_point(
         commits: stats.commits,
         elapsed,
         writes_per_sec: writes as f64 / elapsed.as_secs_f64(),
-        vs_baseline: f64::NAN, // filled in by kv_storm
+        vs_baseline: f64::NAN, // filled in by kv_storm_with
     })
 }
 
@@ -231,16 +212,7 @@ pub struct KvReadRow {
     pub spawn_blocking_reads_per_sec: f64,
 }
 
-impl KvReadRow {
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "tasks": self.tasks,
-            "direct_reads_per_sec": self.direct_reads_per_sec,
-            "spawn_blocking_reads_per_sec": self.spawn_blocking_reads_per_sec,
-            "direct_over_spawn_blocking": self.direct_reads_per_sec / self.spawn_blocking_reads_per_sec,
-        })
-    }
-}
+impl KvReadRow {}
 
 pub async fn kv_reads(tasks: &[usize], duration: Duration) -> anyhow::Result<Vec<KvReadRow>> {
     let dir = tempfile::tempdir().context("create a temp dir for the store")?;

@@ -1,0 +1,398 @@
+//! The Wasm scenarios: each measured beside its baseline in the same run.
+//!
+//! - `module-storm`: spawn, run and exit of a trivial module, against raw
+//!   Wasmtime (`InstancePre` instantiate + call + drop, one tokio task each)
+//!   on an engine with the runtime's exact settings.
+//! - `component-storm`: the same for a minimal component.
+//! - `wasm-ping-pong`: round trips between two Wasm processes through the
+//!   ABI, against two native processes.
+//! - `wasm-idle-memory`: resident memory per Wasm process parked in `recv`,
+//!   beside a native process parked the same way.
+//! - `fairness`: round-trip latency of a Wasm ping-pong pair while four
+//!   guests spin, beside the same pair on an idle node.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use rusm_caps::Capabilities;
+use rusm_core::{Node, NodeConfig, Pid, SpawnOptions};
+use rusm_wasm::{Artifact, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
+use tokio::task::JoinSet;
+
+pub const TRIVIAL_MODULE: &str = r#"(module (memory (export "memory") 1) (func (export "run")))"#;
+
+pub const TRIVIAL_COMPONENT: &str = r#"(component
+  (core module $m (memory (export "memory") 1) (func (export "run")))
+  (core instance $i (instantiate $m))
+  (func (export "run") (canon lift (core func $i "run"))))"#;
+
+/// Echoes every message back to its sender with the same tag, forever.
+const PONG: &str = r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (import "rusm" "msg_sender" (func $msg_sender (result i64)))
+  (import "rusm" "msg_tag" (func $msg_tag (result i64)))
+  (memory (export "memory") 1)
+  (func (export "run")
+    (loop $l
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (drop (call $send (call $msg_sender) (call $msg_tag) (i32.const 0) (i32.const 0)))
+      (br $l))))"#;
+
+/// First message: [pong pid, rounds, report-to pid] as i64s. Does `rounds`
+/// round trips with selective receive on the round's tag, timing each with
+/// WASI's monotonic clock, then sends the nanosecond timings to report-to.
+const PING: &str = r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (import "rusm" "msg_read" (func $msg_read (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $now (param i32 i64 i32) (result i32)))
+  (memory (export "memory") 64)
+  (func $t (result i64) (drop (call $now (i32.const 1) (i64.const 1) (i32.const 64))) (i64.load (i32.const 64)))
+  (func (export "run") (local $i i64) (local $n i64) (local $t0 i64) (local $p i32)
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (drop (call $msg_read (i32.const 0) (i32.const 24)))
+    (local.set $n (i64.load (i32.const 8)))
+    (local.set $p (i32.const 1024))
+    (block $done (loop $l
+      (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+      (local.set $t0 (call $t))
+      (i64.store (i32.const 32) (local.get $i))
+      (drop (call $send (i64.load (i32.const 0)) (local.get $i) (i32.const 0) (i32.const 0)))
+      (drop (call $recv (i32.const 32) (i32.const 1) (i64.const -1)))
+      (i64.store (local.get $p) (i64.sub (call $t) (local.get $t0)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (local.set $i (i64.add (local.get $i) (i64.const 1)))
+      (br $l)))
+    (drop (call $send (i64.load (i32.const 16)) (i64.const 1) (i32.const 1024) (i32.wrap_i64 (i64.mul (local.get $n) (i64.const 8)))))))"#;
+
+const SPINNER: &str = r#"(module (func (export "run") (loop $l (br $l))))"#;
+
+/// Parks in `recv` after telling the counter (first message: its pid) it is up.
+const IDLE: &str = r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (import "rusm" "msg_sender" (func $msg_sender (result i64)))
+  (memory (export "memory") 1)
+  (func (export "run")
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (drop (call $send (call $msg_sender) (i64.const 1) (i32.const 0) (i32.const 0)))
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))"#;
+
+/// Wasmtime's errors are not `std::error::Error`; carry their text.
+fn w<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
+    r.map_err(|e| anyhow::anyhow!("{e:#}"))
+}
+
+pub struct Runtime {
+    pub node: Node,
+    pub rt: WasmRuntime,
+    pub config: WasmConfig,
+}
+
+pub fn runtime(pool_slots: u32) -> anyhow::Result<Runtime> {
+    let node = Node::new(NodeConfig::default());
+    let config = WasmConfig {
+        pool_slots,
+        ..WasmConfig::default()
+    };
+    let rt = w(WasmRuntime::new(
+        node.clone(),
+        config.clone(),
+        RuntimeOptions::default(),
+    ))?;
+    Ok(Runtime { node, rt, config })
+}
+
+fn spawn_args(name: &str) -> WasmSpawn {
+    WasmSpawn {
+        name: name.into(),
+        args: vec![],
+        caps: Capabilities::sandboxed(),
+        parent: Pid::NODE,
+        options: SpawnOptions::new(),
+    }
+}
+
+/// Spawns per second through RUSM: `total` processes, at most `in_flight`
+/// alive at once.
+pub async fn rusm_storm(
+    r: &Runtime,
+    artifact: &Artifact,
+    total: u64,
+    in_flight: usize,
+) -> anyhow::Result<f64> {
+    let start = Instant::now();
+    let mut running = JoinSet::new();
+    for _ in 0..total {
+        if running.len() >= in_flight {
+            running.join_next().await;
+        }
+        let (_, exit) = r.rt.spawn_watched(artifact, spawn_args("storm"))?;
+        running.spawn(async move {
+            let reason = exit.await;
+            assert!(reason.is_normal(), "storm process ended {reason}");
+        });
+    }
+    while running.join_next().await.is_some() {}
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// The same storm on raw Wasmtime: a module `InstancePre`, one tokio task
+/// per instance (new store, epoch deadline, instantiate, call, drop).
+pub async fn raw_module_storm(
+    config: &WasmConfig,
+    wat: &str,
+    total: u64,
+    in_flight: usize,
+) -> anyhow::Result<f64> {
+    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let module = w(wasmtime::Module::new(&engine, wat))?;
+    let linker = wasmtime::Linker::<()>::new(&engine);
+    let pre = w(linker.instantiate_pre(&module))?;
+    let ticker = epoch_ticker(engine.clone());
+    let start = Instant::now();
+    let mut running = JoinSet::new();
+    for _ in 0..total {
+        if running.len() >= in_flight {
+            running.join_next().await;
+        }
+        let pre = pre.clone();
+        running.spawn(async move {
+            let mut store = wasmtime::Store::new(pre.module().engine(), ());
+            store.epoch_deadline_async_yield_and_update(1);
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+            let run = instance
+                .get_typed_func::<(), ()>(&mut store, "run")
+                .expect("run export");
+            run.call_async(&mut store, ()).await.expect("run");
+        });
+    }
+    while running.join_next().await.is_some() {}
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    ticker.store(true, Ordering::Relaxed);
+    Ok(rate)
+}
+
+/// The same storm for a component on raw Wasmtime.
+pub async fn raw_component_storm(
+    config: &WasmConfig,
+    wat: &str,
+    total: u64,
+    in_flight: usize,
+) -> anyhow::Result<f64> {
+    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let component = w(wasmtime::component::Component::new(&engine, wat))?;
+    let linker = wasmtime::component::Linker::<()>::new(&engine);
+    let pre = w(linker.instantiate_pre(&component))?;
+    let ticker = epoch_ticker(engine.clone());
+    let start = Instant::now();
+    let mut running = JoinSet::new();
+    for _ in 0..total {
+        if running.len() >= in_flight {
+            running.join_next().await;
+        }
+        let pre = pre.clone();
+        running.spawn(async move {
+            let mut store = wasmtime::Store::new(pre.engine(), ());
+            store.epoch_deadline_async_yield_and_update(1);
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+            let run = instance
+                .get_typed_func::<(), ()>(&mut store, "run")
+                .expect("run export");
+            run.call_async(&mut store, ()).await.expect("run");
+        });
+    }
+    while running.join_next().await.is_some() {}
+    let rate = total as f64 / start.elapsed().as_secs_f64();
+    ticker.store(true, Ordering::Relaxed);
+    Ok(rate)
+}
+
+/// Raw baselines tick their engine's epoch as the runtime does (1 ms).
+fn epoch_ticker(engine: wasmtime::Engine) -> Arc<std::sync::atomic::AtomicBool> {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(1));
+            engine.increment_epoch();
+        }
+    });
+    stop
+}
+
+/// Round trips of a Wasm ping-pong pair: (round trips per second, the
+/// per-round-trip latencies in nanoseconds as the guest measured them).
+pub async fn wasm_ping_pong(r: &Runtime, rounds: u64) -> anyhow::Result<(f64, Vec<u64>)> {
+    let pong = r.rt.load_bytes("pong", PONG.as_bytes())?;
+    let ping = r.rt.load_bytes("ping", PING.as_bytes())?;
+    let pong_pid = r.rt.spawn(&pong, spawn_args("pong"))?;
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let collector = r.node.spawn(SpawnOptions::new(), move |ctx| async move {
+        let m = ctx.receive(&[1], None).await.expect("timings");
+        let _ = tx.send(m.data);
+    })?;
+    let mut arg = Vec::new();
+    for v in [pong_pid.get(), rounds, collector.get()] {
+        arg.extend_from_slice(&v.to_le_bytes());
+    }
+    let start = Instant::now();
+    let mut spawn = spawn_args("ping");
+    spawn.options = SpawnOptions::new().first_message(0, arg);
+    spawn.caps = Capabilities::builder(Capabilities::sandboxed())
+        .max_memory_mb(64)
+        .build();
+    let (_, exit) = r.rt.spawn_watched(&ping, spawn)?;
+    let reason = exit.await;
+    let elapsed = start.elapsed();
+    anyhow::ensure!(reason.is_normal(), "ping ended {reason}");
+    let data = rx.await?;
+    let _ = r.node.kill(pong_pid);
+    let lat = data
+        .chunks_exact(8)
+        .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
+        .collect();
+    Ok((rounds as f64 / elapsed.as_secs_f64(), lat))
+}
+
+/// The same round trips between two native processes.
+pub async fn native_ping_pong(node: &Node, rounds: u64) -> anyhow::Result<f64> {
+    let pong = node.spawn(SpawnOptions::new(), |ctx| async move {
+        loop {
+            let m = ctx.receive_any().await;
+            let _ = ctx.send(m.sender, m.tag, Vec::new());
+        }
+    })?;
+    let start = Instant::now();
+    let (_, exit) = node.spawn_watched(Pid::NODE, SpawnOptions::new(), move |ctx| async move {
+        for i in 0..rounds as i64 {
+            ctx.send(pong, i, Vec::new()).expect("pong alive");
+            ctx.receive(&[i], None).await.expect("reply");
+        }
+    })?;
+    exit.await;
+    let rate = rounds as f64 / start.elapsed().as_secs_f64();
+    let _ = node.kill(pong);
+    Ok(rate)
+}
+
+/// Spin `n` guests in infinite loops; returns their pids.
+pub fn spinners(r: &Runtime, n: usize) -> anyhow::Result<Vec<Pid>> {
+    let spinner = r.rt.load_bytes("spinner", SPINNER.as_bytes())?;
+    (0..n)
+        .map(|_| Ok(r.rt.spawn(&spinner, spawn_args("spinner"))?))
+        .collect()
+}
+
+pub fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+/// Each live instance maps memory, and an on-demand one its own fiber
+/// stack too; the default limit (65530) stops near 32,000 instances.
+pub fn raise_map_count(needed: u64) -> String {
+    let path = "/proc/sys/vm/max_map_count";
+    let current: u64 = std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(0);
+    if current >= needed {
+        return format!("vm.max_map_count = {current}");
+    }
+    match std::fs::write(path, needed.to_string()) {
+        Ok(()) => format!("vm.max_map_count raised from {current} to {needed}"),
+        Err(e) => format!(
+            "vm.max_map_count = {current} (could not raise it to {needed}: {e}; run as root or `sysctl -w vm.max_map_count={needed}`)"
+        ),
+    }
+}
+
+/// Resident bytes per process with `n` Wasm processes parked in `recv`,
+/// and the same for native processes.
+pub async fn idle_memory(r: &Runtime, n: u64) -> anyhow::Result<(f64, f64)> {
+    let idle = r.rt.load_bytes("idle", IDLE.as_bytes())?;
+    let up = Arc::new(AtomicU64::new(0));
+    let counter = {
+        let up = up.clone();
+        r.node.spawn(SpawnOptions::new(), move |ctx| async move {
+            loop {
+                ctx.receive_any().await;
+                up.fetch_add(1, Ordering::Relaxed);
+            }
+        })?
+    };
+    // Warm up the pool and the allocator before the baseline reading.
+    let warm = r.rt.spawn(
+        &idle,
+        WasmSpawn {
+            options: SpawnOptions::new().first_message(0, vec![1]),
+            ..spawn_args("idle")
+        },
+    )?;
+    wait_for(&up, 1).await;
+    let _ = r.node.kill(warm);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let before = resident_bytes();
+    let mut pids = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let mut s = spawn_args("idle");
+        s.options = SpawnOptions::new().first_message(0, vec![1]);
+        pids.push(r.rt.spawn(&idle, s)?);
+        let _ = counter;
+    }
+    wait_for(&up, n + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let wasm_per = (resident_bytes().saturating_sub(before)) as f64 / n as f64;
+    for p in pids {
+        let _ = r.node.kill(p);
+    }
+    while r.node.live() > 1 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Native processes parked the same way, same node.
+    let before = resident_bytes();
+    let mut pids = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        pids.push(r.node.spawn(SpawnOptions::new(), |ctx| async move {
+            ctx.receive_any().await;
+        })?);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let native_per = (resident_bytes().saturating_sub(before)) as f64 / n as f64;
+    for p in pids {
+        let _ = r.node.kill(p);
+    }
+    Ok((wasm_per, native_per))
+}
+
+async fn wait_for(counter: &AtomicU64, n: u64) {
+    while counter.load(Ordering::Relaxed) < n {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The `q` quantile (0..=1) of `values`, in microseconds.
+pub fn quantile_us(values: &[u64], q: f64) -> f64 {
+    if values.is_empty() {
+        return 0.0;
+    }
+    let mut v = values.to_vec();
+    v.sort_unstable();
+    let i = ((v.len() - 1) as f64 * q).round() as usize;
+    v[i] as f64 / 1000.0
+}
