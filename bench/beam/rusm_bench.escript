@@ -1,7 +1,8 @@
 #!/usr/bin/env escript
+%%! +P 4000000 -noshell
 %% The BEAM's side of rusm-bench: the same scenarios, run by `erl`.
 %% Usage: escript rusm_bench.escript <scenario> <n>; prints one number.
-%%! +P 4000000 -noshell
+%% (The emulator flags must be on the second line.)
 -mode(compile).
 
 main(["spawn-storm", N0]) ->

@@ -75,35 +75,42 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<()> {
     match scenario {
         Scenario::SpawnStorm => {
             let n = q(1_000_000, 50_000);
-            let ours = core::rusm_spawn_storm(n, 10_000).await;
-            let tokio = core::tokio_spawn_storm(n, 10_000).await;
-            with_beam(
-                Report::new("spawn-storm", "processes/s", ours, true)
-                    .baseline("tokio::spawn+join", tokio),
-                "spawn-storm",
-                n,
-            )
-            .note(format!(
-                "{n} processes with trivial bodies, at most 10,000 alive at once"
-            ))
-            .print();
+            let (mut ours, mut tokio, mut beam) = (0f64, 0f64, Err(String::new()));
+            // Interleaved, best of three: a noisy neighbour then hurts every
+            // side alike instead of whichever happened to run last.
+            for _ in 0..rounds(quick) {
+                ours = ours.max(core::rusm_spawn_storm(n, 10_000).await);
+                tokio = tokio.max(core::tokio_spawn_storm(n, 10_000).await);
+                beam = best(beam, core::beam("spawn-storm", n));
+            }
+            let r = Report::new("spawn-storm", "processes/s", ours, true).baseline("tokio::spawn+join", tokio);
+            with_beam(r, beam)
+                .note(format!(
+                    "{n} processes with trivial bodies, at most 10,000 alive at once; best of {} interleaved runs",
+                    rounds(quick)
+                ))
+                .print();
         }
         Scenario::PingPong => {
             let n = q(500_000, 20_000);
-            let (ours, lat) = core::rusm_ping_pong(n).await;
-            let tokio = core::tokio_ping_pong(n).await;
-            with_beam(
-                Report::new("ping-pong", "round trips/s", ours, true)
-                    .baseline("tokio mpsc pair", tokio),
-                "ping-pong",
-                n,
-            )
-            .extra("p50_us", wasm::quantile_us(&lat, 0.50))
-            .extra("p99_us", wasm::quantile_us(&lat, 0.99))
-            .note(format!(
-                "{n} round trips: send + selective receive on the round's tag"
-            ))
-            .print();
+            let (mut ours, mut lat, mut tokio, mut beam) = (0f64, Vec::new(), 0f64, Err(String::new()));
+            for _ in 0..rounds(quick) {
+                let (rate, l) = core::rusm_ping_pong(n).await;
+                if rate > ours {
+                    (ours, lat) = (rate, l);
+                }
+                tokio = tokio.max(core::tokio_ping_pong(n).await);
+                beam = best(beam, core::beam("ping-pong", n));
+            }
+            let r = Report::new("ping-pong", "round trips/s", ours, true).baseline("tokio mpsc pair", tokio);
+            with_beam(r, beam)
+                .extra("p50_us", wasm::quantile_us(&lat, 0.50))
+                .extra("p99_us", wasm::quantile_us(&lat, 0.99))
+                .note(format!(
+                    "{n} round trips: send + selective receive on the round's tag; best of {} interleaved runs",
+                    rounds(quick)
+                ))
+                .print();
         }
         Scenario::FaultRecovery => {
             let d = Duration::from_secs(q(5, 1));
@@ -246,10 +253,22 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Add the BEAM's figure for `scenario`, or a note saying why it is missing.
-fn with_beam(r: Report, scenario: &str, n: u64) -> Report {
-    match core::beam(scenario, n) {
+/// Add the BEAM's figure, or a note saying why it is missing.
+fn with_beam(r: Report, beam: Result<f64, String>) -> Report {
+    match beam {
         Ok(b) => r.baseline("BEAM", b),
         Err(why) => r.note(why),
     }
+}
+
+fn best(a: Result<f64, String>, b: Result<f64, String>) -> Result<f64, String> {
+    match (a, b) {
+        (Ok(x), Ok(y)) => Ok(x.max(y)),
+        (Ok(x), Err(_)) | (Err(_), Ok(x)) => Ok(x),
+        (Err(_), Err(e)) => Err(e),
+    }
+}
+
+fn rounds(quick: bool) -> usize {
+    if quick { 1 } else { 3 }
 }

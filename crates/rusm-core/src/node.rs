@@ -293,10 +293,7 @@ impl Node {
         if data.len() > self.inner.config.max_message_bytes {
             return Err(Error::Limit);
         }
-        match self.inner.table.get(to) {
-            Some(p) => p.deliver(Message::data(from, tag, data)),
-            None => Err(Error::NoProcess),
-        }
+        self.inner.table.with(to, |p| p.deliver(Message::data(from, tag, data))).unwrap_or(Err(Error::NoProcess))
     }
 
     pub fn is_alive(&self, pid: Pid) -> bool {
@@ -705,7 +702,8 @@ impl Node {
                 w.wake();
             }
         }
-        let reason_text = reason.to_string();
+        // Only monitors need the text; most exits have none.
+        let reason_text = if watchers.is_empty() { String::new() } else { reason.to_string() };
         for w in watchers {
             match w {
                 Watcher::Process { reference, watcher } => {

@@ -39,6 +39,12 @@ impl ProcessTable {
         self.shard(pid).read().get(&pid.0).cloned()
     }
 
+    /// Run `f` on a live process under the shard's read lock: the hot path
+    /// (`send`) then needs no reference-count traffic on the process.
+    pub(crate) fn with<R>(&self, pid: Pid, f: impl FnOnce(&Process) -> R) -> Option<R> {
+        self.shard(pid).read().get(&pid.0).map(|p| f(p))
+    }
+
     pub(crate) fn contains(&self, pid: Pid) -> bool {
         self.shard(pid).read().contains_key(&pid.0)
     }
