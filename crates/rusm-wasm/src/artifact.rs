@@ -47,6 +47,9 @@ pub(crate) struct ArtifactInner {
     pub(crate) name: String,
     pub(crate) hash: [u8; 32],
     pub(crate) code: Code,
+    /// Whether it imports any WASI function: a guest that does not gets no
+    /// WASI context at all, which makes its spawn much cheaper.
+    pub(crate) uses_wasi: bool,
 }
 
 pub(crate) enum Code {
@@ -185,7 +188,8 @@ pub(crate) fn compile(
                 m
             }
         };
-        Code::Module(PerEngine::new(module))
+        let uses_wasi = module.imports().any(|i| i.module().starts_with("wasi"));
+        (Code::Module(PerEngine::new(module)), uses_wasi)
     } else {
         let component = match cache_file
             .as_deref()
@@ -198,12 +202,18 @@ pub(crate) fn compile(
                 c
             }
         };
-        Code::Component(PerEngine::new(component))
+        let uses_wasi = component
+            .component_type()
+            .imports(engine)
+            .any(|(name, _)| name.starts_with("wasi:"));
+        (Code::Component(PerEngine::new(component)), uses_wasi)
     };
+    let (code, uses_wasi) = code;
     Ok(ArtifactInner {
         name: name.to_string(),
         hash: digest,
         code,
+        uses_wasi,
     })
 }
 

@@ -31,15 +31,20 @@ use bindings::rusm::runtime::types::{
 /// The store data of a component process.
 pub(crate) struct ComponentState {
     pub(crate) actor: Actor,
-    pub(crate) wasi: WasiCtx,
+    /// `None` for a component that imports no WASI interface.
+    pub(crate) wasi: Option<WasiCtx>,
     pub(crate) table: ResourceTable,
     pub(crate) limits: Limits,
 }
 
 impl WasiView for ComponentState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let ctx = self
+            .wasi
+            .as_mut()
+            .expect("a WASI context is built for every component that imports WASI");
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }

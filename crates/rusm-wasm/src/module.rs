@@ -17,7 +17,8 @@ use crate::limits::Limits;
 /// The store data of a core-module process.
 pub(crate) struct ModuleState {
     pub(crate) actor: Actor,
-    pub(crate) wasi: WasiP1Ctx,
+    /// `None` for a guest that imports no WASI function.
+    pub(crate) wasi: Option<WasiP1Ctx>,
     pub(crate) limits: Limits,
 }
 
@@ -97,7 +98,11 @@ fn timeout(ms: i64) -> Option<Duration> {
 /// A linker with WASI preview 1 and every `"rusm"` import.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     let mut l = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut l, |s: &mut ModuleState| &mut s.wasi)?;
+    wasmtime_wasi::p1::add_to_linker_async(&mut l, |s: &mut ModuleState| {
+        s.wasi
+            .as_mut()
+            .expect("a WASI context is built for every guest that imports WASI")
+    })?;
 
     l.func_wrap(MODULE, "own_pid", |c: Ctx<'_>| {
         c.data().actor.own_pid() as i64

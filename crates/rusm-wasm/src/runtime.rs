@@ -395,13 +395,18 @@ async fn run(
     name: String,
     args: Vec<String>,
 ) -> ExitReason {
-    let mut argv = Vec::with_capacity(args.len() + 1);
-    argv.push(name);
-    argv.extend(args);
-    // A grant that cannot be built ends the process before any guest code.
-    let wasi = match wasi::builder(&caps, &argv, &rt.env_dir) {
-        Ok(b) => b,
-        Err(e) => return ExitReason::failed_to_start(e),
+    // A grant that cannot be built ends the process before any guest code,
+    // whether or not the guest would have used it.
+    let mut wasi = if artifact.0.uses_wasi || !caps.preopens.is_empty() {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(name);
+        argv.extend(args);
+        match wasi::builder(&caps, &argv, &rt.env_dir) {
+            Ok(b) => Some(b),
+            Err(e) => return ExitReason::failed_to_start(e),
+        }
+    } else {
+        None
     };
     let limits = Limits::new(caps.max_memory_mb, ctx.clone());
     let fits_pool = caps.max_memory_mb <= rt.config.pool_memory_mb;
@@ -414,10 +419,9 @@ async fn run(
     };
     match &artifact.0.code {
         Code::Module(code) => {
-            let mut wasi = wasi;
             let mut data = ModuleState {
                 actor,
-                wasi: wasi.build_p1(),
+                wasi: wasi.as_mut().map(|b| b.build_p1()),
                 limits,
             };
             for &engine in engines_to_try(fits_pool) {
@@ -451,10 +455,9 @@ async fn run(
             unreachable!("the on-demand engine is always tried last")
         }
         Code::Component(code) => {
-            let mut wasi = wasi;
             let mut data = ComponentState {
                 actor,
-                wasi: wasi.build(),
+                wasi: wasi.as_mut().map(|b| b.build()),
                 table: wasmtime::component::ResourceTable::new(),
                 limits,
             };
