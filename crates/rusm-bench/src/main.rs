@@ -83,7 +83,8 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<()> {
                 tokio = tokio.max(core::tokio_spawn_storm(n, 10_000).await);
                 beam = best(beam, core::beam("spawn-storm", n));
             }
-            let r = Report::new("spawn-storm", "processes/s", ours, true).baseline("tokio::spawn+join", tokio);
+            let r = Report::new("spawn-storm", "processes/s", ours, true)
+                .baseline("tokio::spawn+join", tokio);
             with_beam(r, beam)
                 .note(format!(
                     "{n} processes with trivial bodies, at most 10,000 alive at once; best of {} interleaved runs",
@@ -93,7 +94,8 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<()> {
         }
         Scenario::PingPong => {
             let n = q(500_000, 20_000);
-            let (mut ours, mut lat, mut tokio, mut beam) = (0f64, Vec::new(), 0f64, Err(String::new()));
+            let (mut ours, mut lat, mut tokio, mut beam) =
+                (0f64, Vec::new(), 0f64, Err(String::new()));
             for _ in 0..rounds(quick) {
                 let (rate, l) = core::rusm_ping_pong(n).await;
                 if rate > ours {
@@ -102,7 +104,8 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<()> {
                 tokio = tokio.max(core::tokio_ping_pong(n).await);
                 beam = best(beam, core::beam("ping-pong", n));
             }
-            let r = Report::new("ping-pong", "round trips/s", ours, true).baseline("tokio mpsc pair", tokio);
+            let r = Report::new("ping-pong", "round trips/s", ours, true)
+                .baseline("tokio mpsc pair", tokio);
             with_beam(r, beam)
                 .extra("p50_us", wasm::quantile_us(&lat, 0.50))
                 .extra("p99_us", wasm::quantile_us(&lat, 0.99))

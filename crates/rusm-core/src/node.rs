@@ -293,7 +293,10 @@ impl Node {
         if data.len() > self.inner.config.max_message_bytes {
             return Err(Error::Limit);
         }
-        self.inner.table.with(to, |p| p.deliver(Message::data(from, tag, data))).unwrap_or(Err(Error::NoProcess))
+        self.inner
+            .table
+            .with(to, |p| p.deliver(Message::data(from, tag, data)))
+            .unwrap_or(Err(Error::NoProcess))
     }
 
     pub fn is_alive(&self, pid: Pid) -> bool {
@@ -703,7 +706,11 @@ impl Node {
             }
         }
         // Only monitors need the text; most exits have none.
-        let reason_text = if watchers.is_empty() { String::new() } else { reason.to_string() };
+        let reason_text = if watchers.is_empty() {
+            String::new()
+        } else {
+            reason.to_string()
+        };
         for w in watchers {
             match w {
                 Watcher::Process { reference, watcher } => {

@@ -7,17 +7,17 @@ use std::path::PathBuf;
 pub enum NodeError {
     #[error(transparent)]
     Store(#[from] rusm_kv::KvError),
-    #[error("component `{component}`: {source}")]
+    #[error("component `{component}`: {error}")]
     Load {
         component: String,
-        source: rusm_wasm::LoadError,
+        error: rusm_wasm::LoadError,
     },
     #[error("{0}: not a component of the manifest, and not a .wasm or .wat file")]
     UnknownTarget(String),
-    #[error("cannot load {path}: {source}")]
+    #[error("cannot load {path}: {error}")]
     Target {
         path: PathBuf,
-        source: rusm_wasm::LoadError,
+        error: rusm_wasm::LoadError,
     },
     #[error("the Wasm engine could not start: {0}")]
     Engine(String),

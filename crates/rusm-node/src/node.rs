@@ -100,9 +100,9 @@ impl RusmNode {
                 let artifact =
                     rusm.runtime
                         .load_file(&c.path)
-                        .map_err(|source| NodeError::Load {
+                        .map_err(|error| NodeError::Load {
                             component: c.name.clone(),
-                            source,
+                            error,
                         })?;
                 rusm.runtime
                     .register(&c.name, artifact, Some(c.caps.clone()));
@@ -190,9 +190,9 @@ impl RusmNode {
         let artifact = self
             .runtime
             .load_file(path)
-            .map_err(|source| NodeError::Target {
+            .map_err(|error| NodeError::Target {
                 path: path.to_path_buf(),
-                source,
+                error,
             })?;
         let caps: Capabilities = self.profiles.resolve(profile).caps;
         let name = artifact.name().to_string();

@@ -19,10 +19,10 @@ use crate::module::ModuleState;
 /// Why a guest could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{name} is not valid WebAssembly text: {message}")]
     Text { name: String, message: String },
@@ -147,9 +147,9 @@ pub(crate) fn hash(binary: &[u8]) -> [u8; 32] {
 }
 
 pub(crate) fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Read {
+    std::fs::read(path).map_err(|error| LoadError::Read {
         path: path.to_path_buf(),
-        source,
+        error,
     })
 }
 

@@ -91,6 +91,20 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                     .or(manifest.as_ref().map(|m| m.log_level))
                     .unwrap_or(LogLevel::Off),
             );
+            // What `rusm check` calls an error (a missing component file,
+            // ...) stops `run` too, with the same positioned message.
+            if manifest.is_some() {
+                let errors: Vec<Diagnostic> = rusm_manifest::check(&manifest_path)
+                    .into_iter()
+                    .filter(|d| d.severity == Severity::Error)
+                    .collect();
+                if !errors.is_empty() {
+                    for d in &errors {
+                        eprintln!("{d}");
+                    }
+                    anyhow::bail!("{} has {} error(s)", manifest_path.display(), errors.len());
+                }
+            }
             if let Some(m) = &manifest
                 && let Some(t) = &target
                 && !m.components.iter().any(|c| &c.name == t)
@@ -190,8 +204,9 @@ async fn run(
     capability: String,
     args: Vec<String>,
 ) -> anyhow::Result<ExitCode> {
-    let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
+    // Handlers first: a signal during boot must still mean a graceful stop.
     let mut signals = Signals::new()?;
+    let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
     match target {
         Some(target) => {
             let root = node.start_root(&target, &capability, args)?;
@@ -199,6 +214,13 @@ async fn run(
             let mut wait = std::pin::pin!(root.wait());
             let reason = tokio::select! {
                 r = &mut wait => r,
+                Residents::GaveUp(why) = node.residents(), if node.has_residents() => {
+                    // The supervisor gave up: the node stops, root and all.
+                    eprintln!("rusm: the supervisor gave up: {why}");
+                    node.shutdown().await;
+                    let _ = wait.await;
+                    return Ok(ExitCode::from(1));
+                }
                 () = signals.next() => {
                     // The graceful shutdown stops the root too; its reason
                     // (normally `shutdown`) decides the status.

@@ -299,7 +299,6 @@ fn check_without_a_manifest_exits_2() {
 }
 
 #[test]
-#[ignore = "deviation: a missing component file stops `rusm run` with an unpositioned message that repeats its cause"]
 fn run_reports_a_missing_component_file_like_check_does() {
     let app = App::new();
     app.write("rusm.toml", "[components.ghost]\n")

@@ -141,7 +141,6 @@ resident = true
 }
 
 #[test]
-#[ignore = "deviation: with a TARGET, the node keeps running after the supervisor gives up"]
 fn past_the_restart_intensity_a_node_with_a_target_stops_too() {
     // MANIFEST.md: "max-restarts ... within max-seconds; past it the node
     // gives up and stops". With a TARGET the root must not outlive that.

@@ -117,7 +117,6 @@ fn sigint_and_sigterm_stop_a_node_without_target() {
 }
 
 #[test]
-#[ignore = "deviation: residents are up (and logged) before rusm handles SIGINT/SIGTERM"]
 fn a_signal_as_soon_as_the_residents_are_up_is_graceful() {
     // `rusm run` boots the node (starting the residents) and only then
     // installs its SIGINT/SIGTERM handlers: a signal in between kills the
