@@ -1,0 +1,93 @@
+//! What a call can fail with: the ABI's error codes, plus the two failures
+//! the library itself adds (a typed message that does not decode, a server
+//! that died during a `call`).
+
+use crate::Pid;
+use core::fmt;
+
+/// A failed call. The first eight variants are the ABI's codes -1..-8.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Error {
+    /// -1: no live process with that pid.
+    NoProcess,
+    /// -2: this process's capabilities do not allow the call.
+    Denied,
+    /// -3: a malformed argument (for example a name that is not UTF-8).
+    Invalid,
+    /// -4: the deadline passed.
+    Timeout,
+    /// -5: storage is granted, but the node has no store.
+    NoStore,
+    /// -6: the name is taken.
+    Exists,
+    /// -7: no such component, name, timer or key.
+    NotFound,
+    /// -8: a resource limit was reached (message size, mailbox, process count).
+    Limit,
+    /// A negative code this version of the library does not know.
+    Unknown(i32),
+    /// A typed message's data did not decode as the expected type.
+    Decode,
+    /// The process a `call` waited on ended before it replied.
+    Exited { pid: Pid, reason: String },
+}
+
+impl Error {
+    /// The error for a negative return code.
+    pub fn from_code(code: i64) -> Error {
+        match code {
+            -1 => Error::NoProcess,
+            -2 => Error::Denied,
+            -3 => Error::Invalid,
+            -4 => Error::Timeout,
+            -5 => Error::NoStore,
+            -6 => Error::Exists,
+            -7 => Error::NotFound,
+            -8 => Error::Limit,
+            other => Error::Unknown(other as i32),
+        }
+    }
+
+    /// The ABI code of this error, if it has one.
+    pub fn code(&self) -> Option<i32> {
+        Some(match self {
+            Error::NoProcess => -1,
+            Error::Denied => -2,
+            Error::Invalid => -3,
+            Error::Timeout => -4,
+            Error::NoStore => -5,
+            Error::Exists => -6,
+            Error::NotFound => -7,
+            Error::Limit => -8,
+            Error::Unknown(code) => *code,
+            Error::Decode | Error::Exited { .. } => return None,
+        })
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::NoProcess => f.write_str("no process"),
+            Error::Denied => f.write_str("denied"),
+            Error::Invalid => f.write_str("invalid argument"),
+            Error::Timeout => f.write_str("timeout"),
+            Error::NoStore => f.write_str("no store"),
+            Error::Exists => f.write_str("exists"),
+            Error::NotFound => f.write_str("not found"),
+            Error::Limit => f.write_str("limit"),
+            Error::Unknown(code) => write!(f, "unknown error {code}"),
+            Error::Decode => f.write_str("message data does not decode as the expected type"),
+            Error::Exited { pid, reason } => write!(f, "process {pid} exited: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Ok(value)` for a non-negative return, else the error.
+pub(crate) fn check(ret: i64) -> Result<i64, Error> {
+    if ret < 0 { Err(Error::from_code(ret)) } else { Ok(ret) }
+}
+
+pub type Result<T, E = Error> = core::result::Result<T, E>;
