@@ -17,7 +17,8 @@ cd "$(dirname "$0")/.."
 root=$PWD
 guests=$root/guests
 target=wasm32-wasip1
-export CARGO_TARGET_DIR=$guests/target
+# Its own target dir: the host workspace's target/ is shared with others.
+guest_target=$guests/target
 
 toolchain=
 if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx "$target"; then
@@ -40,8 +41,9 @@ fi
 cd "$guests"
 echo "build-guests: building with the $toolchain toolchain" >&2
 if [[ $toolchain == rustup ]]; then
-    cargo build --locked --target "$target" --release
+    CARGO_TARGET_DIR=$guest_target cargo build --locked --target "$target" --release
 else
+    CARGO_TARGET_DIR=$guest_target \
     PATH=/usr/bin:$PATH \
     RUSTC_BOOTSTRAP=1 \
     CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld \
@@ -52,7 +54,7 @@ fi
 mkdir -p "$guests/wasm"
 for dir in "$guests"/examples/*/; do
     name=$(basename "$dir")
-    cp "$CARGO_TARGET_DIR/$target/release/${name//-/_}.wasm" "$guests/wasm/$name.wasm"
+    cp "$guest_target/$target/release/${name//-/_}.wasm" "$guests/wasm/$name.wasm"
 done
 ls -l "$guests"/wasm/*.wasm | awk '{ printf "build-guests: %-40s %7d bytes\n", $9, $5 }' >&2
 
