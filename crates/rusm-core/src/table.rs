@@ -3,10 +3,12 @@
 //! Sharded so that sends on different cores rarely meet on one lock, and
 //! read-locked on the hot path (every `send` looks its target up here).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+// Pids are sequential integers chosen by the node, never by a guest, so a
+// fast non-keyed hash is safe here and SipHash showed in spawn profiles.
+use rustc_hash::FxHashMap as HashMap;
 
 use crate::Pid;
 use crate::process::Process;
@@ -20,7 +22,7 @@ pub(crate) struct ProcessTable {
 impl ProcessTable {
     pub(crate) fn new() -> Self {
         ProcessTable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::new())).collect(),
+            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
         }
     }
 
