@@ -38,6 +38,10 @@ expect() {
     if grep -Eq -- "$1" "$out"; then pass "/$1/"; else fail "no line matches /$1/"; fi
 }
 
+# The library's own unit tests (encodings, error codes), on the host.
+current=rusm-guest
+if CARGO_TARGET_DIR=$guests/target cargo test -q -p rusm-guest >"$out" 2>&1; then pass "unit tests"; else fail "unit tests"; fi
+
 for module in hello ping-pong sandbox-demo supervised-worker kv-counter request-reply; do
     current=$module
     if [[ -f $wasm/$module.wasm ]]; then pass "built"; else fail "missing $wasm/$module.wasm (run scripts/build-guests.sh)"; fi
