@@ -370,8 +370,10 @@ async fn park(ctx: Ctx) {
     let _ = ctx.receive(&[i64::MIN], None).await;
 }
 
-/// Hand memory freed by earlier scenarios back to the kernel, so that an
+/// Hand memory that glibc's malloc retains back to the kernel, so that an
 /// RSS delta measures new pages rather than the reuse of retained ones.
+/// (Rust's allocations go to the global allocator, mimalloc, whose freed
+/// pages are purged on their own; this covers what still uses glibc.)
 fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {

@@ -22,6 +22,12 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 use report::Report;
 
+/// The allocator the `rusm` binary runs on, so that the figures are the
+/// runtime's as shipped. (Under glibc's malloc, frees from the worker that
+/// did not allocate cost the spawn storm half its rate: bench/README.md.)
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 enum Scenario {
     /// Every scenario below, in turn.
