@@ -69,15 +69,17 @@ const PING: &str = r#"(module
 
 const SPINNER: &str = r#"(module (func (export "run") (loop $l (br $l))))"#;
 
-/// Parks in `recv` after telling the counter (first message: its pid) it is up.
+/// Parks in `recv` after telling the counter (its pid is the first
+/// message's data) it is up.
 const IDLE: &str = r#"(module
   (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
   (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
-  (import "rusm" "msg_sender" (func $msg_sender (result i64)))
+  (import "rusm" "msg_read" (func $msg_read (param i32 i32) (result i32)))
   (memory (export "memory") 1)
   (func (export "run")
     (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
-    (drop (call $send (call $msg_sender) (i64.const 1) (i32.const 0) (i32.const 0)))
+    (drop (call $msg_read (i32.const 0) (i32.const 8)))
+    (drop (call $send (i64.load (i32.const 0)) (i64.const 1) (i32.const 0) (i32.const 0)))
     (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))"#;
 
 /// Wasmtime's errors are not `std::error::Error`; carry their text.
@@ -336,45 +338,40 @@ pub async fn idle_memory(r: &Runtime, n: u64) -> anyhow::Result<(f64, f64)> {
         })?
     };
     // Warm up the pool and the allocator before the baseline reading.
+    let arg = counter.get().to_le_bytes().to_vec();
     let warm = r.rt.spawn(
         &idle,
         WasmSpawn {
-            options: SpawnOptions::new().first_message(0, vec![1]),
+            options: SpawnOptions::new().first_message(0, arg.clone()),
             ..spawn_args("idle")
         },
     )?;
     wait_for(&up, 1).await;
     let _ = r.node.kill(warm);
     tokio::time::sleep(Duration::from_millis(200)).await;
+    // Native processes parked the same way, measured first and kept
+    // alive, so neither side reuses memory the other freed.
     let before = resident_bytes();
-    let mut pids = Vec::with_capacity(n as usize);
+    let mut native = Vec::with_capacity(n as usize);
     for _ in 0..n {
-        let mut s = spawn_args("idle");
-        s.options = SpawnOptions::new().first_message(0, vec![1]);
-        pids.push(r.rt.spawn(&idle, s)?);
-        let _ = counter;
-    }
-    wait_for(&up, n + 1).await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let wasm_per = (resident_bytes().saturating_sub(before)) as f64 / n as f64;
-    for p in pids {
-        let _ = r.node.kill(p);
-    }
-    while r.node.live() > 1 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    // Native processes parked the same way, same node.
-    let before = resident_bytes();
-    let mut pids = Vec::with_capacity(n as usize);
-    for _ in 0..n {
-        pids.push(r.node.spawn(SpawnOptions::new(), |ctx| async move {
-            ctx.receive_any().await;
+        native.push(r.node.spawn(SpawnOptions::new(), |ctx| async move {
+            ctx.receive(&[i64::MIN], None).await.ok();
         })?);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let native_per = (resident_bytes().saturating_sub(before)) as f64 / n as f64;
-    for p in pids {
+
+    let before = resident_bytes();
+    let mut pids = Vec::with_capacity(n as usize);
+    for _ in 0..n {
+        let mut s = spawn_args("idle");
+        s.options = SpawnOptions::new().first_message(0, arg.clone());
+        pids.push(r.rt.spawn(&idle, s)?);
+    }
+    wait_for(&up, n + 1).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let wasm_per = (resident_bytes().saturating_sub(before)) as f64 / n as f64;
+    for p in pids.into_iter().chain(native) {
         let _ = r.node.kill(p);
     }
     Ok((wasm_per, native_per))

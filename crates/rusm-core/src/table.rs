@@ -22,7 +22,9 @@ pub(crate) struct ProcessTable {
 impl ProcessTable {
     pub(crate) fn new() -> Self {
         ProcessTable {
-            shards: (0..SHARDS).map(|_| RwLock::new(HashMap::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| RwLock::new(HashMap::default()))
+                .collect(),
         }
     }
 

@@ -5,7 +5,9 @@
 //! `cargo run --release -p rusm-wasm --example raw_run -- guest.wat`
 
 fn main() -> wasmtime::Result<()> {
-    let path = std::env::args().nth(1).expect("usage: raw_run FILE.wat|FILE.wasm");
+    let path = std::env::args()
+        .nth(1)
+        .expect("usage: raw_run FILE.wat|FILE.wasm");
     let engine = wasmtime::Engine::default();
     let cached = std::path::PathBuf::from(format!("{path}.raw.cwasm"));
     let module = match std::fs::read(&cached) {
@@ -19,6 +21,8 @@ fn main() -> wasmtime::Result<()> {
     };
     let mut store = wasmtime::Store::new(&engine, ());
     let instance = wasmtime::Instance::new(&mut store, &module, &[])?;
-    instance.get_typed_func::<(), ()>(&mut store, "run")?.call(&mut store, ())?;
+    instance
+        .get_typed_func::<(), ()>(&mut store, "run")?
+        .call(&mut store, ())?;
     Ok(())
 }

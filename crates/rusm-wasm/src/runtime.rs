@@ -197,15 +197,10 @@ impl WasmRuntime {
         )
     }
 
-    /// Spawn a registered component from the host, under its declared
-    /// capabilities (sandboxed for an ad-hoc one: the host grants nothing
-    /// by default).
-    pub fn spawn_component(
-        &self,
-        name: &str,
-        parent: Pid,
-        options: SpawnOptions,
-    ) -> Result<Pid, Error> {
+    /// A registered component and the capabilities it runs under when the
+    /// host spawns it: its declared profile, or `sandboxed` for an ad-hoc
+    /// one (the host grants nothing by default).
+    fn registered_for_host(&self, name: &str) -> Result<(Artifact, Arc<Capabilities>), Error> {
         let reg = self
             .inner
             .components
@@ -216,9 +211,22 @@ impl WasmRuntime {
         let caps = reg
             .caps
             .unwrap_or_else(|| Arc::new(Capabilities::sandboxed()));
+        Ok((reg.artifact, caps))
+    }
+
+    /// Spawn a registered component from the host, under its declared
+    /// capabilities (sandboxed for an ad-hoc one: the host grants nothing
+    /// by default).
+    pub fn spawn_component(
+        &self,
+        name: &str,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Result<Pid, Error> {
+        let (artifact, caps) = self.registered_for_host(name)?;
         let component = Some(Arc::<str>::from(name));
         self.inner.spawn_process(
-            reg.artifact,
+            artifact,
             caps,
             component,
             name.to_string(),
@@ -235,19 +243,10 @@ impl WasmRuntime {
         name: &str,
         args: Vec<String>,
     ) -> Result<(Pid, ExitWatch), Error> {
-        let reg = self
-            .inner
-            .components
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or(Error::NotFound)?;
-        let caps = reg
-            .caps
-            .unwrap_or_else(|| Arc::new(Capabilities::sandboxed()));
+        let (artifact, caps) = self.registered_for_host(name)?;
         let component = Some(Arc::<str>::from(name));
         self.inner.spawn_process_watched(
-            reg.artifact,
+            artifact,
             caps,
             component,
             name.to_string(),
