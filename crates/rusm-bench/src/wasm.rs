@@ -382,14 +382,3 @@ async fn wait_for(counter: &AtomicU64, n: u64) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
-
-/// The `q` quantile (0..=1) of `values`, in microseconds.
-pub fn quantile_us(values: &[u64], q: f64) -> f64 {
-    if values.is_empty() {
-        return 0.0;
-    }
-    let mut v = values.to_vec();
-    v.sort_unstable();
-    let i = ((v.len() - 1) as f64 * q).round() as usize;
-    v[i] as f64 / 1000.0
-}
