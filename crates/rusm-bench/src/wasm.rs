@@ -20,6 +20,8 @@ use rusm_core::{Node, NodeConfig, Pid, SpawnOptions};
 use rusm_wasm::{Artifact, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 use tokio::task::JoinSet;
 
+use crate::core::resident_bytes;
+
 pub const TRIVIAL_MODULE: &str = r#"(module (memory (export "memory") 1) (func (export "run")))"#;
 
 pub const TRIVIAL_COMPONENT: &str = r#"(component
@@ -292,16 +294,6 @@ pub fn spinners(r: &Runtime, n: usize) -> anyhow::Result<Vec<Pid>> {
     (0..n)
         .map(|_| Ok(r.rt.spawn(&spinner, spawn_args("spinner"))?))
         .collect()
-}
-
-pub fn resident_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
 }
 
 /// Each live instance maps memory, and an on-demand one its own fiber

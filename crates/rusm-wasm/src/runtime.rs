@@ -343,14 +343,9 @@ impl RuntimeInner {
         parent: Pid,
         options: SpawnOptions,
     ) -> Result<Pid, Error> {
-        let options = self.options_for(&caps, &name, options);
-        let rt = self.clone();
-        let log_caps = caps.clone();
-        let log_name = name.clone();
-        let pid = self.node.spawn_from(parent, options, move |ctx| {
-            run(rt, ctx, artifact, caps, component, name, args)
-        })?;
-        self.spawned(pid, &log_name, &log_caps);
+        let (pid, _) = self.start(
+            artifact, caps, component, name, args, parent, options, false,
+        )?;
         Ok(pid)
     }
 
@@ -365,13 +360,36 @@ impl RuntimeInner {
         parent: Pid,
         options: SpawnOptions,
     ) -> Result<(Pid, ExitWatch), Error> {
+        let (pid, watch) =
+            self.start(artifact, caps, component, name, args, parent, options, true)?;
+        Ok((pid, watch.expect("asked for a watch")))
+    }
+
+    /// Every Wasm spawn goes through here; only spawns that asked for an
+    /// exit watch pay for one.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        self: &Arc<Self>,
+        artifact: Artifact,
+        caps: Arc<Capabilities>,
+        component: Option<Arc<str>>,
+        name: String,
+        args: Vec<String>,
+        parent: Pid,
+        options: SpawnOptions,
+        watched: bool,
+    ) -> Result<(Pid, Option<ExitWatch>), Error> {
         let options = self.options_for(&caps, &name, options);
         let rt = self.clone();
         let log_caps = caps.clone();
         let log_name = name.clone();
-        let (pid, watch) = self.node.spawn_watched(parent, options, move |ctx| {
-            run(rt, ctx, artifact, caps, component, name, args)
-        })?;
+        let body = move |ctx| run(rt, ctx, artifact, caps, component, name, args);
+        let (pid, watch) = if watched {
+            let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
+            (pid, Some(watch))
+        } else {
+            (self.node.spawn_from(parent, options, body)?, None)
+        };
         self.spawned(pid, &log_name, &log_caps);
         Ok((pid, watch))
     }
