@@ -15,8 +15,10 @@ use crate::process::Process;
 
 const SHARDS: usize = 64;
 
+type Shard = RwLock<HashMap<u64, Arc<Process>>>;
+
 pub(crate) struct ProcessTable {
-    shards: Box<[RwLock<HashMap<u64, Arc<Process>>>]>,
+    shards: Box<[Shard]>,
 }
 
 impl ProcessTable {
@@ -28,7 +30,7 @@ impl ProcessTable {
         }
     }
 
-    fn shard(&self, pid: Pid) -> &RwLock<HashMap<u64, Arc<Process>>> {
+    fn shard(&self, pid: Pid) -> &Shard {
         // Pids are sequential, so the low bits spread them evenly.
         &self.shards[(pid.0 as usize) % SHARDS]
     }

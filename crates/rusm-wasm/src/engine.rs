@@ -111,7 +111,7 @@ fn base_config(config: &WasmConfig) -> Config {
         .memory_init_cow(true)
         // Reserve only what a pool slot holds; bigger memories move when
         // they grow (on the on-demand engine only).
-        .memory_reservation((config.pool_memory_mb as u64) << 20)
+        .memory_reservation(config.pool_memory_mb << 20)
         .memory_guard_size(64 << 10)
         .async_stack_size(config.fiber_stack_bytes)
         .max_wasm_stack(config.max_wasm_stack_bytes)

@@ -84,6 +84,53 @@ pub struct WasmSpawn {
     pub options: SpawnOptions,
 }
 
+/// Everything one Wasm spawn needs, whoever asked for it.
+struct Launch {
+    artifact: Artifact,
+    caps: Arc<Capabilities>,
+    /// The registered component it runs, if spawned by name.
+    component: Option<Arc<str>>,
+    name: String,
+    args: Vec<String>,
+    parent: Pid,
+    options: SpawnOptions,
+}
+
+impl Launch {
+    /// An artifact spawned directly by the host.
+    fn host(artifact: &Artifact, spawn: WasmSpawn) -> Self {
+        Launch {
+            artifact: artifact.clone(),
+            caps: Arc::new(spawn.caps),
+            component: None,
+            name: spawn.name,
+            args: spawn.args,
+            parent: spawn.parent,
+            options: spawn.options,
+        }
+    }
+
+    /// A registered component, spawned by name.
+    fn component(
+        name: &str,
+        artifact: Artifact,
+        caps: Arc<Capabilities>,
+        args: Vec<String>,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Self {
+        Launch {
+            artifact,
+            caps,
+            component: Some(name.into()),
+            name: name.to_string(),
+            args,
+            parent,
+            options,
+        }
+    }
+}
+
 const POOLED: usize = 0;
 const ON_DEMAND: usize = 1;
 
@@ -169,15 +216,7 @@ impl WasmRuntime {
 
     /// Spawn a Wasm process.
     pub fn spawn(&self, artifact: &Artifact, spawn: WasmSpawn) -> Result<Pid, Error> {
-        self.inner.spawn_process(
-            artifact.clone(),
-            Arc::new(spawn.caps),
-            None,
-            spawn.name,
-            spawn.args,
-            spawn.parent,
-            spawn.options,
-        )
+        self.inner.spawn_process(Launch::host(artifact, spawn))
     }
 
     /// Spawn a Wasm process and get a future of its exit reason.
@@ -186,15 +225,8 @@ impl WasmRuntime {
         artifact: &Artifact,
         spawn: WasmSpawn,
     ) -> Result<(Pid, ExitWatch), Error> {
-        self.inner.spawn_process_watched(
-            artifact.clone(),
-            Arc::new(spawn.caps),
-            None,
-            spawn.name,
-            spawn.args,
-            spawn.parent,
-            spawn.options,
-        )
+        self.inner
+            .spawn_process_watched(Launch::host(artifact, spawn))
     }
 
     /// A registered component and the capabilities it runs under when the
@@ -224,16 +256,14 @@ impl WasmRuntime {
         options: SpawnOptions,
     ) -> Result<Pid, Error> {
         let (artifact, caps) = self.registered_for_host(name)?;
-        let component = Some(Arc::<str>::from(name));
-        self.inner.spawn_process(
+        self.inner.spawn_process(Launch::component(
+            name,
             artifact,
             caps,
-            component,
-            name.to_string(),
             Vec::new(),
             parent,
             options,
-        )
+        ))
     }
 
     /// Spawn a registered component as a root process from the host, with
@@ -244,16 +274,14 @@ impl WasmRuntime {
         args: Vec<String>,
     ) -> Result<(Pid, ExitWatch), Error> {
         let (artifact, caps) = self.registered_for_host(name)?;
-        let component = Some(Arc::<str>::from(name));
-        self.inner.spawn_process_watched(
+        self.inner.spawn_process_watched(Launch::component(
+            name,
             artifact,
             caps,
-            component,
-            name.to_string(),
             args,
             Pid::NODE,
             SpawnOptions::new(),
-        )
+        ))
     }
 
     /// A supervisor start function for a registered component: the child
@@ -307,15 +335,14 @@ impl RuntimeInner {
         if !arg.is_empty() {
             options = options.first_message(0, arg);
         }
-        self.spawn_process(
+        self.spawn_process(Launch::component(
+            name,
             reg.artifact,
             caps,
-            Some(name.into()),
-            name.to_string(),
             Vec::new(),
             spawner.pid(),
             options,
-        )
+        ))
     }
 
     fn options_for(&self, caps: &Capabilities, name: &str, options: SpawnOptions) -> SpawnOptions {
@@ -332,53 +359,31 @@ impl RuntimeInner {
             .quota(quota)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn spawn_process(
-        self: &Arc<Self>,
-        artifact: Artifact,
-        caps: Arc<Capabilities>,
-        component: Option<Arc<str>>,
-        name: String,
-        args: Vec<String>,
-        parent: Pid,
-        options: SpawnOptions,
-    ) -> Result<Pid, Error> {
-        let (pid, _) = self.start(
-            artifact, caps, component, name, args, parent, options, false,
-        )?;
-        Ok(pid)
+    fn spawn_process(self: &Arc<Self>, launch: Launch) -> Result<Pid, Error> {
+        Ok(self.start(launch, false)?.0)
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn spawn_process_watched(
-        self: &Arc<Self>,
-        artifact: Artifact,
-        caps: Arc<Capabilities>,
-        component: Option<Arc<str>>,
-        name: String,
-        args: Vec<String>,
-        parent: Pid,
-        options: SpawnOptions,
-    ) -> Result<(Pid, ExitWatch), Error> {
-        let (pid, watch) =
-            self.start(artifact, caps, component, name, args, parent, options, true)?;
+    fn spawn_process_watched(self: &Arc<Self>, launch: Launch) -> Result<(Pid, ExitWatch), Error> {
+        let (pid, watch) = self.start(launch, true)?;
         Ok((pid, watch.expect("asked for a watch")))
     }
 
     /// Every Wasm spawn goes through here; only spawns that asked for an
     /// exit watch pay for one.
-    #[allow(clippy::too_many_arguments)]
     fn start(
         self: &Arc<Self>,
-        artifact: Artifact,
-        caps: Arc<Capabilities>,
-        component: Option<Arc<str>>,
-        name: String,
-        args: Vec<String>,
-        parent: Pid,
-        options: SpawnOptions,
+        launch: Launch,
         watched: bool,
     ) -> Result<(Pid, Option<ExitWatch>), Error> {
+        let Launch {
+            artifact,
+            caps,
+            component,
+            name,
+            args,
+            parent,
+            options,
+        } = launch;
         let options = self.options_for(&caps, &name, options);
         let rt = self.clone();
         let log_caps = caps.clone();
