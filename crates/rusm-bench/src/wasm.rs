@@ -155,15 +155,9 @@ pub async fn raw_module_storm(
     let module = w(wasmtime::Module::new(&engine, wat))?;
     let linker = wasmtime::Linker::<()>::new(&engine);
     let pre = w(linker.instantiate_pre(&module))?;
-    let ticker = epoch_ticker(engine.clone());
-    let start = Instant::now();
-    let mut running = JoinSet::new();
-    for _ in 0..total {
-        if running.len() >= in_flight {
-            running.join_next().await;
-        }
+    windowed_rate(&engine, total, in_flight, move || {
         let pre = pre.clone();
-        running.spawn(async move {
+        async move {
             let mut store = wasmtime::Store::new(pre.module().engine(), ());
             store.epoch_deadline_async_yield_and_update(1);
             let instance = pre
@@ -174,12 +168,9 @@ pub async fn raw_module_storm(
                 .get_typed_func::<(), ()>(&mut store, "run")
                 .expect("run export");
             run.call_async(&mut store, ()).await.expect("run");
-        });
-    }
-    while running.join_next().await.is_some() {}
-    let rate = total as f64 / start.elapsed().as_secs_f64();
-    ticker.store(true, Ordering::Relaxed);
-    Ok(rate)
+        }
+    })
+    .await
 }
 
 /// The same storm for a component on raw Wasmtime.
@@ -193,15 +184,9 @@ pub async fn raw_component_storm(
     let component = w(wasmtime::component::Component::new(&engine, wat))?;
     let linker = wasmtime::component::Linker::<()>::new(&engine);
     let pre = w(linker.instantiate_pre(&component))?;
-    let ticker = epoch_ticker(engine.clone());
-    let start = Instant::now();
-    let mut running = JoinSet::new();
-    for _ in 0..total {
-        if running.len() >= in_flight {
-            running.join_next().await;
-        }
+    windowed_rate(&engine, total, in_flight, move || {
         let pre = pre.clone();
-        running.spawn(async move {
+        async move {
             let mut store = wasmtime::Store::new(pre.engine(), ());
             store.epoch_deadline_async_yield_and_update(1);
             let instance = pre
@@ -212,7 +197,31 @@ pub async fn raw_component_storm(
                 .get_typed_func::<(), ()>(&mut store, "run")
                 .expect("run export");
             run.call_async(&mut store, ()).await.expect("run");
-        });
+        }
+    })
+    .await
+}
+
+/// Instances per second: `total` runs of `one`, one tokio task each, at
+/// most `in_flight` at once, with the engine's epoch ticking as in RUSM.
+async fn windowed_rate<F, Fut>(
+    engine: &wasmtime::Engine,
+    total: u64,
+    in_flight: usize,
+    one: F,
+) -> anyhow::Result<f64>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let ticker = epoch_ticker(engine.clone());
+    let start = Instant::now();
+    let mut running = JoinSet::new();
+    for _ in 0..total {
+        if running.len() >= in_flight {
+            running.join_next().await;
+        }
+        running.spawn(one());
     }
     while running.join_next().await.is_some() {}
     let rate = total as f64 / start.elapsed().as_secs_f64();
