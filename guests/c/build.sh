@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds every C example (guests/c/examples/*.c) into guests/wasm/c-<name>.wasm
-# with clang --target=wasm32-wasi against Debian's wasi-libc.
+# Builds every C example (guests/c/examples/*.c) and check (guests/c/tests/*.c)
+# into guests/wasm/c-<name>.wasm with clang --target=wasm32-wasi against
+# Debian's wasi-libc.
 #
 # Installs the toolchain when missing (Debian 12 packages: clang, lld,
 # wasi-libc, libclang-rt-14-dev-wasm32), with sudo only when not root.
@@ -42,7 +43,8 @@ cflags=(
 ldflags=(-mexec-model=reactor -L "$libdir" -s)
 
 mkdir -p "$out"
-for src in "$here"/examples/*.c; do
+# tests/*.c are checks for run-tests.sh (abi-check imports every function).
+for src in "$here"/examples/*.c "$here"/tests/*.c; do
     name=$(basename "$src" .c)
     wasm=$out/c-$name.wasm
     "$CC" "${cflags[@]}" "$src" "${ldflags[@]}" -o "$wasm"
