@@ -8,7 +8,7 @@
 # Works from any cwd. CC overrides the compiler (default: clang).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-out=$here/../wasm
+out=$(cd "$here/.." && pwd)/wasm
 sysroot=/usr
 include=$sysroot/include/wasm32-wasi
 libdir=$sysroot/lib/wasm32-wasi
