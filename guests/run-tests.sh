@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Runs every example guest with the real `rusm` binary and checks its
-# output. Needs the modules in guests/wasm (scripts/build-guests.sh).
+# output, once per shape: the core modules (guests/wasm/<name>.wasm) and the
+# components (guests/wasm/<name>.component.wasm), with the same expectations.
+# Needs both in guests/wasm (scripts/build-guests.sh).
 # Builds `rusm` (cargo build -p rusm) unless RUSM names a binary.
 # Ends with `N passed, M failed`; exits non-zero if any check failed.
 set -uo pipefail
@@ -14,14 +16,22 @@ wasm=$guests/wasm
 passed=0
 failed=0
 out=$(mktemp)
-trap 'rm -f "$out"' EXIT
+# The component shape's manifests, generated next to each example's own.
+component_manifests=()
+trap 'rm -f "$out" "${component_manifests[@]}"' EXIT
 
-# run NAME DIR -- ARGS...: runs `rusm ARGS` in examples/DIR (or guests/),
-# keeping stdout+stderr and the exit code for the checks that follow.
+# run NAME DIR -- ARGS...: runs `rusm ARGS` in DIR, keeping stdout+stderr
+# and the exit code for the checks that follow. A component run in an
+# example's folder gets that folder's component manifest.
 run() {
     local name=$1 dir=$2; shift 3
-    current=$name
-    (cd "$dir" && timeout 60 "$RUSM" "$@") >"$out" 2>&1
+    current="$name ($shape)"
+    local manifest=()
+    if [[ $shape == component && -f $dir/rusm.toml ]]; then
+        component_manifest "$dir"
+        manifest=(--manifest "$component_manifest")
+    fi
+    (cd "$dir" && timeout 60 "$RUSM" "${manifest[@]}" "$@") >"$out" 2>&1
     status=$?
 }
 
@@ -38,64 +48,103 @@ expect() {
     if grep -Eq -- "$1" "$out"; then pass "/$1/"; else fail "no line matches /$1/"; fi
 }
 
-# The library's own unit tests (encodings, error codes), on the host.
-current=rusm-guest
+# component_manifest DIR: sets $component_manifest to a copy of DIR's
+# rusm.toml whose component paths name the .component.wasm files instead.
+# The copy is hidden, in DIR itself, so that relative paths (the kv store's)
+# mean the same; it is removed on exit.
+component_manifest() {
+    local dir=$1
+    component_manifest=$(mktemp "$(cd "$dir" && pwd)/.rusm.component.XXXXXX.toml")
+    component_manifests+=("$component_manifest")
+    sed -E 's#^(path *= *".*)\.wasm"#\1.component.wasm"#' "$dir/rusm.toml" >"$component_manifest"
+}
+
+# The library's own unit tests (encodings, error codes, each backend's
+# mapping), on the host: once per backend.
+shape=module
+current="rusm-guest ($shape)"
 if CARGO_TARGET_DIR=$guests/target cargo test -q -p rusm-guest >"$out" 2>&1; then pass "unit tests"; else fail "unit tests"; fi
+shape=component
+current="rusm-guest ($shape)"
+if CARGO_TARGET_DIR=$guests/target cargo test -q -p rusm-guest --features component >"$out" 2>&1; then pass "unit tests"; else fail "unit tests"; fi
+: >"$out"
 
-for module in hello ping-pong sandbox-demo supervised-worker kv-counter request-reply; do
-    current=$module
-    if [[ -f $wasm/$module.wasm ]]; then pass "built"; else fail "missing $wasm/$module.wasm (run scripts/build-guests.sh)"; fi
-done
+# check_shape SHAPE: every check, on the examples built in that shape.
+check_shape() {
+    shape=$1
+    local suffix=.wasm magic='0061736d01000000' # a core module: version 1, layer 0
+    if [[ $shape == component ]]; then
+        suffix=.component.wasm magic='0061736d0d000100' # a component: layer 1
+    fi
+    # `rusm run FILE` names the root after the file's stem.
+    local stem=${suffix%.wasm}; stem=${stem//./\\.}
 
-run hello "$guests" -- run "$wasm/hello.wasm" --capability trusted
-expect_status 0
-expect '^hello from #[0-9]+$'
-size=$(stat -c %s "$wasm/hello.wasm" 2>/dev/null || echo 0)
-if (( size > 0 && size < 100 * 1024 )); then pass "minimal guest is $size bytes (< 100 KiB)"; else fail "minimal guest is $size bytes"; fi
+    for module in hello ping-pong sandbox-demo supervised-worker kv-counter request-reply; do
+        current="$module ($shape)"
+        local file=$wasm/$module$suffix
+        if [[ ! -f $file ]]; then
+            fail "missing $file (run scripts/build-guests.sh)"
+        elif [[ $(od -An -tx1 -N8 "$file" | tr -d ' \n') == "$magic" ]]; then
+            pass "built, a $shape"
+        else
+            fail "$file is not a $shape"
+        fi
+    done
 
-run ping-pong examples/ping-pong -- run ping -- 10000
-expect_status 0
-expect '^ping-pong: 10000 round trips in [0-9]+ ms \([0-9]+ round trips/s\)$'
+    run hello "$guests" -- run "$wasm/hello$suffix" --capability trusted
+    expect_status 0
+    expect '^hello from #[0-9]+$'
+    size=$(stat -c %s "$wasm/hello$suffix" 2>/dev/null || echo 0)
+    if (( size > 0 && size < 100 * 1024 )); then pass "minimal guest is $size bytes (< 100 KiB)"; else fail "minimal guest is $size bytes"; fi
 
-run sandbox-demo examples/sandbox-demo -- run demo
-expect_status 0
-for call in list_processes 'kill parent' spawn kv_get 'process_info parent'; do
-    expect "^sandbox-demo: $call -> denied$"
-done
-expect '^sandbox-demo: process_info self -> ok'
-expect '^sandbox-demo: jail finished$'
+    run ping-pong examples/ping-pong -- run ping -- 10000
+    expect_status 0
+    expect '^ping-pong: 10000 round trips in [0-9]+ ms \([0-9]+ round trips/s\)$'
 
-run supervised-worker examples/supervised-worker -- run supervisor
-expect_status 0
-expect '^supervisor: job 2 worker #[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: job 2 failed on purpose; restarting$'
-expect '^supervisor: job 3 done by worker #[0-9]+: 465$'
-expect '^supervisor: 3 jobs done, 1 restart\(s\)$'
+    run sandbox-demo examples/sandbox-demo -- run demo
+    expect_status 0
+    for call in list_processes 'kill parent' spawn kv_get 'process_info parent'; do
+        expect "^sandbox-demo: $call -> denied$"
+    done
+    expect '^sandbox-demo: process_info self -> ok'
+    expect '^sandbox-demo: jail finished$'
 
-rm -rf examples/kv-counter/data
-run kv-counter examples/kv-counter -- run counter
-expect_status 0
-expect '^kv-counter: visits=1$'
-run kv-counter examples/kv-counter -- run counter
-expect '^kv-counter: visits=2$'
-expect '^kv-counter: keys=\["last-visitor", "visits"\]$'
-rm -rf examples/kv-counter/data
+    run supervised-worker examples/supervised-worker -- run supervisor
+    expect_status 0
+    expect '^supervisor: job 2 worker #[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: job 2 failed on purpose; restarting$'
+    expect '^supervisor: job 3 done by worker #[0-9]+: 465$'
+    expect '^supervisor: 3 jobs done, 1 restart\(s\)$'
 
-run request-reply examples/request-reply -- run main
-expect_status 0
-expect '^request-reply: get -> 42$'
-expect '^request-reply: crash -> error: exited \(.*crashed: panicked at .*asked to crash with total 42\)$'
-expect '^request-reply: get after crash -> error: no process$'
+    rm -rf examples/kv-counter/data
+    run kv-counter examples/kv-counter -- run counter
+    expect_status 0
+    expect '^kv-counter: visits=1$'
+    run kv-counter examples/kv-counter -- run counter
+    expect '^kv-counter: visits=2$'
+    expect '^kv-counter: keys=\["last-visitor", "visits"\]$'
+    rm -rf examples/kv-counter/data
 
-# A panic in the root process is its exit reason, and `rusm run` says so.
-run panic-root "$guests" -- run "$wasm/hello.wasm" --capability trusted -- panic
-expect_status 1
-expect '^rusm: hello#[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: asked to panic$'
+    run request-reply examples/request-reply -- run main
+    expect_status 0
+    expect '^request-reply: get -> 42$'
+    expect '^request-reply: crash -> error: exited \(.*crashed: panicked at .*asked to crash with total 42\)$'
+    expect '^request-reply: get after crash -> error: no process$'
 
-# An entry that returns Err ends with the error as its reason. Run as a path
-# target there is no manifest, so the supervisor's spawn of `worker` fails.
-run err-root "$guests" -- run "$wasm/supervised-worker.wasm" --capability trusted
-expect_status 1
-expect '^rusm: supervised-worker#[0-9]+ crashed: not found$'
+    # A panic in the root process is its exit reason, and `rusm run` says so.
+    run panic-root "$guests" -- run "$wasm/hello$suffix" --capability trusted -- panic
+    expect_status 1
+    expect "^rusm: hello$stem#[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: asked to panic$"
+
+    # An entry that returns Err ends with the error as its reason. Run as a
+    # path target there is no manifest, so the supervisor's spawn of
+    # `worker` fails.
+    run err-root "$guests" -- run "$wasm/supervised-worker$suffix" --capability trusted
+    expect_status 1
+    expect "^rusm: supervised-worker$stem#[0-9]+ crashed: not found$"
+}
+
+check_shape module
+check_shape component
 
 echo "$passed passed, $failed failed"
 (( failed == 0 ))

@@ -85,9 +85,4 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// `Ok(value)` for a non-negative return, else the error.
-pub(crate) fn check(ret: i64) -> Result<i64, Error> {
-    if ret < 0 { Err(Error::from_code(ret)) } else { Ok(ret) }
-}
-
 pub type Result<T, E = Error> = core::result::Result<T, E>;

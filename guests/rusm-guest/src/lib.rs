@@ -1,11 +1,32 @@
 //! Write RUSM processes in Rust.
 //!
 //! A RUSM process is a Wasm instance; this crate is the safe side of the
-//! core-module contract (`ABI.md`, import module `"rusm"`): pids, messages
-//! with selective receive, links and monitors, names, timers and the
-//! durable key-value store. Build a guest as a `cdylib` for
-//! `wasm32-wasip1` (see `scripts/build-guests.sh`) and name its entry with
-//! [`main!`], which exports the `run` function the runtime calls.
+//! runtime's contract: pids, messages with selective receive, links and
+//! monitors, names, timers and the durable key-value store. Name a guest's
+//! entry with [`main!`], which exports the `run` function the runtime calls.
+//!
+//! # One API, two shapes
+//!
+//! The runtime runs a guest in either of two shapes, and one source builds
+//! as both; the shape is chosen when the guest is built, never in its code:
+//!
+//! - **Core module** (the default on `wasm32-wasip1`): the guest imports the
+//!   flat `"rusm"` functions of `ABI.md` and exports `run`.
+//! - **Component** (the `component` feature, or any `wasm32-wasip2` build):
+//!   the guest is a component of the `rusm:runtime@0.1.0` world `actor`
+//!   from `rusm.wit`, bound with wit-bindgen; it imports the `process` and
+//!   `kv` interfaces and exports the world's `run`. On `wasm32-wasip1` the
+//!   feature gives a core module carrying the component type, which
+//!   `wasm-tools component new` with the WASI preview 1 reactor adapter
+//!   turns into the component (`scripts/build-guests.sh` does it).
+//!
+//! Everything that differs lives behind the internal `sys` boundary: two
+//! backends with the same small set of safe calls, checked against one
+//! signature list at compile time. The public modules are written once on
+//! top of it, so a guest sees the same types, errors and exit reasons in
+//! both shapes (`info` is the same JSON text, for example, though the
+//! component gets a record from the host). Host builds (`cargo test`) use
+//! stubs that panic, so the pure parts can be tested without a runtime.
 //!
 //! Two ideas carry most programs:
 //!
@@ -56,6 +77,10 @@ pub use timer::{Timer, cancel_timer, send_after};
 /// Exports `run`, the entry point the runtime calls, running `$entry` — a
 /// `fn()` or a `fn() -> Result<(), E>` with `E: Display` (an `Err` ends the
 /// process with that text as its reason) — after installing the panic hook.
+/// In the module shape `run` is a plain `extern "C"` export; in the
+/// component shape it is the `actor` world's `run`, exported through the
+/// wit-bindgen bindings this crate carries (the guest needs no wit-bindgen
+/// of its own).
 ///
 /// ```no_run
 /// fn start() -> Result<(), rusm_guest::Error> {
@@ -64,6 +89,10 @@ pub use timer::{Timer, cancel_timer, send_after};
 /// }
 /// rusm_guest::main!(start);
 /// ```
+// Two definitions, chosen by this crate's own cfg: a `cfg` inside the
+// expansion would be evaluated in the guest's crate, whose features and
+// target say nothing about which backend this crate was built with.
+#[cfg(not(any(feature = "component", target_env = "p2")))]
 #[macro_export]
 macro_rules! main {
     ($entry:path) => {
@@ -71,6 +100,23 @@ macro_rules! main {
         pub extern "C" fn run() {
             $crate::__private::run($entry)
         }
+    };
+}
+
+/// See the module-shape definition; this one exports the world's `run`.
+#[cfg(any(feature = "component", target_env = "p2"))]
+#[macro_export]
+macro_rules! main {
+    ($entry:path) => {
+        const _: () = {
+            struct Entry;
+            impl $crate::__private::bindings::Guest for Entry {
+                fn run() {
+                    $crate::__private::run($entry)
+                }
+            }
+            $crate::__private::bindings::export_actor!(Entry with_types_in $crate::__private::bindings);
+        };
     };
 }
 
@@ -113,6 +159,9 @@ fn one_line(text: &str) -> String {
 
 #[doc(hidden)]
 pub mod __private {
+    #[cfg(any(feature = "component", target_env = "p2"))]
+    pub use crate::sys::bindings;
+
     pub fn run<O: crate::Outcome>(entry: fn() -> O) {
         crate::install_panic_hook();
         entry().finish();

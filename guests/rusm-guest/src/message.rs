@@ -1,6 +1,6 @@
 //! Messages: send, selective receive, typed messages and request/reply.
 
-use crate::error::{Error, Result, check};
+use crate::error::{Error, Result};
 use crate::process::{Pid, Ref, demonitor, make_ref, monitor};
 use crate::sys;
 use core::time::Duration;
@@ -43,29 +43,14 @@ pub const EXIT_TAG: i64 = -1;
 
 /// Enqueues `data` in the mailbox of `to`. Never blocks.
 pub fn send(to: Pid, tag: i64, data: &[u8]) -> Result<()> {
-    // SAFETY: the slice is valid for its length.
-    check(unsafe { sys::send(to.raw(), tag, data.as_ptr(), data.len()) }.into()).map(drop)
+    sys::send(to.raw(), tag, data)
 }
 
 /// Waits for the first message whose tag is in `tags` (empty: any message);
 /// the others stay in the mailbox, in order. `None` waits forever;
 /// `Some(Duration::ZERO)` only polls. `Err(Timeout)` when nothing matched.
 pub fn receive(tags: &[i64], timeout: Option<Duration>) -> Result<Message> {
-    // SAFETY: the slice is valid for its length; i64 is little-endian on Wasm.
-    let kind = check(unsafe { sys::recv(tags.as_ptr(), tags.len(), millis(timeout)) }.into())?;
-    let kind = match kind {
-        0 => Kind::Data,
-        1 => Kind::Exit,
-        2 => Kind::Down,
-        other => return Err(Error::Unknown(other as i32)),
-    };
-    // SAFETY: these read the current message, which `recv` just set.
-    let (sender, tag, len) = unsafe { (sys::msg_sender(), sys::msg_tag(), sys::msg_len()) };
-    let mut data = vec![0u8; len.max(0) as usize];
-    // SAFETY: the buffer is valid for its length.
-    let full = unsafe { sys::msg_read(data.as_mut_ptr(), data.len()) };
-    data.truncate(full.max(0) as usize);
-    Ok(Message { kind, sender: Pid::from_raw(sender), tag, data })
+    sys::receive(tags, timeout.map(millis))
 }
 
 /// Sends `value` in the compact binary encoding ([postcard]).
@@ -155,16 +140,11 @@ fn forget(watch: Ref) {
     }
 }
 
-/// A timeout in the ABI's milliseconds: `None` is -1 (forever); a partial
-/// millisecond rounds up, so only zero means "poll".
-pub(crate) fn millis(timeout: Option<Duration>) -> i64 {
-    match timeout {
-        None => -1,
-        Some(d) => {
-            let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
-            i64::try_from(ms).unwrap_or(i64::MAX)
-        }
-    }
+/// A duration in the runtime's milliseconds. A partial millisecond rounds
+/// up, so only zero means "poll"; past `u64::MAX` ms it saturates.
+pub(crate) fn millis(d: Duration) -> u64 {
+    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -172,12 +152,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn timeouts_round_up_and_none_is_forever() {
-        assert_eq!(millis(None), -1);
-        assert_eq!(millis(Some(Duration::ZERO)), 0);
-        assert_eq!(millis(Some(Duration::from_micros(1))), 1);
-        assert_eq!(millis(Some(Duration::from_millis(1500))), 1500);
-        assert_eq!(millis(Some(Duration::MAX)), i64::MAX);
+    fn partial_milliseconds_round_up() {
+        assert_eq!(millis(Duration::ZERO), 0);
+        assert_eq!(millis(Duration::from_micros(1)), 1);
+        assert_eq!(millis(Duration::from_millis(1500)), 1500);
+        assert_eq!(millis(Duration::MAX), u64::MAX);
     }
 
     #[test]

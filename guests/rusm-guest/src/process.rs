@@ -1,6 +1,6 @@
 //! Processes: identity, spawning, links and monitors, exits, introspection.
 
-use crate::error::{Result, check};
+use crate::error::Result;
 use crate::sys;
 use core::fmt;
 
@@ -40,103 +40,76 @@ impl Ref {
 
 /// This process's pid.
 pub fn own_pid() -> Pid {
-    // SAFETY: no arguments.
-    Pid(unsafe { sys::own_pid() })
+    Pid(sys::own_pid())
 }
 
 /// A number unique within the node, for tagging a request and its reply.
 pub fn make_ref() -> Ref {
-    // SAFETY: no arguments.
-    Ref(unsafe { sys::make_ref() })
+    Ref(sys::make_ref())
 }
 
 /// Spawns the registered component `name`. A non-empty `arg` is the child's
 /// first message (kind data, tag 0, sender = this process). With `link`,
 /// the child is linked to this process.
 pub fn spawn(name: &str, arg: &[u8], link: bool) -> Result<Pid> {
-    // SAFETY: both slices are valid for their lengths.
-    let ret = unsafe { sys::spawn(name.as_ptr(), name.len(), arg.as_ptr(), arg.len(), link as i32) };
-    check(ret).map(Pid)
+    sys::spawn(name, arg, link).map(Pid)
 }
 
 /// Links this process to `pid`: when one ends abnormally, the other does
 /// too (or, trapping exits, gets an `exit` message).
 pub fn link(pid: Pid) -> Result<()> {
-    // SAFETY: scalar arguments.
-    check(unsafe { sys::link(pid.0) }.into()).map(drop)
+    sys::link(pid.0)
 }
 
 /// Removes a link.
 pub fn unlink(pid: Pid) -> Result<()> {
-    // SAFETY: scalar arguments.
-    check(unsafe { sys::unlink(pid.0) }.into()).map(drop)
+    sys::unlink(pid.0)
 }
 
 /// Watches `pid`: its end sends this process a `down` message tagged with
 /// the returned reference, with the exit reason as data (`noproc` if it was
 /// already dead).
 pub fn monitor(pid: Pid) -> Result<Ref> {
-    // SAFETY: scalar arguments.
-    check(unsafe { sys::monitor(pid.0) }).map(Ref)
+    sys::monitor(pid.0).map(Ref)
 }
 
 /// Stops watching. `Err(NotFound)` if the monitor already fired.
 pub fn demonitor(reference: Ref) -> Result<()> {
-    // SAFETY: scalar arguments.
-    check(unsafe { sys::demonitor(reference.0) }.into()).map(drop)
+    sys::demonitor(reference.0)
 }
 
 /// Turns linked exits into `exit` messages (tag -1, reason as data) instead
 /// of ending this process. Returns the previous setting.
 pub fn trap_exit(on: bool) -> bool {
-    // SAFETY: scalar arguments.
-    unsafe { sys::trap_exit(on as i32) != 0 }
+    sys::trap_exit(on)
 }
 
 /// Kills `pid` (reason `killed`, not trappable).
 pub fn kill(pid: Pid) -> Result<()> {
-    // SAFETY: scalar arguments.
-    check(unsafe { sys::kill(pid.0) }.into()).map(drop)
+    sys::kill(pid.0)
 }
 
 /// Ends this process with `reason`: empty is a normal exit, anything else
 /// is `crashed: <reason>` and propagates over links.
 pub fn exit(reason: &str) -> ! {
-    // SAFETY: the slice is valid for its length; the import does not return.
-    unsafe { sys::exit(reason.as_ptr(), reason.len()) };
-    unreachable!("rusm::exit returned")
+    sys::exit(reason)
 }
 
 /// Whether `pid` is a live process.
 pub fn is_alive(pid: Pid) -> bool {
-    // SAFETY: scalar arguments.
-    unsafe { sys::is_alive(pid.0) == 1 }
+    sys::is_alive(pid.0)
 }
 
 /// Every live process on the node (needs `allow-process-control`).
 pub fn processes() -> Result<Vec<Pid>> {
-    let mut pids: Vec<i64> = Vec::with_capacity(64);
-    loop {
-        let cap = pids.capacity();
-        // SAFETY: the buffer holds `cap` i64s.
-        let full = check(unsafe { sys::list_processes(pids.as_mut_ptr(), cap) }.into())? as usize;
-        if full <= cap {
-            // SAFETY: the host wrote `full` (<= cap) pids.
-            unsafe { pids.set_len(full) };
-            return Ok(pids.into_iter().map(Pid).collect());
-        }
-        pids.reserve_exact(full + 16);
-    }
+    sys::processes().map(|pids| pids.into_iter().map(Pid).collect())
 }
 
 /// `process_info` of `pid` as the JSON object ABI.md describes (pid,
 /// component, label, names, links, monitored_by, mailbox_len, trap_exit,
 /// memory_bytes).
 pub fn info(pid: Pid) -> Result<String> {
-    // SAFETY: `read_sized` passes a buffer valid for `cap` bytes.
-    let bytes = sys::read_sized(|buf, cap| unsafe { sys::process_info(pid.0, buf, cap) })
-        .map_err(|code| crate::Error::from_code(code.into()))?;
-    String::from_utf8(bytes).map_err(|_| crate::Error::Invalid)
+    sys::process_info(pid.0)
 }
 
 /// The manifest component this process runs, if any (from [`info`]).
@@ -157,8 +130,7 @@ fn json_string_field(json: &str, key: &str) -> Option<String> {
 
 /// Sleeps this process (not the node) for `duration`.
 pub fn sleep(duration: core::time::Duration) {
-    // SAFETY: scalar arguments.
-    unsafe { sys::sleep(crate::message::millis(Some(duration))) }
+    sys::sleep(crate::message::millis(duration))
 }
 
 #[cfg(test)]
