@@ -143,7 +143,7 @@ fn forget(watch: Ref) {
 /// A duration in the runtime's milliseconds. A partial millisecond rounds
 /// up, so only zero means "poll"; past `u64::MAX` ms it saturates.
 pub(crate) fn millis(d: Duration) -> u64 {
-    let ms = d.as_millis() + u128::from(d.subsec_nanos() % 1_000_000 != 0);
+    let ms = d.as_millis() + u128::from(!d.subsec_nanos().is_multiple_of(1_000_000));
     u64::try_from(ms).unwrap_or(u64::MAX)
 }
 
