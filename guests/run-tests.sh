@@ -12,6 +12,8 @@ if [[ -z ${RUSM:-} ]]; then
     (cd .. && env -u CARGO_TARGET_DIR cargo build -q -p rusm) || { echo "run-tests: cargo build -p rusm failed"; echo "0 passed, 1 failed"; exit 1; }
     RUSM=$guests/../target/debug/rusm
 fi
+# The runs happen in the examples' folders: a relative RUSM must not break.
+[[ $RUSM == */* ]] && RUSM=$(cd "$(dirname "$RUSM")" && pwd)/$(basename "$RUSM")
 wasm=$guests/wasm
 passed=0
 failed=0

@@ -123,7 +123,7 @@ for name in "${examples[@]}"; do
 done
 for name in "${examples[@]}"; do
     for file in "$wasm_dir/$name.wasm" "$wasm_dir/$name.component.wasm"; do
-        printf 'build-guests: %-40s %7d bytes\n' "${file#"$root"/}" "$(stat -c %s "$file")" >&2
+        printf 'build-guests: %-50s %7d bytes\n' "${file#"$root"/}" "$(stat -c %s "$file")" >&2
     done
 done
 
