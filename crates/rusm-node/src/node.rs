@@ -201,9 +201,9 @@ impl RusmNode {
             .spawn_watched(
                 &artifact,
                 WasmSpawn {
-                    name: name.clone(),
+                    name: name.as_str().into(),
                     args,
-                    caps,
+                    caps: caps.into(),
                     parent: Pid::NODE,
                     options: SpawnOptions::new(),
                 },

@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use sha2::{Digest, Sha256};
 use wasmtime::component::Component;
-use wasmtime::{Engine, InstancePre, Module};
+use wasmtime::{Engine, InstancePre, Module, ModuleExport};
 
 use crate::component::{ActorPre, ComponentState};
 use crate::engine::Engines;
@@ -53,8 +53,44 @@ pub(crate) struct ArtifactInner {
 }
 
 pub(crate) enum Code {
-    Module(PerEngine<Module, InstancePre<ModuleState>>),
+    Module(PerEngine<Module, ModuleEntry>),
     Component(PerEngine<Component, ComponentEntry>),
+}
+
+/// A module's `InstancePre` and the exports every spawn looks up, resolved
+/// once by index: a lookup by name costs a string-pool search per spawn.
+pub(crate) struct ModuleEntry {
+    pub(crate) pre: InstancePre<ModuleState>,
+    pub(crate) memory: Option<ModuleExport>,
+    pub(crate) initialize: Option<ModuleExport>,
+    /// `run`, else `_start`.
+    pub(crate) entry: ModuleExport,
+}
+
+impl ModuleEntry {
+    pub(crate) fn new(pre: InstancePre<ModuleState>) -> Result<Self, String> {
+        let module = pre.module();
+        let func = |name: &str| {
+            module
+                .get_export(name)
+                .is_some_and(|ty| ty.func().is_some_and(|f| f.params().len() == 0 && f.results().len() == 0))
+                .then(|| module.get_export_index(name))
+                .flatten()
+        };
+        let entry = func("run")
+            .or_else(|| func("_start"))
+            .ok_or("no entry point: export `run` or `_start`")?;
+        Ok(ModuleEntry {
+            memory: module
+                .get_export("memory")
+                .is_some_and(|ty| ty.memory().is_some())
+                .then(|| module.get_export_index("memory"))
+                .flatten(),
+            initialize: func("_initialize"),
+            entry,
+            pre,
+        })
+    }
 }
 
 /// A component's pre-instantiated entry: the `actor` world's `run`, or a
@@ -76,7 +112,7 @@ pub(crate) struct PerEngine<C, P> {
     pre_on_demand: OnceLock<Result<P, String>>,
 }
 
-impl<C: Clone, P: Clone> PerEngine<C, P> {
+impl<C: Clone, P> PerEngine<C, P> {
     fn new(on_demand: C) -> Self {
         PerEngine {
             on_demand,
@@ -86,29 +122,27 @@ impl<C: Clone, P: Clone> PerEngine<C, P> {
         }
     }
 
-    /// The `InstancePre` for one engine. `Err` is why the guest cannot
+    /// The `InstancePre` for one engine, built on first use and borrowed
+    /// afterwards (a spawn clones nothing). `Err` is why the guest cannot
     /// start there (an unknown import, or no fit for the pool).
     pub(crate) fn pre(
         &self,
         pooled: bool,
         move_code: impl FnOnce(&C) -> Result<C, String>,
         link: impl FnOnce(&C) -> Result<P, String>,
-    ) -> Result<P, String> {
-        if !pooled {
-            return self
-                .pre_on_demand
-                .get_or_init(|| link(&self.on_demand))
-                .clone();
-        }
-        self.pre_pooled
-            .get_or_init(|| {
+    ) -> Result<&P, &str> {
+        let pre = if !pooled {
+            self.pre_on_demand.get_or_init(|| link(&self.on_demand))
+        } else {
+            self.pre_pooled.get_or_init(|| {
                 let code = self
                     .pooled
                     .get_or_init(|| move_code(&self.on_demand))
                     .clone()?;
                 link(&code)
             })
-            .clone()
+        };
+        pre.as_ref().map_err(String::as_str)
     }
 }
 

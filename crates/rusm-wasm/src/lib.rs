@@ -36,7 +36,7 @@
 //! let rt = WasmRuntime::new(node.clone(), config, RuntimeOptions::default()).unwrap();
 //! let guest = rt.load_bytes("hello", br#"(module (func (export "run")))"#).unwrap();
 //! let (_pid, exit) = rt.spawn_watched(&guest, WasmSpawn {
-//!     name: "hello".into(), args: vec![], caps: rusm_caps::Capabilities::sandboxed(),
+//!     name: "hello".into(), args: vec![], caps: rusm_caps::Capabilities::sandboxed().into(),
 //!     parent: Pid::NODE, options: SpawnOptions::new(),
 //! }).unwrap();
 //! assert_eq!(exit.await, ExitReason::Normal);

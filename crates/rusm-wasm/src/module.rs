@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use wasmtime::{Caller, Engine, Extern, Linker};
+use wasmtime::{Caller, Engine, Extern, Linker, Memory};
 use wasmtime_wasi::p1::WasiP1Ctx;
 
 use crate::actor::{AbiError, Actor};
@@ -20,6 +20,10 @@ pub(crate) struct ModuleState {
     /// `None` for a guest that imports no WASI function.
     pub(crate) wasi: Option<WasiP1Ctx>,
     pub(crate) limits: Limits,
+    /// The guest's exported `memory`, once it is instantiated: every call
+    /// that passes a pointer uses it, and a lookup by name costs a string
+    /// search per call.
+    pub(crate) memory: Option<Memory>,
 }
 
 type Result<T> = wasmtime::Result<T>;
@@ -31,22 +35,52 @@ fn oob(call: &'static str) -> wasmtime::Error {
     GuestFault::OutOfBounds(call).into()
 }
 
+/// The guest's memory: cached after instantiation, looked up by name
+/// before (an import called from a start function).
+fn memory(caller: &mut Ctx<'_>, call: &'static str) -> Result<Memory> {
+    match caller.data().memory {
+        Some(m) => Ok(m),
+        None => caller
+            .get_export("memory")
+            .and_then(Extern::into_memory)
+            .ok_or_else(|| oob(call)),
+    }
+}
+
+/// The guest's bytes at `(ptr, len)`, borrowed.
+fn slice<'a>(
+    caller: &'a mut Ctx<'_>,
+    call: &'static str,
+    ptr: i32,
+    len: usize,
+) -> Result<&'a [u8]> {
+    let memory = memory(caller, call)?;
+    let start = ptr as u32 as usize;
+    let end = start.checked_add(len).ok_or_else(|| oob(call))?;
+    memory
+        .data(&*caller)
+        .get(start..end)
+        .ok_or_else(|| oob(call))
+}
+
 /// The guest's bytes at `(ptr, len)`, copied out.
 fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, len: i32) -> Result<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
-    let memory = caller
-        .get_export("memory")
-        .and_then(Extern::into_memory)
-        .ok_or_else(|| oob(call))?;
-    let (start, len) = (ptr as u32 as usize, len as u32 as usize);
-    let end = start.checked_add(len).ok_or_else(|| oob(call))?;
-    memory
-        .data(&*caller)
-        .get(start..end)
-        .map(<[u8]>::to_vec)
-        .ok_or_else(|| oob(call))
+    Ok(slice(caller, call, ptr, len as u32 as usize)?.to_vec())
+}
+
+/// `count` little-endian `i64` tags at `ptr`.
+fn read_tags(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, count: i32) -> Result<Vec<i64>> {
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let bytes = slice(caller, call, ptr, (count as u32 as usize).saturating_mul(8))?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
+        .collect())
 }
 
 /// UTF-8 text at `(ptr, len)`; `Err(Ok(INVALID))` for bad UTF-8.
@@ -66,10 +100,7 @@ fn write(caller: &mut Ctx<'_>, call: &'static str, buf: i32, cap: i32, data: &[u
     if n == 0 {
         return Ok(());
     }
-    let memory = caller
-        .get_export("memory")
-        .and_then(Extern::into_memory)
-        .ok_or_else(|| oob(call))?;
+    let memory = memory(caller, call)?;
     let start = buf as u32 as usize;
     let end = start.checked_add(n).ok_or_else(|| oob(call))?;
     let dest = memory
@@ -123,11 +154,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
                 if count < 0 {
                     return Ok(AbiError::Invalid.code());
                 }
-                let raw = read(&mut c, "recv", tags_ptr, count.saturating_mul(8))?;
-                let tags: Vec<i64> = raw
-                    .chunks_exact(8)
-                    .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
-                    .collect();
+                let tags = read_tags(&mut c, "recv", tags_ptr, count)?;
                 Ok(match c.data_mut().actor.receive(&tags, timeout(ms)).await {
                     Ok(m) => m.kind as i32,
                     Err(e) => e.code(),

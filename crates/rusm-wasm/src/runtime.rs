@@ -11,10 +11,10 @@ use rusm_core::{
     Ctx, Error, ExitReason, ExitWatch, Node, Pid, ProcessQuota, SpawnOptions, StartFn,
 };
 use wasmtime::component::Linker as ComponentLinker;
-use wasmtime::{Linker, PoolConcurrencyLimitError, Store};
+use wasmtime::{Extern, Linker, PoolConcurrencyLimitError, Store, TypedFunc};
 
 use crate::actor::Actor;
-use crate::artifact::{self, Artifact, ArtifactInner, Code, ComponentEntry, LoadError};
+use crate::artifact::{self, Artifact, ArtifactInner, Code, ComponentEntry, LoadError, ModuleEntry};
 use crate::component::{self, ActorPre, ComponentState};
 use crate::engine::{Engines, WasmConfig};
 use crate::exit::{describe, exit_reason};
@@ -43,6 +43,8 @@ pub struct RuntimeOptions {
 /// A component registered for spawn-by-name.
 #[derive(Clone)]
 struct Registered {
+    /// Shared by the processes it runs, as their name and component.
+    name: Arc<str>,
     artifact: Artifact,
     /// The declared profile; `None` for an ad-hoc registration, whose
     /// processes inherit their spawner's capabilities.
@@ -73,11 +75,12 @@ pub(crate) struct RuntimeInner {
 /// What to spawn and how, for [`WasmRuntime::spawn`].
 pub struct WasmSpawn {
     /// The process's name in logs and `info` (a component name or a file
-    /// stem); also `argv[0]`.
-    pub name: String,
+    /// stem); also `argv[0]`. Shared, like `caps`, so that spawning many
+    /// processes of one kind allocates neither again.
+    pub name: Arc<str>,
     /// WASI arguments after `argv[0]`.
     pub args: Vec<String>,
-    pub caps: Capabilities,
+    pub caps: Arc<Capabilities>,
     /// The spawner (`Pid::NODE` from the host).
     pub parent: Pid,
     /// Links, monitors, first message: as for any actor-core process.
@@ -90,7 +93,7 @@ struct Launch {
     caps: Arc<Capabilities>,
     /// The registered component it runs, if spawned by name.
     component: Option<Arc<str>>,
-    name: String,
+    name: Arc<str>,
     args: Vec<String>,
     parent: Pid,
     options: SpawnOptions,
@@ -101,7 +104,7 @@ impl Launch {
     fn host(artifact: &Artifact, spawn: WasmSpawn) -> Self {
         Launch {
             artifact: artifact.clone(),
-            caps: Arc::new(spawn.caps),
+            caps: spawn.caps,
             component: None,
             name: spawn.name,
             args: spawn.args,
@@ -112,18 +115,17 @@ impl Launch {
 
     /// A registered component, spawned by name.
     fn component(
-        name: &str,
-        artifact: Artifact,
+        registered: Registered,
         caps: Arc<Capabilities>,
         args: Vec<String>,
         parent: Pid,
         options: SpawnOptions,
     ) -> Self {
         Launch {
-            artifact,
+            artifact: registered.artifact,
             caps,
-            component: Some(name.into()),
-            name: name.to_string(),
+            component: Some(registered.name.clone()),
+            name: registered.name,
             args,
             parent,
             options,
@@ -208,6 +210,7 @@ impl WasmRuntime {
         self.inner.components.write().insert(
             name.to_string(),
             Registered {
+                name: name.into(),
                 artifact,
                 caps: caps.map(Arc::new),
             },
@@ -232,18 +235,13 @@ impl WasmRuntime {
     /// A registered component and the capabilities it runs under when the
     /// host spawns it: its declared profile, or `sandboxed` for an ad-hoc
     /// one (the host grants nothing by default).
-    fn registered_for_host(&self, name: &str) -> Result<(Artifact, Arc<Capabilities>), Error> {
-        let reg = self
-            .inner
-            .components
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or(Error::NotFound)?;
+    fn registered_for_host(&self, name: &str) -> Result<(Registered, Arc<Capabilities>), Error> {
+        let reg = self.inner.registered(name)?;
         let caps = reg
             .caps
+            .clone()
             .unwrap_or_else(|| Arc::new(Capabilities::sandboxed()));
-        Ok((reg.artifact, caps))
+        Ok((reg, caps))
     }
 
     /// Spawn a registered component from the host, under its declared
@@ -255,10 +253,9 @@ impl WasmRuntime {
         parent: Pid,
         options: SpawnOptions,
     ) -> Result<Pid, Error> {
-        let (artifact, caps) = self.registered_for_host(name)?;
+        let (registered, caps) = self.registered_for_host(name)?;
         self.inner.spawn_process(Launch::component(
-            name,
-            artifact,
+            registered,
             caps,
             Vec::new(),
             parent,
@@ -273,10 +270,9 @@ impl WasmRuntime {
         name: &str,
         args: Vec<String>,
     ) -> Result<(Pid, ExitWatch), Error> {
-        let (artifact, caps) = self.registered_for_host(name)?;
+        let (registered, caps) = self.registered_for_host(name)?;
         self.inner.spawn_process_watched(Launch::component(
-            name,
-            artifact,
+            registered,
             caps,
             args,
             Pid::NODE,
@@ -303,6 +299,14 @@ impl WasmRuntime {
 }
 
 impl RuntimeInner {
+    fn registered(&self, name: &str) -> Result<Registered, Error> {
+        self.components
+            .read()
+            .get(name)
+            .cloned()
+            .ok_or(Error::NotFound)
+    }
+
     pub(crate) fn is_registered(&self, name: &str) -> bool {
         self.components.read().contains_key(name)
     }
@@ -324,20 +328,14 @@ impl RuntimeInner {
         arg: Vec<u8>,
         link: bool,
     ) -> Result<Pid, Error> {
-        let reg = self
-            .components
-            .read()
-            .get(name)
-            .cloned()
-            .ok_or(Error::NotFound)?;
-        let caps = reg.caps.unwrap_or_else(|| spawner_caps.clone());
+        let reg = self.registered(name)?;
+        let caps = reg.caps.clone().unwrap_or_else(|| spawner_caps.clone());
         let mut options = SpawnOptions::new().link(link);
         if !arg.is_empty() {
             options = options.first_message(0, arg);
         }
         self.spawn_process(Launch::component(
-            name,
-            reg.artifact,
+            reg,
             caps,
             Vec::new(),
             spawner.pid(),
@@ -345,7 +343,12 @@ impl RuntimeInner {
         ))
     }
 
-    fn options_for(&self, caps: &Capabilities, name: &str, options: SpawnOptions) -> SpawnOptions {
+    fn options_for(
+        &self,
+        caps: &Capabilities,
+        name: &Arc<str>,
+        options: SpawnOptions,
+    ) -> SpawnOptions {
         let quota = caps.max_processes.map(|max| {
             self.quotas
                 .lock()
@@ -354,7 +357,7 @@ impl RuntimeInner {
                 .clone()
         });
         options
-            .name(name)
+            .name(name.clone())
             .mailbox_capacity(caps.mailbox_capacity)
             .quota(quota)
     }
@@ -388,7 +391,10 @@ impl RuntimeInner {
         let rt = self.clone();
         let log_caps = caps.clone();
         let log_name = name.clone();
-        let body = move |ctx| run(rt, ctx, artifact, caps, component, name, args);
+        // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
+        // instantiate and call futures), and unboxed it would be copied
+        // whole at every move on the way into the task, several per spawn.
+        let body = move |ctx| Box::pin(run(rt, ctx, artifact, caps, component, name, args));
         let (pid, watch) = if watched {
             let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
             (pid, Some(watch))
@@ -414,14 +420,14 @@ async fn run(
     artifact: Artifact,
     caps: Arc<Capabilities>,
     component: Option<Arc<str>>,
-    name: String,
+    name: Arc<str>,
     args: Vec<String>,
 ) -> ExitReason {
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
     let mut wasi = if artifact.0.uses_wasi || !caps.preopens.is_empty() {
         let mut argv = Vec::with_capacity(args.len() + 1);
-        argv.push(name);
+        argv.push(name.to_string());
         argv.extend(args);
         match wasi::builder(&caps, &argv, &rt.env_dir) {
             Ok(b) => Some(b),
@@ -445,15 +451,17 @@ async fn run(
                 actor,
                 wasi: wasi.as_mut().map(|b| b.build_p1()),
                 limits,
+                memory: None,
             };
             for &engine in engines_to_try(fits_pool) {
-                let pre = match code.pre(
+                let entry = match code.pre(
                     engine == POOLED,
                     |m| artifact::move_module(m, &rt.engines.pooled),
                     |m| {
-                        rt.module_linkers[engine]
+                        let pre = rt.module_linkers[engine]
                             .instantiate_pre(m)
-                            .map_err(|e| describe(&e))
+                            .map_err(|e| describe(&e))?;
+                        ModuleEntry::new(pre)
                     },
                 ) {
                     Ok(p) => p,
@@ -461,6 +469,7 @@ async fn run(
                     Err(_) if engine == POOLED => continue,
                     Err(e) => return ExitReason::failed_to_start(e),
                 };
+                let pre = &entry.pre;
                 let mut store = Store::new(pre.module().engine(), data);
                 store.limiter(|s| &mut s.limits);
                 store.epoch_deadline_async_yield_and_update(1);
@@ -472,7 +481,7 @@ async fn run(
                     }
                     Err(e) => return start_failure(&e),
                 };
-                return run_module_entry(&mut store, instance).await;
+                return run_module_entry(&mut store, instance, entry).await;
             }
             unreachable!("the on-demand engine is always tried last")
         }
@@ -567,26 +576,32 @@ fn component_entry(
 async fn run_module_entry(
     store: &mut Store<ModuleState>,
     instance: wasmtime::Instance,
+    entry: &ModuleEntry,
 ) -> ExitReason {
-    if let Some(memory) = instance.get_memory(&mut *store, "memory") {
+    if let Some(memory) = entry
+        .memory
+        .as_ref()
+        .and_then(|m| instance.get_module_export(&mut *store, m))
+        .and_then(Extern::into_memory)
+    {
         let size = memory.data_size(&*store) as u64;
         store.data().actor.ctx.set_memory_bytes(size);
+        store.data_mut().memory = Some(memory);
     }
-    if let Ok(init) = instance.get_typed_func::<(), ()>(&mut *store, "_initialize")
-        && let Err(e) = init.call_async(&mut *store, ()).await
+    let func = |store: &mut Store<ModuleState>, export| {
+        let func = instance
+            .get_module_export(&mut *store, export)
+            .and_then(Extern::into_func)
+            .expect("the export was found in this instance's module");
+        // SAFETY: `ModuleEntry::new` only keeps exports of type `[] -> []`.
+        unsafe { TypedFunc::<(), ()>::new_unchecked(&*store, func) }
+    };
+    if let Some(init) = &entry.initialize
+        && let Err(e) = func(store, init).call_async(&mut *store, ()).await
     {
         return exit_reason(&e);
     }
-    let entry = match instance.get_typed_func::<(), ()>(&mut *store, "run") {
-        Ok(f) => f,
-        Err(_) => match instance.get_typed_func::<(), ()>(&mut *store, "_start") {
-            Ok(f) => f,
-            Err(_) => {
-                return ExitReason::failed_to_start("no entry point: export `run` or `_start`");
-            }
-        },
-    };
-    match entry.call_async(&mut *store, ()).await {
+    match func(store, &entry.entry).call_async(&mut *store, ()).await {
         Ok(()) => ExitReason::Normal,
         Err(e) => exit_reason(&e),
     }

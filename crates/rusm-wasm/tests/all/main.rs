@@ -69,9 +69,9 @@ impl Harness {
             .spawn(
                 artifact,
                 WasmSpawn {
-                    name: artifact.name().to_string(),
+                    name: artifact.name().into(),
                     args: vec![],
-                    caps,
+                    caps: caps.into(),
                     parent: Pid::NODE,
                     options,
                 },
