@@ -1,6 +1,7 @@
 //! The node: the process table, the registry, timers, and the operations
 //! that relate processes to each other (links, monitors, exit signals).
 
+use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -100,9 +101,12 @@ pub(crate) struct NodeInner {
     pub(crate) table: ProcessTable,
     pub(crate) registry: Registry,
     pub(crate) timers: Timers,
-    next_pid: AtomicU64,
-    next_ref: AtomicI64,
-    live: AtomicU64,
+    // The counters every spawn and exit write, each on a cache line of its
+    // own: sharing one with the read-mostly fields around them would make
+    // every spawn on one core miss on what the other core just exited.
+    next_pid: CachePadded<AtomicU64>,
+    next_ref: CachePadded<AtomicI64>,
+    live: CachePadded<AtomicU64>,
     all_gone: Notify,
     shutting_down: AtomicBool,
     config: NodeConfig,
@@ -125,9 +129,9 @@ impl Node {
                 table: ProcessTable::new(),
                 registry: Registry::default(),
                 timers: Timers::default(),
-                next_pid: AtomicU64::new(1),
-                next_ref: AtomicI64::new(1),
-                live: AtomicU64::new(0),
+                next_pid: CachePadded::new(AtomicU64::new(1)),
+                next_ref: CachePadded::new(AtomicI64::new(1)),
+                live: CachePadded::new(AtomicU64::new(0)),
                 all_gone: Notify::new(),
                 shutting_down: AtomicBool::new(false),
                 config,

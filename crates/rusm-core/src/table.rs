@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use crossbeam_utils::CachePadded;
 use parking_lot::RwLock;
 // Pids are sequential integers chosen by the node, never by a guest, so a
 // fast non-keyed hash is safe here and SipHash showed in spawn profiles.
@@ -15,7 +16,9 @@ use crate::process::Process;
 
 const SHARDS: usize = 64;
 
-type Shard = RwLock<HashMap<u64, Arc<Process>>>;
+// Padded: spawns on one core and exits on another touch neighbouring
+// shards (pids are sequential), which must not share a cache line.
+type Shard = CachePadded<RwLock<HashMap<u64, Arc<Process>>>>;
 
 pub(crate) struct ProcessTable {
     shards: Box<[Shard]>,
@@ -25,7 +28,7 @@ impl ProcessTable {
     pub(crate) fn new() -> Self {
         ProcessTable {
             shards: (0..SHARDS)
-                .map(|_| RwLock::new(HashMap::default()))
+                .map(|_| CachePadded::new(RwLock::new(HashMap::default())))
                 .collect(),
         }
     }

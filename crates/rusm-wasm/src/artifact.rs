@@ -73,7 +73,10 @@ impl ModuleEntry {
         let func = |name: &str| {
             module
                 .get_export(name)
-                .is_some_and(|ty| ty.func().is_some_and(|f| f.params().len() == 0 && f.results().len() == 0))
+                .is_some_and(|ty| {
+                    ty.func()
+                        .is_some_and(|f| f.params().len() == 0 && f.results().len() == 0)
+                })
                 .then(|| module.get_export_index(name))
                 .flatten()
         };

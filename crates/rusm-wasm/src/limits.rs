@@ -9,18 +9,18 @@
 use rusm_core::Ctx;
 use wasmtime::ResourceLimiter;
 
+use crate::component::ComponentState;
 use crate::exit::LimitExceeded;
+use crate::module::ModuleState;
 
 pub(crate) struct Limits {
     max_memory_bytes: usize,
     max_table_elements: usize,
     limit_mib: u64,
-    /// Reports the current memory size to the node for `process_info`.
-    ctx: Ctx,
 }
 
 impl Limits {
-    pub(crate) fn new(max_memory_mb: u64, ctx: Ctx) -> Self {
+    pub(crate) fn new(max_memory_mb: u64) -> Self {
         let max_memory_bytes =
             usize::try_from(max_memory_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         Limits {
@@ -29,18 +29,12 @@ impl Limits {
             // tables to the same budget so a table bomb is bounded too.
             max_table_elements: (max_memory_bytes / 16).max(10_000),
             limit_mib: max_memory_mb,
-            ctx,
         }
     }
-}
 
-impl ResourceLimiter for Limits {
-    fn memory_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    /// A memory growing to `desired` bytes; `ctx` hears the new size (for
+    /// `process_info`).
+    fn memory_growing(&self, ctx: &Ctx, desired: usize) -> wasmtime::Result<bool> {
         if desired > self.max_memory_bytes {
             return Err(LimitExceeded {
                 what: "memory",
@@ -49,16 +43,11 @@ impl ResourceLimiter for Limits {
             }
             .into());
         }
-        self.ctx.set_memory_bytes(desired as u64);
+        ctx.set_memory_bytes(desired as u64);
         Ok(true)
     }
 
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
+    fn table_growing(&self, desired: usize) -> wasmtime::Result<bool> {
         if desired > self.max_table_elements {
             return Err(LimitExceeded {
                 what: "table",
@@ -68,5 +57,49 @@ impl ResourceLimiter for Limits {
             .into());
         }
         Ok(true)
+    }
+}
+
+// The store data of each shape is its own limiter: the limits need the
+// process's context, and the data already holds it (a second handle per
+// process would be two more shared reference counts per spawn).
+
+impl ResourceLimiter for ModuleState {
+    fn memory_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.memory_growing(&self.actor.ctx, desired)
+    }
+
+    fn table_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(desired)
+    }
+}
+
+impl ResourceLimiter for ComponentState {
+    fn memory_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.memory_growing(&self.actor.ctx, desired)
+    }
+
+    fn table_growing(
+        &mut self,
+        _: usize,
+        desired: usize,
+        _: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(desired)
     }
 }

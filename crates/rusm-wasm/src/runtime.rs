@@ -14,7 +14,9 @@ use wasmtime::component::Linker as ComponentLinker;
 use wasmtime::{Extern, Linker, PoolConcurrencyLimitError, Store, TypedFunc};
 
 use crate::actor::Actor;
-use crate::artifact::{self, Artifact, ArtifactInner, Code, ComponentEntry, LoadError, ModuleEntry};
+use crate::artifact::{
+    self, Artifact, ArtifactInner, Code, ComponentEntry, LoadError, ModuleEntry,
+};
 use crate::component::{self, ActorPre, ComponentState};
 use crate::engine::{Engines, WasmConfig};
 use crate::exit::{describe, exit_reason};
@@ -389,8 +391,10 @@ impl RuntimeInner {
         } = launch;
         let options = self.options_for(&caps, &name, options);
         let rt = self.clone();
-        let log_caps = caps.clone();
-        let log_name = name.clone();
+        // Kept for the spawn log only when someone listens: every clone of a
+        // shared `Arc` is a write to a cache line all spawns touch.
+        let log = (self.on_spawn.is_some() || tracing::enabled!(tracing::Level::DEBUG))
+            .then(|| (name.clone(), caps.clone()));
         // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
         // instantiate and call futures), and unboxed it would be copied
         // whole at every move on the way into the task, several per spawn.
@@ -401,7 +405,9 @@ impl RuntimeInner {
         } else {
             (self.node.spawn_from(parent, options, body)?, None)
         };
-        self.spawned(pid, &log_name, &log_caps);
+        if let Some((name, caps)) = log {
+            self.spawned(pid, &name, &caps);
+        }
         Ok((pid, watch))
     }
 
@@ -436,7 +442,7 @@ async fn run(
     } else {
         None
     };
-    let limits = Limits::new(caps.max_memory_mb, ctx.clone());
+    let limits = Limits::new(caps.max_memory_mb);
     let fits_pool = caps.max_memory_mb <= rt.config.pool_memory_mb;
     let actor = Actor {
         ctx,
@@ -471,7 +477,7 @@ async fn run(
                 };
                 let pre = &entry.pre;
                 let mut store = Store::new(pre.module().engine(), data);
-                store.limiter(|s| &mut s.limits);
+                store.limiter(|s| s);
                 store.epoch_deadline_async_yield_and_update(1);
                 let instance = match pre.instantiate_async(&mut store).await {
                     Ok(i) => i,
@@ -507,7 +513,7 @@ async fn run(
                     _ => &rt.engines.on_demand,
                 };
                 let mut store = Store::new(engine_ref, data);
-                store.limiter(|s| &mut s.limits);
+                store.limiter(|s| s);
                 store.epoch_deadline_async_yield_and_update(1);
                 let outcome = match &entry {
                     ComponentEntry::Actor(pre) => match pre.instantiate_async(&mut store).await {
