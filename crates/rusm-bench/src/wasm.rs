@@ -15,8 +15,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use rusm_caps::Capabilities;
-use rusm_core::{Node, NodeConfig, Pid, SpawnOptions};
+use std::path::Path;
+
+use futures::StreamExt;
+use futures::stream::FuturesUnordered;
+use rusm_caps::{Capabilities, SpawnGrant};
+use rusm_core::{ExitReason, Node, NodeConfig, Pid, SpawnOptions};
 use rusm_wasm::{Artifact, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 use tokio::task::JoinSet;
 
@@ -42,9 +46,12 @@ const PONG: &str = r#"(module
       (drop (call $send (call $msg_sender) (call $msg_tag) (i32.const 0) (i32.const 0)))
       (br $l))))"#;
 
-/// First message: [pong pid, rounds, report-to pid] as i64s. Does `rounds`
-/// round trips with selective receive on the round's tag, timing each with
-/// WASI's monotonic clock, then sends the nanosecond timings to report-to.
+/// First message: [pong pid, rounds, report-to pid, timed] as i64s. Does
+/// `rounds` round trips with selective receive on the round's tag, then
+/// sends report-to the round trips' nanosecond timings (WASI's monotonic
+/// clock) if `timed` is not 0, or an empty message: throughput is measured
+/// untimed, since two clock calls per round trip are work the native
+/// baseline does not do.
 const PING: &str = r#"(module
   (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
   (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
@@ -52,22 +59,24 @@ const PING: &str = r#"(module
   (import "wasi_snapshot_preview1" "clock_time_get" (func $now (param i32 i64 i32) (result i32)))
   (memory (export "memory") 64)
   (func $t (result i64) (drop (call $now (i32.const 1) (i64.const 1) (i32.const 64))) (i64.load (i32.const 64)))
-  (func (export "run") (local $i i64) (local $n i64) (local $t0 i64) (local $p i32)
+  (func (export "run") (local $i i64) (local $n i64) (local $t0 i64) (local $p i32) (local $timed i32)
     (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
-    (drop (call $msg_read (i32.const 0) (i32.const 24)))
+    (drop (call $msg_read (i32.const 0) (i32.const 32)))
     (local.set $n (i64.load (i32.const 8)))
+    (local.set $timed (i64.ne (i64.load (i32.const 24)) (i64.const 0)))
     (local.set $p (i32.const 1024))
     (block $done (loop $l
       (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
-      (local.set $t0 (call $t))
+      (if (local.get $timed) (then (local.set $t0 (call $t))))
       (i64.store (i32.const 32) (local.get $i))
       (drop (call $send (i64.load (i32.const 0)) (local.get $i) (i32.const 0) (i32.const 0)))
       (drop (call $recv (i32.const 32) (i32.const 1) (i64.const -1)))
-      (i64.store (local.get $p) (i64.sub (call $t) (local.get $t0)))
-      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (if (local.get $timed) (then
+        (i64.store (local.get $p) (i64.sub (call $t) (local.get $t0)))
+        (local.set $p (i32.add (local.get $p) (i32.const 8)))))
       (local.set $i (i64.add (local.get $i) (i64.const 1)))
       (br $l)))
-    (drop (call $send (i64.load (i32.const 16)) (i64.const 1) (i32.const 1024) (i32.wrap_i64 (i64.mul (local.get $n) (i64.const 8)))))))"#;
+    (drop (call $send (i64.load (i32.const 16)) (i64.const 1) (i32.const 1024) (i32.sub (local.get $p) (i32.const 1024))))))"#;
 
 const SPINNER: &str = r#"(module (func (export "run") (loop $l (br $l))))"#;
 
@@ -110,36 +119,46 @@ pub fn runtime(pool_slots: u32) -> anyhow::Result<Runtime> {
 }
 
 fn spawn_args(name: &str) -> WasmSpawn {
+    spawn_shared(&name.into(), &Arc::new(Capabilities::sandboxed()))
+}
+
+/// Spawn arguments sharing one name and one capability set, as a host
+/// spawning many processes of one kind would.
+fn spawn_shared(name: &Arc<str>, caps: &Arc<Capabilities>) -> WasmSpawn {
     WasmSpawn {
-        name: name.into(),
+        name: name.clone(),
         args: vec![],
-        caps: Capabilities::sandboxed(),
+        caps: caps.clone(),
         parent: Pid::NODE,
         options: SpawnOptions::new(),
     }
 }
 
 /// Spawns per second through RUSM: `total` processes, at most `in_flight`
-/// alive at once.
+/// alive at once. Each process is one tokio task, as each raw instance is
+/// in the baseline; the driver awaits the exit watches directly.
 pub async fn rusm_storm(
     r: &Runtime,
     artifact: &Artifact,
     total: u64,
     in_flight: usize,
 ) -> anyhow::Result<f64> {
+    let (name, caps) = ("storm".into(), Arc::new(Capabilities::sandboxed()));
+    let check = |reason: ExitReason| assert!(reason.is_normal(), "storm process ended {reason}");
     let start = Instant::now();
-    let mut running = JoinSet::new();
+    let mut running = FuturesUnordered::new();
     for _ in 0..total {
-        if running.len() >= in_flight {
-            running.join_next().await;
+        if running.len() >= in_flight
+            && let Some(reason) = running.next().await
+        {
+            check(reason);
         }
-        let (_, exit) = r.rt.spawn_watched(artifact, spawn_args("storm"))?;
-        running.spawn(async move {
-            let reason = exit.await;
-            assert!(reason.is_normal(), "storm process ended {reason}");
-        });
+        let (_, exit) = r.rt.spawn_watched(artifact, spawn_shared(&name, &caps))?;
+        running.push(exit);
     }
-    while running.join_next().await.is_some() {}
+    while let Some(reason) = running.next().await {
+        check(reason);
+    }
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -243,8 +262,13 @@ fn epoch_ticker(engine: wasmtime::Engine) -> Arc<std::sync::atomic::AtomicBool> 
 }
 
 /// Round trips of a Wasm ping-pong pair: (round trips per second, the
-/// per-round-trip latencies in nanoseconds as the guest measured them).
-pub async fn wasm_ping_pong(r: &Runtime, rounds: u64) -> anyhow::Result<(f64, Vec<u64>)> {
+/// per-round-trip latencies in nanoseconds as the guest measured them if
+/// `timed`, else none).
+pub async fn wasm_ping_pong(
+    r: &Runtime,
+    rounds: u64,
+    timed: bool,
+) -> anyhow::Result<(f64, Vec<u64>)> {
     let pong = r.rt.load_bytes("pong", PONG.as_bytes())?;
     let ping = r.rt.load_bytes("ping", PING.as_bytes())?;
     let pong_pid = r.rt.spawn(&pong, spawn_args("pong"))?;
@@ -254,15 +278,17 @@ pub async fn wasm_ping_pong(r: &Runtime, rounds: u64) -> anyhow::Result<(f64, Ve
         let _ = tx.send(m.data);
     })?;
     let mut arg = Vec::new();
-    for v in [pong_pid.get(), rounds, collector.get()] {
+    for v in [pong_pid.get(), rounds, collector.get(), timed.into()] {
         arg.extend_from_slice(&v.to_le_bytes());
     }
     let start = Instant::now();
     let mut spawn = spawn_args("ping");
     spawn.options = SpawnOptions::new().first_message(0, arg);
-    spawn.caps = Capabilities::builder(Capabilities::sandboxed())
-        .max_memory_mb(64)
-        .build();
+    spawn.caps = Arc::new(
+        Capabilities::builder(Capabilities::sandboxed())
+            .max_memory_mb(64)
+            .build(),
+    );
     let (_, exit) = r.rt.spawn_watched(&ping, spawn)?;
     let reason = exit.await;
     let elapsed = start.elapsed();
@@ -274,6 +300,28 @@ pub async fn wasm_ping_pong(r: &Runtime, rounds: u64) -> anyhow::Result<(f64, Ve
         .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")))
         .collect();
     Ok((rounds as f64 / elapsed.as_secs_f64(), lat))
+}
+
+/// Round trips per second of the Rust `ping-pong` example of `guests/`
+/// (one module, registered as `ping` and `pong`), timed from the host from
+/// spawn to exit. The guest prints its own rate to stdout too.
+pub async fn guest_ping_pong(r: &Runtime, path: &Path, rounds: u64) -> anyhow::Result<f64> {
+    let artifact = r
+        .rt
+        .load_file(path)
+        .map_err(|e| anyhow::anyhow!("{e} (build the guests first: scripts/build-guests.sh)"))?;
+    r.rt.register("pong", artifact.clone(), None);
+    let caps = Capabilities::builder(Capabilities::sandboxed())
+        .allow_spawn(SpawnGrant::Only(vec!["pong".into()]))
+        .allow_stdio(true)
+        .build();
+    r.rt.register("ping", artifact, Some(caps));
+    let start = Instant::now();
+    let (_, exit) =
+        r.rt.spawn_component_watched("ping", vec![rounds.to_string()])?;
+    let reason = exit.await;
+    anyhow::ensure!(reason.is_normal(), "{} ended {reason}", path.display());
+    Ok(rounds as f64 / start.elapsed().as_secs_f64())
 }
 
 /// The same round trips between two native processes.
