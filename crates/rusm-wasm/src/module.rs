@@ -71,16 +71,43 @@ fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, len: i32) -> Result<
     Ok(slice(caller, call, ptr, len as u32 as usize)?.to_vec())
 }
 
-/// `count` little-endian `i64` tags at `ptr`.
-fn read_tags(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, count: i32) -> Result<Vec<i64>> {
-    if count == 0 {
-        return Ok(Vec::new());
+/// At most this many tags are read into the host call's own storage; a
+/// longer list (rare) is allocated.
+const INLINE_TAGS: usize = 8;
+
+/// The tags of a `recv`: `count` little-endian `i64`s at `ptr`.
+enum Tags {
+    Inline([i64; INLINE_TAGS], usize),
+    Heap(Vec<i64>),
+}
+
+impl Tags {
+    fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, count: i32) -> Result<Tags> {
+        let count = count as u32 as usize;
+        if count == 0 {
+            return Ok(Tags::Inline([0; INLINE_TAGS], 0));
+        }
+        let bytes = slice(caller, call, ptr, count.saturating_mul(8))?;
+        let tags = bytes
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")));
+        if count <= INLINE_TAGS {
+            let mut inline = [0; INLINE_TAGS];
+            for (slot, tag) in inline.iter_mut().zip(tags) {
+                *slot = tag;
+            }
+            Ok(Tags::Inline(inline, count))
+        } else {
+            Ok(Tags::Heap(tags.collect()))
+        }
     }
-    let bytes = slice(caller, call, ptr, (count as u32 as usize).saturating_mul(8))?;
-    Ok(bytes
-        .chunks_exact(8)
-        .map(|b| i64::from_le_bytes(b.try_into().expect("chunks of 8")))
-        .collect())
+
+    fn as_slice(&self) -> &[i64] {
+        match self {
+            Tags::Inline(tags, n) => &tags[..*n],
+            Tags::Heap(tags) => tags,
+        }
+    }
 }
 
 /// UTF-8 text at `(ptr, len)`; `Err(Ok(INVALID))` for bad UTF-8.
@@ -154,8 +181,13 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
                 if count < 0 {
                     return Ok(AbiError::Invalid.code());
                 }
-                let tags = read_tags(&mut c, "recv", tags_ptr, count)?;
-                Ok(match c.data_mut().actor.receive(&tags, timeout(ms)).await {
+                let tags = Tags::read(&mut c, "recv", tags_ptr, count)?;
+                let received = c
+                    .data_mut()
+                    .actor
+                    .receive(tags.as_slice(), timeout(ms))
+                    .await;
+                Ok(match received {
                     Ok(m) => m.kind as i32,
                     Err(e) => e.code(),
                 })

@@ -91,6 +91,18 @@ async fn identity_messages_and_timers() {
         .check("(i32.eq (call $recv (i32.const 0) (i32.const 1) (i64.const 20)) (i32.const -4))", "selective timeout")
         .check("(i32.eq (call $recv (i32.const 0) (i32.const 0) (i64.const -1)) (i32.const 0))", "recv any")
         .check("(i64.eq (call $msg_tag) (i64.const 7))", "tag 7 stayed queued")
+        // Tag lists past the host's inline storage (8) and within it: tags
+        // 100..=111 at 200, the match last in the list and last in line.
+        .code("(local.set $r (i64.const 0)) (block $b (loop $l (i64.store (i32.add (i32.const 200) (i32.wrap_i64 (i64.mul (local.get $r) (i64.const 8)))) (i64.add (i64.const 100) (local.get $r))) (local.set $r (i64.add (local.get $r) (i64.const 1))) (br_if $l (i64.lt_u (local.get $r) (i64.const 12)))))")
+        .check(&format!("(i32.eqz (call $send (local.get $me) (i64.const 3) {hello}))"), "send tag 3")
+        .check(&format!("(i32.eqz (call $send (local.get $me) (i64.const 111) {hello}))"), "send tag 111")
+        .check(&format!("(i32.eqz (call $send (local.get $me) (i64.const 107) {hello}))"), "send tag 107")
+        .check("(i32.eq (call $recv (i32.const 200) (i32.const 12) (i64.const 0)) (i32.const 0))", "recv among 12 tags")
+        .check("(i64.eq (call $msg_tag) (i64.const 111))", "the first queued match of 12 tags")
+        .check("(i32.eq (call $recv (i32.const 200) (i32.const 8) (i64.const 0)) (i32.const 0))", "recv among 8 tags")
+        .check("(i64.eq (call $msg_tag) (i64.const 107))", "the 8th tag matched")
+        .check("(i32.eq (call $recv (i32.const 200) (i32.const 12) (i64.const 0)) (i32.const -4))", "tag 3 is in neither list")
+        .check("(i32.eq (call $recv (i32.const 0) (i32.const 0) (i64.const 0)) (i32.const 0))", "recv any takes tag 3")
         .check("(i32.eq (call $send (i64.const 999999) (i64.const 0) (i32.const 0) (i32.const 0)) (i32.const -1))", "send to dead -> NO_PROCESS")
         .code("(local.set $r (call $make_ref))")
         .check("(i64.gt_s (local.get $r) (i64.const 0))", "make_ref > 0")
