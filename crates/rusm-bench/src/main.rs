@@ -306,7 +306,7 @@ async fn wasm_scenario(scenario: Scenario, quick: bool) -> anyhow::Result<Report
             let n = q(200_000, 10_000);
             let guests = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../guests/wasm");
             let r = wasm::runtime(100)?;
-            let (wat, _) = wasm::wasm_ping_pong(&r, n, true).await?;
+            let (wat, _) = wasm::wasm_ping_pong(&r, n, false).await?;
             let module = wasm::guest_ping_pong(&r, &guests.join("ping-pong.wasm"), n).await?;
             let r = wasm::runtime(100)?;
             let component =

@@ -31,8 +31,10 @@ use bindings::rusm::runtime::types::{
 /// The store data of a component process.
 pub(crate) struct ComponentState {
     pub(crate) actor: Actor,
-    /// `None` for a component that imports no WASI interface.
-    pub(crate) wasi: Option<WasiCtx>,
+    /// `None` for a component that imports no WASI interface. Boxed, like
+    /// the module's: the state is moved whole into its store, and most
+    /// actors use no WASI.
+    pub(crate) wasi: Option<Box<WasiCtx>>,
     pub(crate) table: ResourceTable,
     pub(crate) limits: Limits,
 }
@@ -41,7 +43,7 @@ impl WasiView for ComponentState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let ctx = self
             .wasi
-            .as_mut()
+            .as_deref_mut()
             .expect("a WASI context is built for every component that imports WASI");
         WasiCtxView {
             ctx,

@@ -18,7 +18,9 @@ use crate::limits::Limits;
 pub(crate) struct ModuleState {
     pub(crate) actor: Actor,
     /// `None` for a guest that imports no WASI function.
-    pub(crate) wasi: Option<WasiP1Ctx>,
+    /// Boxed: the state is moved whole into its store at every spawn, and
+    /// a WASI context is most of its size.
+    pub(crate) wasi: Option<Box<WasiP1Ctx>>,
     pub(crate) limits: Limits,
     /// The guest's exported `memory`, once it is instantiated: every call
     /// that passes a pointer uses it, and a lookup by name costs a string
@@ -158,7 +160,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut l, |s: &mut ModuleState| {
         s.wasi
-            .as_mut()
+            .as_deref_mut()
             .expect("a WASI context is built for every guest that imports WASI")
     })?;
 

@@ -455,7 +455,7 @@ async fn run(
         Code::Module(code) => {
             let mut data = ModuleState {
                 actor,
-                wasi: wasi.as_mut().map(|b| b.build_p1()),
+                wasi: wasi.as_mut().map(|b| Box::new(b.build_p1())),
                 limits,
                 memory: None,
             };
@@ -494,7 +494,7 @@ async fn run(
         Code::Component(code) => {
             let mut data = ComponentState {
                 actor,
-                wasi: wasi.as_mut().map(|b| b.build()),
+                wasi: wasi.as_mut().map(|b| Box::new(b.build())),
                 table: wasmtime::component::ResourceTable::new(),
                 limits,
             };
