@@ -709,12 +709,9 @@ impl Node {
                 w.wake();
             }
         }
-        // Only monitors need the text; most exits have none.
-        let reason_text = if watchers.is_empty() {
-            String::new()
-        } else {
-            reason.to_string()
-        };
+        // Only monitoring processes need the text (a host watcher gets the
+        // reason itself): made once, on the first such watcher.
+        let mut reason_text: Option<String> = None;
         for w in watchers {
             match w {
                 Watcher::Process { reference, watcher } => {
@@ -727,7 +724,8 @@ impl Node {
                             e.monitors.retain(|&(r, _)| r != reference);
                         }
                         if st.alive {
-                            st.push(Message::down(pid, reference, &reason_text))
+                            let text = reason_text.get_or_insert_with(|| reason.to_string());
+                            st.push(Message::down(pid, reference, text))
                         } else {
                             None
                         }
