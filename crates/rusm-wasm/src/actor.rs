@@ -123,6 +123,12 @@ impl Actor {
         Ok(self.current.insert(m))
     }
 
+    /// Wait for a message and hand it over: the component shape returns
+    /// it whole, so nothing is kept as the current message.
+    pub(crate) async fn take(&self, tags: &[i64], timeout: Option<Duration>) -> AbiResult<Message> {
+        Ok(self.ctx.receive(tags, timeout).await?)
+    }
+
     pub(crate) fn make_ref(&self) -> i64 {
         self.ctx.make_ref()
     }

@@ -15,7 +15,19 @@ mod bindings {
     wasmtime::component::bindgen!({
         path: "wit/rusm.wit",
         world: "actor",
-        imports: { default: async | trappable },
+        // Only the calls that wait are async (they park the fiber); the
+        // rest run as plain host calls, without a boxed future each.
+        imports: {
+            "rusm:runtime/process.receive": async | trappable,
+            "rusm:runtime/process.sleep": async | trappable,
+            "rusm:runtime/kv.get": async | trappable,
+            "rusm:runtime/kv.set": async | trappable,
+            "rusm:runtime/kv.delete": async | trappable,
+            "rusm:runtime/kv.exists": async | trappable,
+            "rusm:runtime/kv.keys": async | trappable,
+            "rusm:runtime/kv.compare-and-swap": async | trappable,
+            default: trappable,
+        },
         exports: { default: async },
     });
 }
@@ -91,33 +103,29 @@ fn kv<T>(r: Result<T, KvFailure>) -> Abi<T> {
 impl rusm::runtime::types::Host for ComponentState {}
 
 impl rusm::runtime::process::Host for ComponentState {
-    async fn own_pid(&mut self) -> wasmtime::Result<u64> {
+    fn own_pid(&mut self) -> wasmtime::Result<u64> {
         Ok(self.actor.own_pid())
     }
 
-    async fn send(&mut self, to: u64, tag: i64, data: Vec<u8>) -> Abi<()> {
+    fn send(&mut self, to: u64, tag: i64, data: Vec<u8>) -> Abi<()> {
         abi(self.actor.send(to, tag, data))
     }
 
     async fn receive(&mut self, tags: Vec<i64>, timeout_ms: Option<u64>) -> Abi<WitMessage> {
         let timeout = timeout_ms.map(Duration::from_millis);
-        abi(self
-            .actor
-            .receive(&tags, timeout)
-            .await
-            .map(|m| WitMessage {
-                kind: match m.kind {
-                    rusm_core::MessageKind::Data => MessageKind::Data,
-                    rusm_core::MessageKind::Exit => MessageKind::Exit,
-                    rusm_core::MessageKind::Down => MessageKind::Down,
-                },
-                sender: m.sender.get(),
-                tag: m.tag,
-                data: m.data.clone(),
-            }))
+        abi(self.actor.take(&tags, timeout).await.map(|m| WitMessage {
+            kind: match m.kind {
+                rusm_core::MessageKind::Data => MessageKind::Data,
+                rusm_core::MessageKind::Exit => MessageKind::Exit,
+                rusm_core::MessageKind::Down => MessageKind::Down,
+            },
+            sender: m.sender.get(),
+            tag: m.tag,
+            data: m.data,
+        }))
     }
 
-    async fn make_ref(&mut self) -> wasmtime::Result<i64> {
+    fn make_ref(&mut self) -> wasmtime::Result<i64> {
         Ok(self.actor.make_ref())
     }
 
@@ -126,7 +134,7 @@ impl rusm::runtime::process::Host for ComponentState {
         Ok(())
     }
 
-    async fn send_after(
+    fn send_after(
         &mut self,
         to: u64,
         tag: i64,
@@ -141,51 +149,51 @@ impl rusm::runtime::process::Host for ComponentState {
             .map_or(0, |id| id as u64))
     }
 
-    async fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<bool> {
+    fn cancel_timer(&mut self, id: u64) -> wasmtime::Result<bool> {
         Ok(self.actor.cancel_timer(id as i64))
     }
 
-    async fn spawn(&mut self, component: String, arg: Vec<u8>, link: bool) -> Abi<u64> {
+    fn spawn(&mut self, component: String, arg: Vec<u8>, link: bool) -> Abi<u64> {
         abi(self.actor.spawn(&component, arg, link))
     }
 
-    async fn link(&mut self, to: u64) -> Abi<()> {
+    fn link(&mut self, to: u64) -> Abi<()> {
         abi(self.actor.link(to))
     }
 
-    async fn unlink(&mut self, to: u64) -> Abi<()> {
+    fn unlink(&mut self, to: u64) -> Abi<()> {
         abi(self.actor.unlink(to))
     }
 
-    async fn monitor(&mut self, target: u64) -> Abi<i64> {
+    fn monitor(&mut self, target: u64) -> Abi<i64> {
         abi(self.actor.monitor(target))
     }
 
-    async fn demonitor(&mut self, reference: i64) -> Abi<()> {
+    fn demonitor(&mut self, reference: i64) -> Abi<()> {
         abi(self.actor.demonitor(reference))
     }
 
-    async fn trap_exit(&mut self, on: bool) -> wasmtime::Result<bool> {
+    fn trap_exit(&mut self, on: bool) -> wasmtime::Result<bool> {
         Ok(self.actor.trap_exit(on))
     }
 
-    async fn kill(&mut self, target: u64) -> Abi<()> {
+    fn kill(&mut self, target: u64) -> Abi<()> {
         abi(self.actor.kill(target))
     }
 
-    async fn exit(&mut self, reason: String) -> wasmtime::Result<()> {
+    fn exit(&mut self, reason: String) -> wasmtime::Result<()> {
         Err(GuestFault::Exit(rusm_core::ExitReason::from_guest(&reason)).into())
     }
 
-    async fn is_alive(&mut self, target: u64) -> wasmtime::Result<bool> {
+    fn is_alive(&mut self, target: u64) -> wasmtime::Result<bool> {
         Ok(self.actor.is_alive(target))
     }
 
-    async fn processes(&mut self) -> Abi<Vec<u64>> {
+    fn processes(&mut self) -> Abi<Vec<u64>> {
         abi(self.actor.processes())
     }
 
-    async fn info(&mut self, target: u64) -> Abi<ProcessInfo> {
+    fn info(&mut self, target: u64) -> Abi<ProcessInfo> {
         abi(self.actor.info(target).map(|i| ProcessInfo {
             pid: i.pid.get(),
             component: i.name,
@@ -199,19 +207,19 @@ impl rusm::runtime::process::Host for ComponentState {
         }))
     }
 
-    async fn register(&mut self, name: String) -> Abi<()> {
+    fn register(&mut self, name: String) -> Abi<()> {
         abi(self.actor.register(&name))
     }
 
-    async fn unregister(&mut self, name: String) -> Abi<()> {
+    fn unregister(&mut self, name: String) -> Abi<()> {
         abi(self.actor.unregister(&name))
     }
 
-    async fn whereis(&mut self, name: String) -> wasmtime::Result<Option<u64>> {
+    fn whereis(&mut self, name: String) -> wasmtime::Result<Option<u64>> {
         Ok(self.actor.whereis(&name))
     }
 
-    async fn set_label(&mut self, label: String) -> wasmtime::Result<()> {
+    fn set_label(&mut self, label: String) -> wasmtime::Result<()> {
         self.actor.set_label(&label);
         Ok(())
     }

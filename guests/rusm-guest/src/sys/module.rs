@@ -113,9 +113,13 @@ pub(crate) fn receive(tags: &[i64], timeout_ms: Option<u64>) -> Result<Message> 
     // SAFETY: these read the current message, which `recv` just set.
     let (sender, tag, len) = unsafe { (raw::msg_sender(), raw::msg_tag(), raw::msg_len()) };
     let mut data = vec![0u8; len.max(0) as usize];
-    // SAFETY: the buffer is valid for its length.
-    let full = unsafe { raw::msg_read(data.as_mut_ptr(), data.len()) };
-    data.truncate(full.max(0) as usize);
+    // An empty message (a bare signal, the common case in a protocol of
+    // tags) needs no fourth host call.
+    if !data.is_empty() {
+        // SAFETY: the buffer is valid for its length.
+        let full = unsafe { raw::msg_read(data.as_mut_ptr(), data.len()) };
+        data.truncate(full.max(0) as usize);
+    }
     Ok(Message { kind, sender: Pid::from_raw(sender), tag, data })
 }
 
