@@ -62,7 +62,7 @@ pub use context::Ctx;
 pub use error::Error;
 pub use exit::{ExitReason, IntoExitReason, ParseExitReasonError};
 pub use message::{EXIT_TAG, Message, MessageKind};
-pub use node::{ExitWatch, Lifecycle, Node, NodeConfig, NodeStats, ProcessInfo};
+pub use node::{ExitWatch, FIRST_REF, Lifecycle, Node, NodeConfig, NodeStats, ProcessInfo};
 pub use pid::{Pid, Ref};
 pub use spawn::{ProcessQuota, SpawnOptions};
 pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec};

@@ -97,6 +97,12 @@ pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
 }
 
+/// The first reference a node hands out. References share the tag space
+/// with the small constants protocols pick by hand (1, 2, 100, ...);
+/// starting them past every 32-bit number keeps a `make_ref` tag from ever
+/// matching such a constant in a selective receive.
+pub const FIRST_REF: Ref = 1 << 32;
+
 pub(crate) struct NodeInner {
     pub(crate) table: ProcessTable,
     pub(crate) registry: Registry,
@@ -130,7 +136,7 @@ impl Node {
                 registry: Registry::default(),
                 timers: Timers::default(),
                 next_pid: CachePadded::new(AtomicU64::new(1)),
-                next_ref: CachePadded::new(AtomicI64::new(1)),
+                next_ref: CachePadded::new(AtomicI64::new(FIRST_REF)),
                 live: CachePadded::new(AtomicU64::new(0)),
                 all_gone: Notify::new(),
                 shutting_down: AtomicBool::new(false),
@@ -144,7 +150,8 @@ impl Node {
         &self.inner.config
     }
 
-    /// A number unique within the node, always > 0.
+    /// A number unique within the node, always > 0 and at least
+    /// [`FIRST_REF`] (monitor references and timer ids come from here too).
     pub fn make_ref(&self) -> Ref {
         self.inner.next_ref.fetch_add(1, Ordering::Relaxed)
     }

@@ -84,3 +84,32 @@ async fn a_dead_watcher_leaves_no_monitor_behind() {
     assert!(node.info(target).unwrap().monitored_by.is_empty());
     let _ = Pid::NODE;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_never_equal_a_hand_picked_tag() {
+    // A protocol's constants (1, 2, 100, ...) and references share the tag
+    // space of a selective receive; a down tagged 1 would be taken for a
+    // reply tagged 1.
+    let node = node();
+    let target = node.spawn(SpawnOptions::new(), |_| async {}).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    node.spawn(SpawnOptions::new(), move |ctx| async move {
+        let refs = [ctx.make_ref(), ctx.monitor(target), ctx.make_ref()];
+        let first_tags = ctx
+            .receive(&[1, 2, 100], Some(std::time::Duration::from_millis(50)))
+            .await;
+        tx.send((refs, first_tags.is_err())).unwrap();
+    })
+    .unwrap();
+    let (refs, nothing_matched) = rx.await.unwrap();
+    for r in refs {
+        assert!(
+            r >= rusm_core::FIRST_REF && r > i64::from(u32::MAX),
+            "reference {r}"
+        );
+    }
+    assert!(
+        nothing_matched,
+        "the down message matched a small constant tag"
+    );
+}
