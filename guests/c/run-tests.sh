@@ -73,6 +73,7 @@ done
 # and each call answers; no manifest here, so no components and no store.
 run c-abi-check "$c" -- run "$wasm/c-abi-check.wasm" --capability trusted
 expect_status 0
+expect '^abi-check: make_ref >= RUSM_FIRST_REF -> 1$'
 expect '^abi-check: msg_tag -> -5$'
 expect '^abi-check: recv empty -> timeout$'
 expect '^abi-check: cancel_timer -> 1$'

@@ -62,10 +62,11 @@ extern "C" {
 #define RUSM_KIND_EXIT 1 /* a trapped link exit (see rusm_trap_exit) */
 #define RUSM_KIND_DOWN 2 /* a monitor's down message; tag = the monitor ref */
 
-/* Tags with a fixed meaning. Refs from rusm_make_ref and monitor refs are
- * small positive numbers: give an application's fixed tags negative values
- * (other than -1), or a fixed tag will one day equal some request's ref and
- * a selective receive will take the wrong message. */
+/* Tags with a fixed meaning. Refs from rusm_make_ref, monitor refs and
+ * timer ids are never below 2^32 (RUSM_FIRST_REF), so an application's own
+ * fixed tags are safe within 32 bits; negative ones (other than -1) are safe
+ * whatever the numbering. */
+#define RUSM_FIRST_REF (INT64_C(1) << 32)
 #define RUSM_TAG_EXIT  (-1) /* tag of a trapped link exit; data = the reason */
 #define RUSM_TAG_SPAWN 0    /* tag of a spawn's arg, the child's first message */
 

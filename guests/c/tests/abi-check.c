@@ -20,7 +20,9 @@ __attribute__((export_name("run"))) void run(void) {
     int64_t self = rusm_own_pid();
     const int64_t nobody = 1000000000; /* never a live pid here */
     show("own_pid", self);
-    show("make_ref", rusm_make_ref());
+    int64_t ref = rusm_make_ref();
+    show("make_ref", ref);
+    printf("abi-check: make_ref >= RUSM_FIRST_REF -> %d\n", ref >= RUSM_FIRST_REF);
 
     show("send", rusm_send(self, -5, "x", 1));
     int64_t tag = -5;
