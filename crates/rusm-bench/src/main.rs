@@ -262,14 +262,16 @@ async fn wasm_scenario(scenario: Scenario, quick: bool) -> anyhow::Result<Report
             // one more, timed, run.
             let (n, rounds) = if quick { (10_000, 1) } else { (200_000, 3) };
             let r = wasm::runtime(100)?;
-            let (mut ours, mut native) = (0f64, 0f64);
+            let (mut ours, mut native, mut raw) = (0f64, 0f64, 0f64);
             for _ in 0..rounds {
                 ours = ours.max(wasm::wasm_ping_pong(&r, n, false).await?.0);
                 native = native.max(wasm::native_ping_pong(&r.node, n).await?);
+                raw = raw.max(wasm::raw_wasm_ping_pong(&r.config, n).await?);
             }
             let (_, lat) = wasm::wasm_ping_pong(&r, n, true).await?;
             Report::new("wasm-ping-pong", "round trips/s", ours, true)
                 .baseline("native ping-pong", native)
+                .baseline("raw wasmtime pair over tokio channels", raw)
                 .extra("p50_us", quantile_us(&lat, 0.50))
                 .extra("p99_us", quantile_us(&lat, 0.99))
                 .note(format!(

@@ -324,6 +324,97 @@ pub async fn guest_ping_pong(r: &Runtime, path: &Path, rounds: u64) -> anyhow::R
     Ok(rounds as f64 / start.elapsed().as_secs_f64())
 }
 
+/// The pair on raw Wasmtime, as the best a Wasm ping-pong can do on this
+/// engine: two instances with the runtime's engine settings, each in its
+/// own tokio task, bouncing tags through two tokio channels with one async
+/// host import to wait (`recv`, which parks the fiber as RUSM's does) and
+/// one to send. No pids, mailboxes or selective receive.
+pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Result<f64> {
+    use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+    struct Ends {
+        inbox: UnboundedReceiver<i64>,
+        peer: UnboundedSender<i64>,
+    }
+    const RAW_PONG: &str = r#"(module
+      (import "env" "recv" (func $recv (result i64)))
+      (import "env" "send" (func $send (param i64)))
+      (func (export "run") (local $t i64)
+        (loop $l
+          (local.set $t (call $recv))
+          (call $send (local.get $t))
+          (br_if $l (i64.ge_s (local.get $t) (i64.const 0))))))"#;
+    const RAW_PING: &str = r#"(module
+      (import "env" "recv" (func $recv (result i64)))
+      (import "env" "send" (func $send (param i64)))
+      (func (export "run") (param $n i64) (local $i i64)
+        (block $done (loop $l
+          (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+          (call $send (local.get $i))
+          (drop (call $recv))
+          (local.set $i (i64.add (local.get $i) (i64.const 1)))
+          (br $l)))
+        (call $send (i64.const -1))))"#;
+    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let mut linker = wasmtime::Linker::<Ends>::new(&engine);
+    w(linker.func_wrap_async(
+        "env",
+        "recv",
+        |mut c: wasmtime::Caller<'_, Ends>, (): ()| {
+            Box::new(async move { Ok(c.data_mut().inbox.recv().await.unwrap_or(-1)) })
+        },
+    ))?;
+    w(
+        linker.func_wrap("env", "send", |c: wasmtime::Caller<'_, Ends>, tag: i64| {
+            let _ = c.data().peer.send(tag);
+        }),
+    )?;
+    let pong = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, RAW_PONG))?))?;
+    let ping = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, RAW_PING))?))?;
+    let (to_ping, ping_inbox) = unbounded_channel();
+    let (to_pong, pong_inbox) = unbounded_channel();
+    let ticker = epoch_ticker(engine.clone());
+    let pong = tokio::spawn(async move {
+        let ends = Ends {
+            inbox: pong_inbox,
+            peer: to_ping,
+        };
+        let mut store = wasmtime::Store::new(pong.module().engine(), ends);
+        store.epoch_deadline_async_yield_and_update(1);
+        let instance = pong
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let run = instance
+            .get_typed_func::<(), ()>(&mut store, "run")
+            .expect("run");
+        run.call_async(&mut store, ()).await.expect("pong");
+    });
+    let start = Instant::now();
+    let ping = tokio::spawn(async move {
+        let ends = Ends {
+            inbox: ping_inbox,
+            peer: to_pong,
+        };
+        let mut store = wasmtime::Store::new(ping.module().engine(), ends);
+        store.epoch_deadline_async_yield_and_update(1);
+        let instance = ping
+            .instantiate_async(&mut store)
+            .await
+            .expect("instantiate");
+        let run = instance
+            .get_typed_func::<i64, ()>(&mut store, "run")
+            .expect("run");
+        run.call_async(&mut store, rounds as i64)
+            .await
+            .expect("ping");
+    });
+    ping.await?;
+    let rate = rounds as f64 / start.elapsed().as_secs_f64();
+    pong.await?;
+    ticker.store(true, Ordering::Relaxed);
+    Ok(rate)
+}
+
 /// The same round trips between two native processes.
 pub async fn native_ping_pong(node: &Node, rounds: u64) -> anyhow::Result<f64> {
     let pong = node.spawn(SpawnOptions::new(), |ctx| async move {
