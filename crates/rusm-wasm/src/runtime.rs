@@ -590,8 +590,7 @@ async fn run_module_entry(
         .and_then(|m| instance.get_module_export(&mut *store, m))
         .and_then(Extern::into_memory)
     {
-        let size = memory.data_size(&*store) as u64;
-        store.data().actor.ctx.set_memory_bytes(size);
+        // (Its size reached `process_info` through the limiter already.)
         store.data_mut().memory = Some(memory);
     }
     let func = |store: &mut Store<ModuleState>, export| {
