@@ -37,18 +37,10 @@ run() {
     status=$?
 }
 
-pass() { passed=$((passed + 1)); echo "ok   $current: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $current: $1"; sed 's/^/     | /' "$out"; }
+# pass, fail, expect_status, expect, expect_none
+source ./checks.sh || exit 1
 
-# expect_status N: the run's exit code was N.
-expect_status() {
-    if [[ $status == "$1" ]]; then pass "exit $1"; else fail "exit $status, expected $1"; fi
-}
 
-# expect REGEX: some output line matches REGEX (grep -E).
-expect() {
-    if grep -Eq -- "$1" "$out"; then pass "/$1/"; else fail "no line matches /$1/"; fi
-}
 
 # component_manifest DIR: sets $component_manifest to a copy of DIR's
 # rusm.toml whose component paths name the .component.wasm files instead.
@@ -149,4 +141,5 @@ check_shape module
 check_shape component
 
 echo "$passed passed, $failed failed"
-(( failed == 0 ))
+# No check ran at all is a failure too, not a vacuous pass.
+(( failed == 0 && passed > 0 ))

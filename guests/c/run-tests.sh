@@ -30,22 +30,11 @@ run() {
     status=$?
 }
 
-pass() { passed=$((passed + 1)); echo "ok   $current: $1"; }
-fail() { failed=$((failed + 1)); echo "FAIL $current: $1"; sed 's/^/     | /' "$out"; }
+# pass, fail, expect_status, expect, expect_none
+source ../checks.sh || exit 1
 
-expect_status() {
-    if [[ $status == "$1" ]]; then pass "exit $1"; else fail "exit $status, expected $1"; fi
-}
 
-# expect REGEX: some output line matches REGEX (grep -E).
-expect() {
-    if grep -Eq -- "$1" "$out"; then pass "/$1/"; else fail "no line matches /$1/"; fi
-}
 
-# expect_none REGEX: no output line matches REGEX.
-expect_none() {
-    if grep -Eq -- "$1" "$out"; then fail "a line matches /$1/"; else pass "no /$1/"; fi
-}
 
 # The header declares every import the runtime's own test prelude lists.
 current=rusm.h
@@ -126,4 +115,5 @@ expect '^rusm: c-ping-pong#[0-9]+ crashed: spawn pong: denied$'
 expect_none '^ping:'
 
 echo "$passed passed, $failed failed"
-((failed == 0))
+# No check ran at all is a failure too, not a vacuous pass.
+(( failed == 0 && passed > 0 ))

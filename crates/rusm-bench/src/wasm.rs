@@ -338,7 +338,7 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
     const RAW_PONG: &str = r#"(module
       (import "env" "recv" (func $recv (result i64)))
       (import "env" "send" (func $send (param i64)))
-      (func (export "run") (local $t i64)
+      (func (export "run") (param $unused i64) (local $t i64)
         (loop $l
           (local.set $t (call $recv))
           (call $send (local.get $t))
@@ -373,41 +373,38 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
     let (to_ping, ping_inbox) = unbounded_channel();
     let (to_pong, pong_inbox) = unbounded_channel();
     let ticker = epoch_ticker(engine.clone());
-    let pong = tokio::spawn(async move {
-        let ends = Ends {
+    // Each side in its own task, with `run(arg)`: pong ignores its argument.
+    let spawn = |pre: wasmtime::InstancePre<Ends>, ends: Ends, arg: i64| {
+        tokio::spawn(async move {
+            let mut store = wasmtime::Store::new(pre.module().engine(), ends);
+            store.epoch_deadline_async_yield_and_update(1);
+            let instance = pre
+                .instantiate_async(&mut store)
+                .await
+                .expect("instantiate");
+            let run = instance
+                .get_typed_func::<i64, ()>(&mut store, "run")
+                .expect("run");
+            run.call_async(&mut store, arg).await.expect("run");
+        })
+    };
+    let pong = spawn(
+        pong,
+        Ends {
             inbox: pong_inbox,
             peer: to_ping,
-        };
-        let mut store = wasmtime::Store::new(pong.module().engine(), ends);
-        store.epoch_deadline_async_yield_and_update(1);
-        let instance = pong
-            .instantiate_async(&mut store)
-            .await
-            .expect("instantiate");
-        let run = instance
-            .get_typed_func::<(), ()>(&mut store, "run")
-            .expect("run");
-        run.call_async(&mut store, ()).await.expect("pong");
-    });
+        },
+        0,
+    );
     let start = Instant::now();
-    let ping = tokio::spawn(async move {
-        let ends = Ends {
+    let ping = spawn(
+        ping,
+        Ends {
             inbox: ping_inbox,
             peer: to_pong,
-        };
-        let mut store = wasmtime::Store::new(ping.module().engine(), ends);
-        store.epoch_deadline_async_yield_and_update(1);
-        let instance = ping
-            .instantiate_async(&mut store)
-            .await
-            .expect("instantiate");
-        let run = instance
-            .get_typed_func::<i64, ()>(&mut store, "run")
-            .expect("run");
-        run.call_async(&mut store, rounds as i64)
-            .await
-            .expect("ping");
-    });
+        },
+        rounds as i64,
+    );
     ping.await?;
     let rate = rounds as f64 / start.elapsed().as_secs_f64();
     pong.await?;

@@ -63,43 +63,28 @@ impl Limits {
 // The store data of each shape is its own limiter: the limits need the
 // process's context, and the data already holds it (a second handle per
 // process would be two more shared reference counts per spawn).
+macro_rules! limited_by_actor {
+    ($($state:ty),*) => {$(
+        impl ResourceLimiter for $state {
+            fn memory_growing(
+                &mut self,
+                _current: usize,
+                desired: usize,
+                _maximum: Option<usize>,
+            ) -> wasmtime::Result<bool> {
+                self.limits.memory_growing(&self.actor.ctx, desired)
+            }
 
-impl ResourceLimiter for ModuleState {
-    fn memory_growing(
-        &mut self,
-        _: usize,
-        desired: usize,
-        _: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.memory_growing(&self.actor.ctx, desired)
-    }
-
-    fn table_growing(
-        &mut self,
-        _: usize,
-        desired: usize,
-        _: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(desired)
-    }
+            fn table_growing(
+                &mut self,
+                _current: usize,
+                desired: usize,
+                _maximum: Option<usize>,
+            ) -> wasmtime::Result<bool> {
+                self.limits.table_growing(desired)
+            }
+        }
+    )*};
 }
 
-impl ResourceLimiter for ComponentState {
-    fn memory_growing(
-        &mut self,
-        _: usize,
-        desired: usize,
-        _: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.memory_growing(&self.actor.ctx, desired)
-    }
-
-    fn table_growing(
-        &mut self,
-        _: usize,
-        desired: usize,
-        _: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        self.limits.table_growing(desired)
-    }
-}
+limited_by_actor!(ModuleState, ComponentState);
