@@ -176,18 +176,7 @@ pub async fn raw_module_storm(
     let pre = w(linker.instantiate_pre(&module))?;
     windowed_rate(&engine, total, in_flight, move || {
         let pre = pre.clone();
-        async move {
-            let mut store = wasmtime::Store::new(pre.module().engine(), ());
-            store.epoch_deadline_async_yield_and_update(1);
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .expect("instantiate");
-            let run = instance
-                .get_typed_func::<(), ()>(&mut store, "run")
-                .expect("run export");
-            run.call_async(&mut store, ()).await.expect("run");
-        }
+        async move { raw_run(&pre, (), ()).await }
     })
     .await
 }
@@ -219,6 +208,25 @@ pub async fn raw_component_storm(
         }
     })
     .await
+}
+
+/// One raw instance as the baselines run it: a store with the runtime's
+/// epoch deadline, instantiate, call `run(arg)`, drop.
+async fn raw_run<T: Send + 'static, P: wasmtime::WasmParams + Sync>(
+    pre: &wasmtime::InstancePre<T>,
+    data: T,
+    arg: P,
+) {
+    let mut store = wasmtime::Store::new(pre.module().engine(), data);
+    store.epoch_deadline_async_yield_and_update(1);
+    let instance = pre
+        .instantiate_async(&mut store)
+        .await
+        .expect("instantiate");
+    let run = instance
+        .get_typed_func::<P, ()>(&mut store, "run")
+        .expect("run export");
+    run.call_async(&mut store, arg).await.expect("run");
 }
 
 /// Instances per second: `total` runs of `one`, one tokio task each, at
@@ -375,18 +383,7 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
     let ticker = epoch_ticker(engine.clone());
     // Each side in its own task, with `run(arg)`: pong ignores its argument.
     let spawn = |pre: wasmtime::InstancePre<Ends>, ends: Ends, arg: i64| {
-        tokio::spawn(async move {
-            let mut store = wasmtime::Store::new(pre.module().engine(), ends);
-            store.epoch_deadline_async_yield_and_update(1);
-            let instance = pre
-                .instantiate_async(&mut store)
-                .await
-                .expect("instantiate");
-            let run = instance
-                .get_typed_func::<i64, ()>(&mut store, "run")
-                .expect("run");
-            run.call_async(&mut store, arg).await.expect("run");
-        })
+        tokio::spawn(async move { raw_run(&pre, ends, arg).await })
     };
     let pong = spawn(
         pong,
