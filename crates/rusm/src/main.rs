@@ -87,10 +87,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         } => {
             // Without a target the manifest is the whole program.
             let required = explicit || target.is_none();
-            let manifest = match load(&manifest_path, required || manifest_path.exists(), true) {
-                Ok(m) => m,
-                Err(e) => return Err(e),
-            };
+            let manifest = load(&manifest_path, required || manifest_path.exists(), true)?;
             init_log(
                 cli.log
                     .or(manifest.as_ref().map(|m| m.log_level))
