@@ -223,9 +223,7 @@ impl Node {
             if options.link && parent != Pid::NODE {
                 st.links.push(parent);
             }
-            if let Some(tx) = options.exit_watch.take() {
-                st.monitored_by.push(Watcher::Host(tx));
-            }
+            st.spawn_watch = options.exit_watch.take();
             if let Some(reference) = options.monitor
                 && parent != Pid::NODE
             {
@@ -662,7 +660,7 @@ impl Node {
     pub(crate) fn finish(&self, process: &Arc<Process>, body_reason: Option<ExitReason>) {
         let inner = &self.inner;
         let pid = process.pid;
-        let (reason, links, watchers, extra) = {
+        let (reason, links, watchers, spawn_watch, extra) = {
             let mut st = process.lock();
             if !st.alive {
                 return;
@@ -680,6 +678,7 @@ impl Node {
                 reason,
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitored_by),
+                st.spawn_watch.take(),
                 st.extra.take(),
             )
         };
@@ -752,6 +751,9 @@ impl Node {
         tracing::trace!(%pid, %reason, "exit");
         if let Some(l) = &inner.config.lifecycle {
             l.exited(pid, process.name.as_deref(), &reason);
+        }
+        if let Some(tx) = spawn_watch {
+            let _ = tx.send(reason);
         }
         if inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             inner.all_gone.notify_waiters();

@@ -51,6 +51,10 @@ pub(crate) struct State {
     pub(crate) abort: Option<AbortHandle>,
     pub(crate) links: Vec<Pid>,
     pub(crate) monitored_by: Vec<Watcher>,
+    /// The exit watch of a watched spawn, apart from `monitored_by`: most
+    /// host spawns have this one watcher and nothing else, and a slot of
+    /// its own spares them the vector's allocation.
+    pub(crate) spawn_watch: Option<oneshot::Sender<ExitReason>>,
     /// Rarely used relations live out of line to keep idle processes small.
     pub(crate) extra: Option<Box<Extra>>,
 }
@@ -111,6 +115,7 @@ impl Process {
                 abort: None,
                 links: Vec::new(),
                 monitored_by: Vec::new(),
+                spawn_watch: None,
                 extra: None,
             }),
         }
