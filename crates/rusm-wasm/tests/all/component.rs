@@ -11,9 +11,8 @@ use std::fmt::Write;
 
 use rusm_caps::{Capabilities, SpawnGrant};
 use rusm_core::{ExitReason, Pid, SpawnOptions};
-use rusm_wasm::RuntimeOptions;
 
-use crate::{fixture, harness, harness_with, trusted};
+use crate::{fixture, harness, harness_with_store, trusted};
 
 // `error` of `rusm:runtime/types`, by discriminant.
 const NO_PROCESS: u8 = 0;
@@ -992,16 +991,8 @@ fn kv_all_err(code: u8, why: &str) -> Guest {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_without_allow_storage_is_denied() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = rusm_kv::Store::open(dir.path().join("kv.redb")).unwrap();
     // Even on a node with a store.
-    let h = harness_with(
-        RuntimeOptions {
-            store: Some(store),
-            ..Default::default()
-        },
-        Default::default(),
-    );
+    let (h, _store, _dir) = harness_with_store();
     let guest = h.load(
         "kv-denied",
         &kv_all_err(DENIED, "denied without allow-storage").wat(),
@@ -1027,15 +1018,7 @@ async fn kv_without_a_store_is_no_store() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kv_calls_from_a_component_reach_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = rusm_kv::Store::open(dir.path().join("kv.redb")).unwrap();
-    let h = harness_with(
-        RuntimeOptions {
-            store: Some(store.clone()),
-            ..Default::default()
-        },
-        Default::default(),
-    );
+    let (h, store, _dir) = harness_with_store();
 
     let mut g = Guest::new();
     g.local("p", "i32");

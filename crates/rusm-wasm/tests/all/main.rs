@@ -48,6 +48,21 @@ pub fn harness_with(options: RuntimeOptions, config: NodeConfig) -> Harness {
     Harness { node, rt, exits }
 }
 
+/// A harness whose node has a real store, in a temporary directory that
+/// lives as long as the returned guard.
+pub fn harness_with_store() -> (Harness, rusm_kv::Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let store = rusm_kv::Store::open(dir.path().join("kv.redb")).expect("store");
+    let h = harness_with(
+        RuntimeOptions {
+            store: Some(store.clone()),
+            ..Default::default()
+        },
+        NodeConfig::default(),
+    );
+    (h, store, dir)
+}
+
 impl Harness {
     pub fn load(&self, name: &str, wat: &str) -> Artifact {
         self.rt

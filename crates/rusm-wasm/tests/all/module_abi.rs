@@ -7,9 +7,8 @@ use std::fmt::Write;
 
 use rusm_caps::{Capabilities, SpawnGrant};
 use rusm_core::{ExitReason, Pid, SpawnOptions};
-use rusm_wasm::RuntimeOptions;
 
-use crate::{fixture, harness, harness_with, trusted};
+use crate::{fixture, harness, harness_with_store, trusted};
 
 /// Builds a checking guest: the prelude's imports, string constants in
 /// data segments from offset 4096, scratch memory below that.
@@ -384,15 +383,7 @@ async fn spawn_by_name_with_argument_link_and_monitor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn storage_calls_on_the_module_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = rusm_kv::Store::open(dir.path().join("kv.redb")).unwrap();
-    let h = harness_with(
-        RuntimeOptions {
-            store: Some(store.clone()),
-            ..Default::default()
-        },
-        Default::default(),
-    );
+    let (h, store, _dir) = harness_with_store();
     let mut g = Guest::new();
     let b = g.s("bucket");
     let k1 = g.s("a1");
