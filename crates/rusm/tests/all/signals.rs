@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{App, Running, guest, guest_run};
+use crate::{App, Output, Running, guest, guest_run};
 
 /// How long a graceful shutdown may take here: the node's default
 /// `shutdown-seconds` is 5, and these processes stop at once.
@@ -18,18 +18,17 @@ fn ready_then(tail: &str) -> String {
     ))
 }
 
-#[test]
-fn sigterm_stops_a_waiting_root_gracefully() {
+/// Run `name`.wat (`code` after printing `ready`) as a trusted root, send
+/// SIGTERM once it is ready, and check it stops in time with exit 0 and
+/// one lifecycle line: the root ended `shutdown`, which counts as normal.
+fn sigterm_stops_root(name: &str, code: &str) -> Output {
     let app = App::new();
-    app.write(
-        "hang.wat",
-        &ready_then("(drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))"),
-    );
+    app.write(&format!("{name}.wat"), &ready_then(code));
     let mut running = app.start(&[
         "--log",
         "info",
         "run",
-        "hang.wat",
+        &format!("{name}.wat"),
         "--capability",
         "trusted",
     ]);
@@ -39,30 +38,25 @@ fn sigterm_stops_a_waiting_root_gracefully() {
     let out = running.finish(STOP_WITHIN * 2);
     assert!(start.elapsed() < STOP_WITHIN, "took {:?}", start.elapsed());
     out.assert_code(0);
+    assert_eq!(
+        out.stderr_lines(),
+        [format!("rusm exit  {name}#N shutdown")]
+    );
+    out
+}
+
+#[test]
+fn sigterm_stops_a_waiting_root_gracefully() {
+    let out = sigterm_stops_root(
+        "hang",
+        "(drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))",
+    );
     assert_eq!(out.stdout, "ready\n");
-    // The root ended `shutdown`, which counts as normal: no `rusm:` line.
-    assert_eq!(out.stderr_lines(), ["rusm exit  hang#N shutdown"]);
 }
 
 #[test]
 fn sigterm_stops_a_busy_root_too() {
-    let app = App::new();
-    app.write("spin.wat", &ready_then("(loop $forever (br $forever))"));
-    let mut running = app.start(&[
-        "--log",
-        "info",
-        "run",
-        "spin.wat",
-        "--capability",
-        "trusted",
-    ]);
-    running.wait_for_line("`ready`", |l| l == "ready");
-    let start = Instant::now();
-    running.signal(libc::SIGTERM);
-    let out = running.finish(STOP_WITHIN * 2);
-    assert!(start.elapsed() < STOP_WITHIN, "took {:?}", start.elapsed());
-    out.assert_code(0);
-    assert_eq!(out.stderr_lines(), ["rusm exit  spin#N shutdown"]);
+    sigterm_stops_root("spin", "(loop $forever (br $forever))");
 }
 
 /// A node of two residents that wait forever, started without a TARGET,
