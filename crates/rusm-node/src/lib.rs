@@ -5,8 +5,9 @@
 //! (`rusm-core`) and a Wasm runtime on it (`rusm-wasm`), registers every
 //! component under its declared profile for spawn-by-name, and starts the
 //! resident components under one supervisor with the manifest's strategy
-//! and restart intensity. [`RusmNode::run_root`] runs a root process to its
-//! end; [`RusmNode::shutdown`] stops everything gracefully.
+//! and restart intensity. [`RusmNode::start_root`] starts a root process
+//! (await its [`Root`] for the exit reason); [`RusmNode::shutdown`] stops
+//! everything gracefully.
 //!
 //! The node knows the manifest; the Wasm backend does not: this crate is
 //! where a `[components.<name>]` entry becomes a registered artifact with a
