@@ -119,7 +119,7 @@ impl Actor {
         tags: &[i64],
         timeout: Option<Duration>,
     ) -> AbiResult<&Message> {
-        let m = self.ctx.receive(tags, timeout).await?;
+        let m = self.take(tags, timeout).await?;
         Ok(self.current.insert(m))
     }
 

@@ -49,6 +49,14 @@ fn memory(caller: &mut Ctx<'_>, call: &'static str) -> Result<Memory> {
     }
 }
 
+/// The byte range `(ptr, len)` names; out of bounds if it overflows. (It is
+/// checked against the memory where it is used.)
+fn range(call: &'static str, ptr: i32, len: usize) -> Result<std::ops::Range<usize>> {
+    let start = ptr as u32 as usize;
+    let end = start.checked_add(len).ok_or_else(|| oob(call))?;
+    Ok(start..end)
+}
+
 /// The guest's bytes at `(ptr, len)`, borrowed.
 fn slice<'a>(
     caller: &'a mut Ctx<'_>,
@@ -57,11 +65,9 @@ fn slice<'a>(
     len: usize,
 ) -> Result<&'a [u8]> {
     let memory = memory(caller, call)?;
-    let start = ptr as u32 as usize;
-    let end = start.checked_add(len).ok_or_else(|| oob(call))?;
     memory
         .data(&*caller)
-        .get(start..end)
+        .get(range(call, ptr, len)?)
         .ok_or_else(|| oob(call))
 }
 
@@ -130,11 +136,9 @@ fn write(caller: &mut Ctx<'_>, call: &'static str, buf: i32, cap: i32, data: &[u
         return Ok(());
     }
     let memory = memory(caller, call)?;
-    let start = buf as u32 as usize;
-    let end = start.checked_add(n).ok_or_else(|| oob(call))?;
     let dest = memory
         .data_mut(&mut *caller)
-        .get_mut(start..end)
+        .get_mut(range(call, buf, n)?)
         .ok_or_else(|| oob(call))?;
     dest.copy_from_slice(&data[..n]);
     Ok(())
