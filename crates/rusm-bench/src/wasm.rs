@@ -409,6 +409,68 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
     Ok(rate)
 }
 
+/// A future that is pending once (waking itself at once) and then ready:
+/// one park and one resume of whatever awaits it, with nothing else.
+struct ParkOnce(bool);
+
+impl std::future::Future for ParkOnce {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if std::mem::replace(&mut self.0, true) {
+            std::task::Poll::Ready(())
+        } else {
+            cx.waker().wake_by_ref();
+            std::task::Poll::Pending
+        }
+    }
+}
+
+/// The floor under any Wasm wait on this engine, in nanoseconds per park:
+/// (a raw Wasmtime guest calling an async import that parks once per call,
+/// a tokio task awaiting the same future). Both run on a current-thread
+/// runtime of their own, so no other worker steals or is woken: the
+/// difference is the CPU one suspend and resume of a Wasmtime fiber costs
+/// beyond a task's own park, which a Wasm message wait pays every time.
+pub fn park_floor_ns(config: &WasmConfig, parks: u64) -> anyhow::Result<(f64, f64)> {
+    const PARKER: &str = r#"(module
+      (import "env" "park" (func $park))
+      (func (export "run") (param $n i64)
+        (loop $l
+          (call $park)
+          (local.set $n (i64.sub (local.get $n) (i64.const 1)))
+          (br_if $l (i64.gt_s (local.get $n) (i64.const 0))))))"#;
+    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let mut linker = wasmtime::Linker::<()>::new(&engine);
+    w(linker.func_wrap_async("env", "park", |_, (): ()| {
+        Box::new(ParkOnce(false))
+    }))?;
+    let pre = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, PARKER))?))?;
+    let ticker = epoch_ticker(engine.clone());
+    let floor = std::thread::scope(|s| {
+        s.spawn(|| {
+            let rt = tokio::runtime::Builder::new_current_thread().build()?;
+            let start = Instant::now();
+            rt.block_on(raw_run(&pre, (), parks as i64));
+            let wasm = start.elapsed().as_nanos() as f64 / parks as f64;
+            let start = Instant::now();
+            rt.block_on(async {
+                for _ in 0..parks {
+                    ParkOnce(false).await;
+                }
+            });
+            let task = start.elapsed().as_nanos() as f64 / parks as f64;
+            anyhow::Ok((wasm, task))
+        })
+        .join()
+        .expect("park floor thread")
+    });
+    ticker.store(true, Ordering::Relaxed);
+    floor
+}
+
 /// The same round trips between two native processes.
 pub async fn native_ping_pong(node: &Node, rounds: u64) -> anyhow::Result<f64> {
     let pong = node.spawn(SpawnOptions::new(), |ctx| async move {
