@@ -70,6 +70,33 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
+    /// Storms only: run one side alone, once, with a small pool, and print
+    /// its rate. For instruction-level profilers (bench/instructions.sh
+    /// runs callgrind this way): they cannot reserve the full pool and
+    /// should see one side only. Not a comparison.
+    #[cfg(feature = "wasm")]
+    #[arg(long, value_enum)]
+    side: Option<Side>,
+    /// Spawns in a `--side` run.
+    #[cfg(feature = "wasm")]
+    #[arg(long, default_value_t = 20_000)]
+    spawns: u64,
+}
+
+/// One side of a storm, for `--side`.
+#[cfg(feature = "wasm")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Side {
+    Rusm,
+    Raw,
+}
+
+/// What a scenario run is asked for, beyond its name.
+#[derive(Clone, Copy)]
+struct RunOptions {
+    quick: bool,
+    #[cfg(feature = "wasm")]
+    side: Option<(Side, u64)>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -91,10 +118,15 @@ fn main() -> anyhow::Result<()> {
     // Drive the scenarios from a worker thread, as a process or a task
     // would be: spawns then go to that worker's own queue, not through the
     // runtime's injection queue from an outside thread.
+    let opts = RunOptions {
+        quick: args.quick,
+        #[cfg(feature = "wasm")]
+        side: args.side.map(|side| (side, args.spawns)),
+    };
     runtime.block_on(async move {
         tokio::spawn(async move {
             for s in list {
-                run(s, args.quick).await?.print();
+                run(s, opts).await?.print();
             }
             anyhow::Ok(())
         })
@@ -113,7 +145,8 @@ impl Scenario {
     }
 }
 
-async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<Report> {
+async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
+    let quick = opts.quick;
     match scenario {
         Scenario::SpawnStorm => core::spawn_storm(quick).await,
         Scenario::PingPong => core::ping_pong(quick).await,
@@ -127,7 +160,7 @@ async fn run(scenario: Scenario, quick: bool) -> anyhow::Result<Report> {
         | Scenario::WasmPingPong
         | Scenario::WasmIdleMemory
         | Scenario::Fairness
-        | Scenario::GuestPingPong) => wasm_scenario(s, quick).await,
+        | Scenario::GuestPingPong) => wasm_scenario(s, opts).await,
         Scenario::All => unreachable!("`all` is expanded by main"),
     }
 }
@@ -205,8 +238,9 @@ async fn kv_reads(quick: bool) -> anyhow::Result<Report> {
 }
 
 #[cfg(feature = "wasm")]
-async fn wasm_scenario(scenario: Scenario, quick: bool) -> anyhow::Result<Report> {
+async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
     use report::quantile_us;
+    let quick = opts.quick;
     let q = |full: u64, small: u64| if quick { small } else { full };
     Ok(match scenario {
         Scenario::ModuleStorm | Scenario::ComponentStorm => {
@@ -217,7 +251,8 @@ async fn wasm_scenario(scenario: Scenario, quick: bool) -> anyhow::Result<Report
             // (an extra), since the gap to the baseline grows with the
             // memory in flight on a busy host.
             let (n, rounds) = if quick { (10_000, 1) } else { (100_000, 3) };
-            let r = wasm::runtime(2_000)?;
+            // (A profiler under valgrind cannot reserve 2,000 slots.)
+            let r = wasm::runtime(if opts.side.is_some() { 300 } else { 2_000 })?;
             let component = scenario == Scenario::ComponentStorm;
             let (name, wat) = if component {
                 ("component-storm", wasm::TRIVIAL_COMPONENT)
@@ -235,6 +270,22 @@ async fn wasm_scenario(scenario: Scenario, quick: bool) -> anyhow::Result<Report
                     }
                 }
             };
+            if let Some((side, n)) = opts.side {
+                // Warmed as below, then one run of `n` with 100 alive.
+                let rate = match side {
+                    Side::Rusm => {
+                        wasm::rusm_storm(&r, &artifact, 2_000, 100).await?;
+                        wasm::rusm_storm(&r, &artifact, n, 100).await?
+                    }
+                    Side::Raw => {
+                        raw_storm(2_000, 100).await?;
+                        raw_storm(n, 100).await?
+                    }
+                };
+                return Ok(Report::new(name, "processes/s", rate, true).note(format!(
+                    "--side {side:?} alone: {n} spawns, at most 100 alive; not a comparison"
+                )));
+            }
             // Warm both sides once (pool slots, lazily built InstancePre).
             wasm::rusm_storm(&r, &artifact, 2_000, 1_000).await?;
             raw_storm(2_000, 1_000).await?;

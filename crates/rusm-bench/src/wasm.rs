@@ -444,9 +444,7 @@ pub fn park_floor_ns(config: &WasmConfig, parks: u64) -> anyhow::Result<(f64, f6
           (br_if $l (i64.gt_s (local.get $n) (i64.const 0))))))"#;
     let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
     let mut linker = wasmtime::Linker::<()>::new(&engine);
-    w(linker.func_wrap_async("env", "park", |_, (): ()| {
-        Box::new(ParkOnce(false))
-    }))?;
+    w(linker.func_wrap_async("env", "park", |_, (): ()| Box::new(ParkOnce(false))))?;
     let pre = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, PARKER))?))?;
     let ticker = epoch_ticker(engine.clone());
     let floor = std::thread::scope(|s| {
