@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, oneshot};
 
-use crate::process::{Process, Watcher};
+use crate::process::{Extra, Process, Watcher};
 use crate::registry::Registry;
 use crate::spawn::run_body;
 use crate::table::ProcessTable;
@@ -235,29 +235,8 @@ impl Node {
         }
         inner.table.insert(process.clone());
 
-        // Attach the relations on the parent's side. A parent that died
-        // meanwhile gets nothing attached; a linked child then follows it.
         if parent != Pid::NODE && (options.link || options.monitor.is_some()) {
-            let parent_alive = match inner.table.get(parent) {
-                Some(p) => {
-                    let mut st = p.lock();
-                    if st.alive {
-                        if options.link {
-                            st.links.push(pid);
-                        }
-                        if let Some(reference) = options.monitor {
-                            st.extra().monitors.push((reference, pid));
-                        }
-                    }
-                    st.alive
-                }
-                None => false,
-            };
-            if !parent_alive && options.link {
-                let mut st = process.lock();
-                st.links.retain(|&l| l != parent);
-                st.stop_with(ExitReason::Linked(parent, Box::new(ExitReason::Killed)));
-            }
+            self.attach_to_parent(&process, parent, options.link, options.monitor);
         }
 
         if let Some(l) = &inner.config.lifecycle {
@@ -683,6 +662,72 @@ impl Node {
             )
         };
         inner.table.remove(pid);
+        // Most processes end with no links, monitors or names: keep the
+        // signalling out of line, so their exit runs less code.
+        if extra.is_some() || !links.is_empty() || !watchers.is_empty() {
+            self.signal_exit(pid, &reason, extra, links, watchers);
+        }
+        if let Some(q) = &process.quota {
+            q.release();
+        }
+        tracing::trace!(%pid, %reason, "exit");
+        if let Some(l) = &inner.config.lifecycle {
+            l.exited(pid, process.name.as_deref(), &reason);
+        }
+        if let Some(tx) = spawn_watch {
+            let _ = tx.send(reason);
+        }
+        if inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
+            inner.all_gone.notify_waiters();
+        }
+    }
+
+    /// Attach a new process's link and monitor on its parent's side. A
+    /// parent that died meanwhile gets nothing attached; a linked child
+    /// then follows it. Out of line: most spawns have neither.
+    #[inline(never)]
+    fn attach_to_parent(
+        &self,
+        process: &Arc<Process>,
+        parent: Pid,
+        link: bool,
+        monitor: Option<Ref>,
+    ) {
+        let pid = process.pid;
+        let parent_alive = match self.inner.table.get(parent) {
+            Some(p) => {
+                let mut st = p.lock();
+                if st.alive {
+                    if link {
+                        st.links.push(pid);
+                    }
+                    if let Some(reference) = monitor {
+                        st.extra().monitors.push((reference, pid));
+                    }
+                }
+                st.alive
+            }
+            None => false,
+        };
+        if !parent_alive && link {
+            let mut st = process.lock();
+            st.links.retain(|&l| l != parent);
+            st.stop_with(ExitReason::Linked(parent, Box::new(ExitReason::Killed)));
+        }
+    }
+
+    /// An exit's signals: names released, monitors this process held
+    /// dropped, linked processes signalled, watchers told.
+    #[inline(never)]
+    fn signal_exit(
+        &self,
+        pid: Pid,
+        reason: &ExitReason,
+        extra: Option<Box<Extra>>,
+        links: Vec<Pid>,
+        watchers: Vec<Watcher>,
+    ) {
+        let inner = &self.inner;
         if let Some(extra) = extra {
             for name in &extra.names {
                 inner.registry.release(name, pid);
@@ -705,7 +750,7 @@ impl Node {
                 if !st.alive || reason.is_normal() {
                     None
                 } else if st.trap_exit {
-                    st.push(Message::exit(pid, &reason))
+                    st.push(Message::exit(pid, reason))
                 } else {
                     st.stop_with(ExitReason::Linked(pid, Box::new(reason.clone())));
                     None
@@ -744,19 +789,6 @@ impl Node {
                     let _ = tx.send(reason.clone());
                 }
             }
-        }
-        if let Some(q) = &process.quota {
-            q.release();
-        }
-        tracing::trace!(%pid, %reason, "exit");
-        if let Some(l) = &inner.config.lifecycle {
-            l.exited(pid, process.name.as_deref(), &reason);
-        }
-        if let Some(tx) = spawn_watch {
-            let _ = tx.send(reason);
-        }
-        if inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
-            inner.all_gone.notify_waiters();
         }
     }
 }
