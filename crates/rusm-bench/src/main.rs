@@ -320,11 +320,11 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                 raw = raw.max(wasm::raw_wasm_ping_pong(&r.config, n).await?);
             }
             let (_, lat) = wasm::wasm_ping_pong(&r, n, true).await?;
-            let (mut fiber_park, mut task_park) = (f64::MAX, f64::MAX);
+            let (mut fiber_park, mut native_park) = (f64::MAX, f64::MAX);
             for _ in 0..rounds {
                 let (f, t) = wasm::park_floor_ns(&r.config, n)?;
                 fiber_park = fiber_park.min(f);
-                task_park = task_park.min(t);
+                native_park = native_park.min(t);
             }
             Report::new("wasm-ping-pong", "round trips/s", ours, true)
                 .baseline("native ping-pong", native)
@@ -332,16 +332,16 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                 .extra("p50_us", quantile_us(&lat, 0.50))
                 .extra("p99_us", quantile_us(&lat, 0.99))
                 .extra("wasmtime_fiber_park_ns", fiber_park)
-                .extra("tokio_task_park_ns", task_park)
+                .extra("native_park_ns", native_park)
                 // A round trip is two waits, so no Wasm pair on these fibers
                 // can beat native by less than two fiber surcharges, even
                 // with free host calls and a free actor core.
                 .extra(
                     "fiber_ceiling_ratio",
-                    (1e9 / native) / (1e9 / native + 2.0 * (fiber_park - task_park)),
+                    (1e9 / native) / (1e9 / native + 2.0 * (fiber_park - native_park)),
                 )
                 .note(format!(
-                    "best of {rounds} interleaved rounds of {n} round trips between two Wasm processes through the ABI; latencies from a timed run; *_park_ns: one park and resume of a raw Wasmtime guest in an async import vs a tokio task awaiting the same future (best of {rounds}), the floor under every Wasm wait; fiber_ceiling_ratio: native's round trip over native's plus two fiber surcharges (fiber - task park), the best ratio any Wasm pair on these fibers could reach"
+                    "best of {rounds} interleaved rounds of {n} round trips between two Wasm processes through the ABI; latencies from a timed run; *_park_ns: one park and resume of a raw Wasmtime guest in an async import vs the same future awaited natively (best of {rounds}), the floor under every Wasm wait; fiber_ceiling_ratio: native's round trip over native's plus two fiber surcharges (fiber - native park), the best ratio any Wasm pair on these fibers could reach"
                 ))
         }
         Scenario::WasmIdleMemory => {

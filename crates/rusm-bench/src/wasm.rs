@@ -430,10 +430,11 @@ impl std::future::Future for ParkOnce {
 
 /// The floor under any Wasm wait on this engine, in nanoseconds per park:
 /// (a raw Wasmtime guest calling an async import that parks once per call,
-/// a tokio task awaiting the same future). Both run on a current-thread
-/// runtime of their own, so no other worker steals or is woken: the
-/// difference is the CPU one suspend and resume of a Wasmtime fiber costs
-/// beyond a task's own park, which a Wasm message wait pays every time.
+/// the same future awaited natively, with no fiber). Both are driven by
+/// `block_on` on a current-thread runtime of their own, so no other worker
+/// steals or is woken: the difference is the CPU one suspend and resume of
+/// a Wasmtime fiber costs beyond a native park, which a Wasm message wait
+/// pays every time.
 pub fn park_floor_ns(config: &WasmConfig, parks: u64) -> anyhow::Result<(f64, f64)> {
     const PARKER: &str = r#"(module
       (import "env" "park" (func $park))
@@ -459,8 +460,8 @@ pub fn park_floor_ns(config: &WasmConfig, parks: u64) -> anyhow::Result<(f64, f6
                     ParkOnce(false).await;
                 }
             });
-            let task = start.elapsed().as_nanos() as f64 / parks as f64;
-            anyhow::Ok((wasm, task))
+            let native = start.elapsed().as_nanos() as f64 / parks as f64;
+            anyhow::Ok((wasm, native))
         })
         .join()
         .expect("park floor thread")
