@@ -47,19 +47,24 @@ impl Ctx {
     /// `None` waits forever, `Some(ZERO)` only polls.
     pub async fn receive(&self, tags: &[i64], timeout: Option<Duration>) -> Result<Message, Error> {
         let mut scanned = 0;
+        let Some(d) = timeout else {
+            // The first poll takes a queued message or registers the
+            // waker, under one lock.
+            return Ok(poll_fn(|cx| self.process.poll_take(tags, &mut scanned, Some(cx))).await);
+        };
+        // A queued message needs no timer.
         if let std::task::Poll::Ready(m) = self.process.poll_take(tags, &mut scanned, None) {
             return Ok(m);
         }
-        let wait = poll_fn(|cx| self.process.poll_take(tags, &mut scanned, Some(cx)));
-        match timeout {
-            None => Ok(wait.await),
-            Some(d) if d.is_zero() => Err(Error::Timeout),
-            // Boxed so that a process parked without a deadline does not
-            // carry a timer's worth of bytes in its future.
-            Some(d) => Box::pin(tokio::time::timeout(d, wait))
-                .await
-                .map_err(|_| Error::Timeout),
+        if d.is_zero() {
+            return Err(Error::Timeout);
         }
+        let wait = poll_fn(|cx| self.process.poll_take(tags, &mut scanned, Some(cx)));
+        // Boxed so that a process parked without a deadline does not
+        // carry a timer's worth of bytes in its future.
+        Box::pin(tokio::time::timeout(d, wait))
+            .await
+            .map_err(|_| Error::Timeout)
     }
 
     /// Any message, waiting forever.
