@@ -50,7 +50,7 @@ impl Ctx {
         let Some(d) = timeout else {
             // The first poll takes a queued message or registers the
             // waker, under one lock.
-            return Ok(poll_fn(|cx| self.process.poll_take(tags, &mut scanned, Some(cx))).await);
+            return Ok(self.wait(tags, &mut scanned).await);
         };
         // A queued message needs no timer.
         if let std::task::Poll::Ready(m) = self.process.poll_take(tags, &mut scanned, None) {
@@ -59,18 +59,25 @@ impl Ctx {
         if d.is_zero() {
             return Err(Error::Timeout);
         }
-        let wait = poll_fn(|cx| self.process.poll_take(tags, &mut scanned, Some(cx)));
         // Boxed so that a process parked without a deadline does not
         // carry a timer's worth of bytes in its future.
-        Box::pin(tokio::time::timeout(d, wait))
+        Box::pin(tokio::time::timeout(d, self.wait(tags, &mut scanned)))
             .await
             .map_err(|_| Error::Timeout)
     }
 
     /// Any message, waiting forever.
     pub async fn receive_any(&self) -> Message {
-        let mut scanned = 0;
-        poll_fn(|cx| self.process.poll_take(&[], &mut scanned, Some(cx))).await
+        self.wait(&[], &mut 0).await
+    }
+
+    /// Wait, without a deadline, for the first message matching `tags`.
+    fn wait<'a>(
+        &'a self,
+        tags: &'a [i64],
+        scanned: &'a mut usize,
+    ) -> impl Future<Output = Message> + 'a {
+        poll_fn(move |cx| self.process.poll_take(tags, scanned, Some(cx)))
     }
 
     pub fn make_ref(&self) -> Ref {
