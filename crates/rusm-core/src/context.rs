@@ -2,12 +2,16 @@
 
 use std::future::{Future, poll_fn};
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use crate::process::Process;
+use crate::process::{Process, Take};
 use crate::{
     Error, ExitReason, IntoExitReason, Message, Node, Pid, ProcessInfo, Ref, SpawnOptions,
 };
+
+/// The most tags one selective receive may wait for.
+pub const MAX_RECEIVE_TAGS: usize = 64;
 
 /// A process's handle on itself and its node, given to its body.
 ///
@@ -44,8 +48,14 @@ impl Ctx {
 
     /// Wait for the first message, in arrival order, whose tag is in `tags`
     /// (any message if `tags` is empty); the others stay queued in order.
-    /// `None` waits forever, `Some(ZERO)` only polls.
+    /// `None` waits forever, `Some(ZERO)` only polls. At most
+    /// [`MAX_RECEIVE_TAGS`] tags (more: `Invalid`). However long the
+    /// mailbox, the wait yields every few microseconds of scanning, so it
+    /// never holds a worker thread and a kill ends it promptly.
     pub async fn receive(&self, tags: &[i64], timeout: Option<Duration>) -> Result<Message, Error> {
+        if tags.len() > MAX_RECEIVE_TAGS {
+            return Err(Error::Invalid);
+        }
         let mut scanned = 0;
         let Some(d) = timeout else {
             // The first poll takes a queued message or registers the
@@ -53,11 +63,11 @@ impl Ctx {
             return Ok(self.wait(tags, &mut scanned).await);
         };
         // A queued message needs no timer.
-        if let std::task::Poll::Ready(m) = self.process.poll_take(tags, &mut scanned, None) {
+        if let Take::Taken(m) = self.process.poll_take(tags, &mut scanned, None) {
             return Ok(m);
         }
         if d.is_zero() {
-            return Err(Error::Timeout);
+            return self.poll_all(tags, &mut scanned).await;
         }
         // Boxed so that a process parked without a deadline does not
         // carry a timer's worth of bytes in its future.
@@ -77,7 +87,33 @@ impl Ctx {
         tags: &'a [i64],
         scanned: &'a mut usize,
     ) -> impl Future<Output = Message> + 'a {
-        poll_fn(move |cx| self.process.poll_take(tags, scanned, Some(cx)))
+        poll_fn(
+            move |cx| match self.process.poll_take(tags, scanned, Some(cx)) {
+                Take::Taken(m) => Poll::Ready(m),
+                Take::Yield => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Take::Empty => Poll::Pending,
+            },
+        )
+    }
+
+    /// The first queued message matching `tags`, or `Timeout` once the
+    /// whole mailbox was compared (yielding between budgets).
+    fn poll_all<'a>(
+        &'a self,
+        tags: &'a [i64],
+        scanned: &'a mut usize,
+    ) -> impl Future<Output = Result<Message, Error>> + 'a {
+        poll_fn(move |cx| match self.process.poll_take(tags, scanned, None) {
+            Take::Taken(m) => Poll::Ready(Ok(m)),
+            Take::Yield => {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Take::Empty => Poll::Ready(Err(Error::Timeout)),
+        })
     }
 
     pub fn make_ref(&self) -> Ref {
@@ -126,7 +162,9 @@ impl Ctx {
         self.node.unlink(self.pid(), to)
     }
 
-    pub fn monitor(&self, target: Pid) -> Ref {
+    /// Monitor `target`; `Limit` when this process cannot reserve room
+    /// for the `down` message (`max_queued`).
+    pub fn monitor(&self, target: Pid) -> Result<Ref, Error> {
         self.node.monitor(self.pid(), target)
     }
 

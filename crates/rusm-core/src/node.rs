@@ -4,13 +4,14 @@
 use crossbeam_utils::CachePadded;
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::runtime::Handle;
 use tokio::sync::{Notify, oneshot};
 
-use crate::process::{Extra, Process, Watcher};
+use crate::process::{Extra, ITEM_OVERHEAD, Process, SIGNAL_RESERVE, TIMER_OVERHEAD, Watcher};
+use crate::reference::References;
 use crate::registry::Registry;
 use crate::spawn::run_body;
 use crate::table::ProcessTable;
@@ -53,6 +54,8 @@ pub struct NodeStats {
     pub links: usize,
     pub monitors: usize,
     pub timers: usize,
+    /// Bytes charged to live processes (`max_queued`).
+    pub queued_bytes: usize,
     /// Slots the process table holds (memory kept after a storm).
     pub table_capacity: usize,
 }
@@ -71,7 +74,15 @@ pub struct ProcessInfo {
     pub mailbox_len: u32,
     pub trap_exit: bool,
     pub memory_bytes: u64,
+    /// Bytes it makes the node hold (queued messages, timers, names, and
+    /// the room its links and monitors reserve).
+    pub queued_bytes: u64,
 }
+
+/// `info` lists at most this many names, links and watchers: the answer
+/// is built in one call, and a process watched by a crowd must not make it
+/// megabytes long.
+pub const INFO_LIST_LIMIT: usize = 10_000;
 
 /// The exit reason of a process, once it ends (see [`Node::spawn_watched`]).
 pub struct ExitWatch(oneshot::Receiver<ExitReason>);
@@ -97,12 +108,6 @@ pub struct Node {
     pub(crate) inner: Arc<NodeInner>,
 }
 
-/// The first reference a node hands out. References share the tag space
-/// with the small constants protocols pick by hand (1, 2, 100, ...);
-/// starting them past every 32-bit number keeps a `make_ref` tag from ever
-/// matching such a constant in a selective receive.
-pub const FIRST_REF: Ref = 1 << 32;
-
 pub(crate) struct NodeInner {
     pub(crate) table: ProcessTable,
     pub(crate) registry: Registry,
@@ -111,7 +116,7 @@ pub(crate) struct NodeInner {
     // own: sharing one with the read-mostly fields around them would make
     // every spawn on one core miss on what the other core just exited.
     next_pid: CachePadded<AtomicU64>,
-    next_ref: CachePadded<AtomicI64>,
+    refs: References,
     live: CachePadded<AtomicU64>,
     all_gone: Notify,
     shutting_down: AtomicBool,
@@ -136,7 +141,7 @@ impl Node {
                 registry: Registry::default(),
                 timers: Timers::default(),
                 next_pid: CachePadded::new(AtomicU64::new(1)),
-                next_ref: CachePadded::new(AtomicI64::new(FIRST_REF)),
+                refs: References::new(),
                 live: CachePadded::new(AtomicU64::new(0)),
                 all_gone: Notify::new(),
                 shutting_down: AtomicBool::new(false),
@@ -150,10 +155,11 @@ impl Node {
         &self.inner.config
     }
 
-    /// A number unique within the node, always > 0 and at least
-    /// [`FIRST_REF`] (monitor references and timer ids come from here too).
+    /// A number unique within the node, always at least
+    /// [`FIRST_REF`](crate::FIRST_REF), that no process can predict
+    /// (monitor references and timer ids come from here too).
     pub fn make_ref(&self) -> Ref {
-        self.inner.next_ref.fetch_add(1, Ordering::Relaxed)
+        self.inner.refs.make()
     }
 
     /// Spawn a process from the host (its parent is [`Pid::NODE`]).
@@ -204,6 +210,16 @@ impl Node {
             inner.live.fetch_sub(1, Ordering::AcqRel);
             return Err(Error::Limit);
         }
+        if parent != Pid::NODE
+            && (options.link || options.monitor.is_some())
+            && let Err(e) = self.reserve_for_child(parent, &options)
+        {
+            if let Some(q) = &options.quota {
+                q.release();
+            }
+            inner.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
 
         let pid = Pid(inner.next_pid.fetch_add(1, Ordering::Relaxed));
         let process = Arc::new(Process::new(
@@ -211,6 +227,7 @@ impl Node {
             parent,
             options.name.take(),
             options.mailbox_capacity,
+            options.max_queued.unwrap_or(usize::MAX),
             options.trap_exit,
             options.quota.take(),
         ));
@@ -218,10 +235,11 @@ impl Node {
             let mut st = process.lock();
             if let Some(mut m) = options.first_message.take() {
                 m.sender = parent;
-                st.mailbox.push_back(m);
+                st.push(m);
             }
             if options.link && parent != Pid::NODE {
                 st.links.push(parent);
+                st.queued += SIGNAL_RESERVE;
             }
             st.spawn_watch = options.exit_watch.take();
             if let Some(reference) = options.monitor
@@ -276,6 +294,22 @@ impl Node {
         Ok((pid, ExitWatch(rx)))
     }
 
+    /// The room a new child's link and monitor reserve on its parent,
+    /// taken before the child exists so that a parent at its
+    /// `max_queued` gets `Limit` and no child.
+    fn reserve_for_child(&self, parent: Pid, options: &SpawnOptions) -> Result<(), Error> {
+        let signals = usize::from(options.link) + usize::from(options.monitor.is_some());
+        let Some(p) = self.inner.table.get(parent) else {
+            return Ok(());
+        };
+        let mut st = p.lock();
+        if !st.alive {
+            // The child is stopped (or never attached) as it starts.
+            return Ok(());
+        }
+        st.try_charge(signals * SIGNAL_RESERVE, p.max_queued)
+    }
+
     /// Send a data message from `from` (which may be [`Pid::NODE`]).
     pub fn send(&self, from: Pid, to: Pid, tag: i64, data: Vec<u8>) -> Result<(), Error> {
         if data.len() > self.inner.config.max_message_bytes {
@@ -294,11 +328,6 @@ impl Node {
     /// The parent of a live process.
     pub fn parent_of(&self, pid: Pid) -> Option<Pid> {
         self.inner.table.get(pid).map(|p| p.parent)
-    }
-
-    /// What a live process runs, as named at spawn.
-    pub fn name_of(&self, pid: Pid) -> Option<Arc<str>> {
-        self.inner.table.get(pid).and_then(|p| p.name.clone())
     }
 
     /// Every live pid, in order.
@@ -324,9 +353,15 @@ impl Node {
             name: p.name.as_deref().map(str::to_string),
             label: extra.and_then(|e| e.label.clone()),
             names: extra
-                .map(|e| e.names.iter().map(|n| n.to_string()).collect())
+                .map(|e| {
+                    e.names
+                        .iter()
+                        .take(INFO_LIST_LIMIT)
+                        .map(|n| n.to_string())
+                        .collect()
+                })
                 .unwrap_or_default(),
-            links: st.links.clone(),
+            links: st.links.iter().take(INFO_LIST_LIMIT).copied().collect(),
             monitored_by: st
                 .monitored_by
                 .iter()
@@ -334,10 +369,12 @@ impl Node {
                     Watcher::Process { watcher, .. } => Some(*watcher),
                     Watcher::Host(_) => None,
                 })
+                .take(INFO_LIST_LIMIT)
                 .collect(),
             mailbox_len: u32::try_from(st.mailbox.len()).unwrap_or(u32::MAX),
             trap_exit: st.trap_exit,
             memory_bytes: p.memory_bytes.load(Ordering::Relaxed),
+            queued_bytes: st.queued as u64,
         })
     }
 
@@ -394,7 +431,8 @@ impl Node {
         async move { if registered { rx.await.ok() } else { None } }
     }
 
-    /// Link two processes (both ways).
+    /// Link two processes (both ways). Each side reserves room for the
+    /// `exit` message the link may bring it; `Limit` if either cannot.
     pub fn link(&self, a: Pid, b: Pid) -> Result<(), Error> {
         if a == b {
             return Ok(());
@@ -410,6 +448,11 @@ impl Node {
             return Err(Error::NoProcess);
         }
         if !s1.links.contains(&second.pid) {
+            s1.try_charge(SIGNAL_RESERVE, first.max_queued)?;
+            if let Err(e) = s2.try_charge(SIGNAL_RESERVE, second.max_queued) {
+                s1.refund(SIGNAL_RESERVE);
+                return Err(e);
+            }
             s1.links.push(second.pid);
             s2.links.push(first.pid);
         }
@@ -418,12 +461,12 @@ impl Node {
 
     pub fn unlink(&self, a: Pid, b: Pid) -> Result<(), Error> {
         if let Some(pa) = self.inner.table.get(a) {
-            pa.lock().links.retain(|&l| l != b);
+            pa.lock().remove_link(b);
         }
         match self.inner.table.get(b) {
             Some(pb) => {
                 let mut st = pb.lock();
-                st.links.retain(|&l| l != a);
+                st.remove_link(a);
                 if st.alive {
                     Ok(())
                 } else {
@@ -435,16 +478,21 @@ impl Node {
     }
 
     /// `watcher` monitors `target`. A dead target yields an immediate
-    /// `down` with reason `noproc`.
-    pub fn monitor(&self, watcher: Pid, target: Pid) -> Ref {
+    /// `down` with reason `noproc`. The watcher reserves room for the
+    /// `down` message; `Limit` if it cannot.
+    pub fn monitor(&self, watcher: Pid, target: Pid) -> Result<Ref, Error> {
         let reference = self.make_ref();
         let Some(w) = self.inner.table.get(watcher) else {
-            return reference;
+            return Ok(reference);
         };
         // Record the monitor on the watcher first: if the target dies right
         // after, its exit finds the record and removes it, so nothing stale
         // is left either way.
-        w.lock().extra().monitors.push((reference, target));
+        {
+            let mut st = w.lock();
+            st.try_charge(SIGNAL_RESERVE, w.max_queued)?;
+            st.extra().monitors.push((reference, target));
+        }
         let attached = match self.inner.table.get(target) {
             Some(t) => {
                 let mut st = t.lock();
@@ -457,10 +505,24 @@ impl Node {
             None => false,
         };
         if !attached {
-            w.lock().extra().monitors.retain(|&(r, _)| r != reference);
-            w.deliver_system(Message::down(target, reference, "noproc"));
+            let waker = {
+                let mut st = w.lock();
+                let extra = st.extra();
+                let before = extra.monitors.len();
+                extra.monitors.retain(|&(r, _)| r != reference);
+                // Unless the watcher died meanwhile (its exit dropped the
+                // record), the reservation becomes the `noproc` down.
+                if st.alive && st.extra().monitors.len() < before {
+                    st.push_signal(Message::down(target, reference, "noproc"))
+                } else {
+                    None
+                }
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
         }
-        reference
+        Ok(reference)
     }
 
     /// Drop a monitor; a `down` it already queued is flushed too.
@@ -474,7 +536,9 @@ impl Node {
             let Some(i) = extra.monitors.iter().position(|&(r, _)| r == reference) else {
                 return Err(Error::NotFound);
             };
-            extra.monitors.swap_remove(i).1
+            let target = extra.monitors.swap_remove(i).1;
+            st.refund(SIGNAL_RESERVE);
+            target
         };
         if let Some(t) = self.inner.table.get(target) {
             t.lock()
@@ -506,6 +570,7 @@ impl Node {
         if !st.alive {
             return Err(Error::NoProcess);
         }
+        st.try_charge(ITEM_OVERHEAD + name.len(), p.max_queued)?;
         let name: Arc<str> = name.into();
         st.extra().names.push(name.clone());
         names.insert(name, pid);
@@ -516,10 +581,16 @@ impl Node {
     pub fn unregister(&self, name: &str) -> Result<(), Error> {
         let mut names = self.inner.registry.lock();
         let pid = names.remove(name).ok_or(Error::NotFound)?;
-        if let Some(p) = self.inner.table.get(pid)
-            && let Some(extra) = p.lock().extra.as_deref_mut()
-        {
-            extra.names.retain(|n| &**n != name);
+        if let Some(p) = self.inner.table.get(pid) {
+            let mut st = p.lock();
+            let had = st.extra.as_deref_mut().is_some_and(|extra| {
+                let before = extra.names.len();
+                extra.names.retain(|n| &**n != name);
+                extra.names.len() < before
+            });
+            if had {
+                st.refund(ITEM_OVERHEAD + name.len());
+            }
         }
         Ok(())
     }
@@ -542,6 +613,9 @@ impl Node {
     }
 
     /// Deliver a data message to `to` after `delay`; returns the timer id.
+    /// The timer belongs to `from`: its payload is charged to `from` until
+    /// it fires (`Limit` past `max_queued`), and it is cancelled if `from`
+    /// exits first.
     pub fn send_after(
         &self,
         from: Pid,
@@ -554,10 +628,26 @@ impl Node {
             return Err(Error::Limit);
         }
         let id = self.make_ref();
+        let charge = TIMER_OVERHEAD + ITEM_OVERHEAD + data.len();
+        let owner = if from == Pid::NODE {
+            None
+        } else {
+            let p = self.inner.table.get(from).ok_or(Error::NoProcess)?;
+            {
+                let mut st = p.lock();
+                if !st.alive {
+                    return Err(Error::NoProcess);
+                }
+                st.try_charge(charge, p.max_queued)?;
+                st.extra().timers.insert(id);
+            }
+            Some(p)
+        };
         let node = self.clone();
         let fire = async move {
             tokio::time::sleep(delay).await;
-            if node.inner.timers.fire(id) {
+            if let Some((owner, charge)) = node.inner.timers.fire(id) {
+                node.timer_done(owner, id, charge);
                 // The target may be gone or full by now; a timer, like a
                 // send, never fails its sender after the fact.
                 let _ = node.send(from, to, tag, data);
@@ -565,15 +655,43 @@ impl Node {
         };
         // Hold the timer table's lock while spawning so a timer that fires
         // at once still finds itself registered.
-        self.inner
-            .timers
-            .start(id, || self.inner.runtime.spawn(fire).abort_handle());
+        self.inner.timers.start(id, from, charge, || {
+            self.inner.runtime.spawn(fire).abort_handle()
+        });
+        // An owner that exited between its charge and the start above did
+        // not see this timer to cancel it.
+        if let Some(p) = owner
+            && !p.lock().alive
+        {
+            self.inner.timers.cancel(id);
+        }
         Ok(id)
     }
 
     /// Cancel a timer; true if it was still pending.
     pub fn cancel_timer(&self, id: Ref) -> bool {
-        self.inner.timers.cancel(id)
+        match self.inner.timers.cancel(id) {
+            Some((owner, charge)) => {
+                self.timer_done(owner, id, charge);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A timer fired or was cancelled: its owner no longer pays for it.
+    fn timer_done(&self, owner: Pid, id: Ref, charge: usize) {
+        if owner == Pid::NODE {
+            return;
+        }
+        if let Some(p) = self.inner.table.get(owner) {
+            let mut st = p.lock();
+            if let Some(extra) = st.extra.as_deref_mut()
+                && extra.timers.remove(&id)
+            {
+                st.refund(charge);
+            }
+        }
     }
 
     pub fn is_shutting_down(&self) -> bool {
@@ -629,6 +747,7 @@ impl Node {
             let st = p.lock();
             stats.links += st.links.len();
             stats.monitors += st.monitored_by.len();
+            stats.queued_bytes += st.queued;
         }
         stats
     }
@@ -711,8 +830,8 @@ impl Node {
         };
         if !parent_alive && link {
             let mut st = process.lock();
-            st.links.retain(|&l| l != parent);
-            st.stop_with(ExitReason::Linked(parent, Box::new(ExitReason::Killed)));
+            st.remove_link(parent);
+            st.stop_with(ExitReason::linked(parent, ExitReason::Killed));
         }
     }
 
@@ -729,6 +848,10 @@ impl Node {
     ) {
         let inner = &self.inner;
         if let Some(extra) = extra {
+            // No timer outlives the process that set it.
+            for &id in &extra.timers {
+                inner.timers.cancel(id);
+            }
             for name in &extra.names {
                 inner.registry.release(name, pid);
             }
@@ -746,13 +869,16 @@ impl Node {
             };
             let waker = {
                 let mut st = p.lock();
-                st.links.retain(|&l| l != pid);
-                if !st.alive || reason.is_normal() {
+                if !st.alive || !st.remove_link(pid) {
+                    None
+                } else if reason.is_normal() {
                     None
                 } else if st.trap_exit {
+                    // The link's reservation (refunded as it was removed)
+                    // becomes the exit message.
                     st.push(Message::exit(pid, reason))
                 } else {
-                    st.stop_with(ExitReason::Linked(pid, Box::new(reason.clone())));
+                    st.stop_with(ExitReason::linked(pid, reason.clone()));
                     None
                 }
             };
@@ -771,12 +897,14 @@ impl Node {
                     };
                     let waker = {
                         let mut st = p.lock();
-                        if let Some(e) = st.extra.as_deref_mut() {
+                        let held = st.extra.as_deref_mut().is_some_and(|e| {
+                            let before = e.monitors.len();
                             e.monitors.retain(|&(r, _)| r != reference);
-                        }
-                        if st.alive {
+                            e.monitors.len() < before
+                        });
+                        if st.alive && held {
                             let text = reason_text.get_or_insert_with(|| reason.to_string());
-                            st.push(Message::down(pid, reference, text))
+                            st.push_signal(Message::down(pid, reference, text))
                         } else {
                             None
                         }

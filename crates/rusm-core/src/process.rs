@@ -3,17 +3,61 @@
 //!
 //! Every relation is recorded on both ends, so an exit can clean up both
 //! sides and a dead process leaves nothing behind in anyone's state.
+//!
+//! # What a process makes the node hold
+//!
+//! Everything a process can make the node keep outside its own body is
+//! charged, in bytes, to one process and bounded by its `max_queued`
+//! (`max-queued-mb`): the messages queued in its mailbox (charged to the
+//! receiver, so a flood is refused at `send`, never dropped later), its
+//! pending timers (to the setter), its registered names, and its links and
+//! monitors, each of which *reserves* room for the one `exit` or `down`
+//! message it may deliver, so that signals are never refused. Each item
+//! also counts a fixed overhead, so a flood of empty messages is bounded
+//! too. A charge is refunded when the item goes (a message received, a
+//! timer fired or cancelled, a link undone).
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Waker};
 
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 use tokio::task::AbortHandle;
 
-use crate::{Error, ExitReason, Message, Pid, ProcessQuota, Ref};
+use crate::{Error, ExitReason, MAX_REASON_BYTES, Message, MessageKind, Pid, ProcessQuota, Ref};
+
+/// What every queued item costs beyond its payload: a message's slot in
+/// the mailbox and its allocation header, a name's map entry, a timer's
+/// table entry.
+pub(crate) const ITEM_OVERHEAD: usize = 64;
+
+/// The room a link or monitor reserves on its holder: one `exit` or `down`
+/// message carrying the longest reason.
+pub(crate) const SIGNAL_RESERVE: usize = ITEM_OVERHEAD + MAX_REASON_BYTES;
+
+/// What a pending timer costs its setter beyond its payload: the sleeping
+/// task that delivers it.
+pub(crate) const TIMER_OVERHEAD: usize = 512;
+
+/// At most this many tag comparisons are made by one poll of a selective
+/// receive (a message costs one per tag); past it the receive yields and
+/// goes on at its next poll. However long the mailbox, a receive then
+/// never holds its worker thread (or its process's lock) for more than a
+/// few microseconds, and a kill takes effect at the next yield.
+const SCAN_BUDGET: usize = 16 * 1024;
+
+impl Message {
+    /// The bytes this message is charged while it is queued. Signals
+    /// (`exit`, `down`) are charged what their link or monitor reserved.
+    pub(crate) fn charge(&self) -> usize {
+        match self.kind {
+            MessageKind::Data => ITEM_OVERHEAD + self.data.len(),
+            MessageKind::Exit | MessageKind::Down => SIGNAL_RESERVE,
+        }
+    }
+}
 
 /// Someone to tell when a process ends.
 pub(crate) enum Watcher {
@@ -21,6 +65,16 @@ pub(crate) enum Watcher {
     Process { reference: Ref, watcher: Pid },
     /// Host code awaiting the exit reason (`Node::wait`).
     Host(oneshot::Sender<ExitReason>),
+}
+
+/// What one [`Process::poll_take`] found.
+pub(crate) enum Take {
+    Taken(Message),
+    /// The scan budget ran out with messages left to compare.
+    Yield,
+    /// No queued message matches (the waker is registered, if one was
+    /// given).
+    Empty,
 }
 
 pub(crate) struct Process {
@@ -31,6 +85,8 @@ pub(crate) struct Process {
     /// What it runs (a component name), for logs and introspection.
     pub(crate) name: Option<Arc<str>>,
     pub(crate) mailbox_capacity: Option<usize>,
+    /// The most bytes it may make the node hold (see the module docs).
+    pub(crate) max_queued: usize,
     /// The quota it counts against, released at exit.
     pub(crate) quota: Option<Arc<ProcessQuota>>,
     /// Linear memory held, as reported by a backend (0 for native bodies).
@@ -42,6 +98,8 @@ pub(crate) struct State {
     pub(crate) alive: bool,
     pub(crate) trap_exit: bool,
     pub(crate) mailbox: VecDeque<Message>,
+    /// Bytes charged to this process (see the module docs).
+    pub(crate) queued: usize,
     /// The task to wake when a message arrives.
     pub(crate) waker: Option<Waker>,
     /// Set when an exit signal was accepted but the body has not stopped yet;
@@ -65,6 +123,8 @@ pub(crate) struct Extra {
     pub(crate) monitors: Vec<(Ref, Pid)>,
     pub(crate) names: Vec<Arc<str>>,
     pub(crate) label: Option<String>,
+    /// Pending timers this process set: cancelled when it exits.
+    pub(crate) timers: rustc_hash::FxHashSet<Ref>,
 }
 
 impl State {
@@ -83,10 +143,50 @@ impl State {
         }
     }
 
-    /// Queue a message and hand back the waker to call once the lock is gone.
+    /// Queue a message and hand back the waker to call once the lock is
+    /// gone. The message is charged without a check: data messages were
+    /// checked by the caller, signals were reserved.
     pub(crate) fn push(&mut self, message: Message) -> Option<Waker> {
+        self.queued += message.charge();
         self.mailbox.push_back(message);
         self.waker.take()
+    }
+
+    /// Whether `bytes` more fit under `max`.
+    pub(crate) fn fits(&self, bytes: usize, max: usize) -> bool {
+        self.queued.checked_add(bytes).is_some_and(|t| t <= max)
+    }
+
+    /// Charge `bytes` if they fit under `max`.
+    pub(crate) fn try_charge(&mut self, bytes: usize, max: usize) -> Result<(), Error> {
+        if !self.fits(bytes, max) {
+            return Err(Error::Limit);
+        }
+        self.queued += bytes;
+        Ok(())
+    }
+
+    pub(crate) fn refund(&mut self, bytes: usize) {
+        debug_assert!(self.queued >= bytes, "refund of bytes never charged");
+        self.queued = self.queued.saturating_sub(bytes);
+    }
+
+    /// Drop the link to `peer` and its reservation; whether there was one.
+    pub(crate) fn remove_link(&mut self, peer: Pid) -> bool {
+        match self.links.iter().position(|&l| l == peer) {
+            Some(i) => {
+                self.links.swap_remove(i);
+                self.refund(SIGNAL_RESERVE);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// A reserved signal turns into the message it reserved room for.
+    pub(crate) fn push_signal(&mut self, message: Message) -> Option<Waker> {
+        self.refund(SIGNAL_RESERVE);
+        self.push(message)
     }
 }
 
@@ -96,6 +196,7 @@ impl Process {
         parent: Pid,
         name: Option<Arc<str>>,
         mailbox_capacity: Option<usize>,
+        max_queued: usize,
         trap_exit: bool,
         quota: Option<Arc<ProcessQuota>>,
     ) -> Self {
@@ -104,12 +205,14 @@ impl Process {
             parent,
             name,
             mailbox_capacity,
+            max_queued,
             quota,
             memory_bytes: AtomicU64::new(0),
             state: Mutex::new(State {
                 alive: true,
                 trap_exit,
                 mailbox: VecDeque::new(),
+                queued: 0,
                 waker: None,
                 pending_exit: None,
                 abort: None,
@@ -125,7 +228,8 @@ impl Process {
         self.state.lock()
     }
 
-    /// Enqueue a data message, honouring a bounded mailbox.
+    /// Enqueue a data message, honouring a bounded mailbox and the
+    /// receiver's `max_queued`.
     pub(crate) fn deliver(&self, message: Message) -> Result<(), Error> {
         let waker = {
             let mut st = self.state.lock();
@@ -138,6 +242,9 @@ impl Process {
             {
                 return Err(Error::Limit);
             }
+            if !st.fits(message.charge(), self.max_queued) {
+                return Err(Error::Limit);
+            }
             st.push(message)
         };
         if let Some(w) = waker {
@@ -146,39 +253,28 @@ impl Process {
         Ok(())
     }
 
-    /// Enqueue a system message (`exit`, `down`): never refused while the
-    /// process lives.
-    pub(crate) fn deliver_system(&self, message: Message) {
-        let waker = {
-            let mut st = self.state.lock();
-            if !st.alive {
-                return;
-            }
-            st.push(message)
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
-    }
-
     /// Take the first message whose tag is in `tags` (all, if empty).
     /// `scanned` counts messages already known not to match, so a long
     /// wait over a full mailbox does not rescan it at every wake-up: only
-    /// this process removes messages, others only append.
+    /// this process removes messages, others only append. At most
+    /// [`SCAN_BUDGET`] tag comparisons are made per call: past it the call
+    /// says [`Take::Yield`], and the caller lets its task yield before it
+    /// goes on where this call stopped.
     pub(crate) fn poll_take(
         &self,
         tags: &[i64],
         scanned: &mut usize,
         cx: Option<&mut Context<'_>>,
-    ) -> Poll<Message> {
+    ) -> Take {
         let mut st = self.state.lock();
-        let start = (*scanned).min(st.mailbox.len());
+        let len = st.mailbox.len();
+        let start = (*scanned).min(len);
+        let end = len.min(start.saturating_add(SCAN_BUDGET / tags.len().max(1)));
         let found = if tags.is_empty() {
-            (start < st.mailbox.len()).then_some(start)
+            (start < len).then_some(start)
         } else {
             st.mailbox
-                .iter()
-                .skip(start)
+                .range(start..end)
                 .position(|m| tags.contains(&m.tag))
                 .map(|i| i + start)
         };
@@ -192,16 +288,20 @@ impl Process {
                 st.mailbox.remove(i)
             };
             let m = m.expect("index found by the scan above");
-            return Poll::Ready(m);
+            st.refund(m.charge());
+            return Take::Taken(m);
         }
-        *scanned = st.mailbox.len();
+        *scanned = end;
+        if end < len {
+            return Take::Yield;
+        }
         if let Some(cx) = cx {
             match &st.waker {
                 Some(w) if w.will_wake(cx.waker()) => {}
                 _ => st.waker = Some(cx.waker().clone()),
             }
         }
-        Poll::Pending
+        Take::Empty
     }
 
     pub(crate) fn set_memory_bytes(&self, bytes: u64) {

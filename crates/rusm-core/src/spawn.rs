@@ -52,6 +52,7 @@ pub struct SpawnOptions {
     pub(crate) link: bool,
     pub(crate) monitor: Option<Ref>,
     pub(crate) mailbox_capacity: Option<usize>,
+    pub(crate) max_queued: Option<usize>,
     pub(crate) quota: Option<Arc<ProcessQuota>>,
     pub(crate) trap_exit: bool,
     pub(crate) first_message: Option<Message>,
@@ -86,6 +87,14 @@ impl SpawnOptions {
     /// it are refused with `Limit` (exit and down messages never are).
     pub fn mailbox_capacity(mut self, capacity: Option<usize>) -> Self {
         self.mailbox_capacity = capacity;
+        self
+    }
+
+    /// Bound what the process may make the node hold, in bytes: queued
+    /// messages, pending timers, names, and the room its links and
+    /// monitors reserve (`max-queued-mb`). `None`: unbounded.
+    pub fn max_queued(mut self, bytes: Option<usize>) -> Self {
+        self.max_queued = bytes;
         self
     }
 

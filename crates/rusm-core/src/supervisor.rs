@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::{Ctx, Error, ExitReason, MessageKind, Node, Pid, Ref, SpawnOptions};
+use crate::{Ctx, Error, ExitReason, Message, MessageKind, Node, Pid, Ref, SpawnOptions};
 
 /// Which children restart when one ends abnormally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -163,7 +163,10 @@ async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
         let m = sup.ctx.receive_any().await;
         match m.kind {
             MessageKind::Down => {
-                let Some(i) = sup.child_by_monitor(m.tag) else {
+                // The kind cannot be forged (only the node makes `down`
+                // messages) and the sender must be the child the monitor
+                // watched: nothing else is taken for a child's end.
+                let Some(i) = sup.child_by_monitor(m.tag, m.sender) else {
                     continue;
                 };
                 let reason = m.text();
@@ -204,7 +207,7 @@ async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
                 let reason: ExitReason = m.text().parse().unwrap_or(ExitReason::Shutdown);
                 return match reason {
                     ExitReason::Shutdown | ExitReason::Normal => ExitReason::Shutdown,
-                    other => ExitReason::Linked(m.sender, Box::new(other)),
+                    other => ExitReason::linked(m.sender, other),
                 };
             }
             MessageKind::Data => {}
@@ -213,10 +216,11 @@ async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
 }
 
 impl Supervisor {
-    fn child_by_monitor(&self, reference: Ref) -> Option<usize> {
-        self.running
-            .iter()
-            .position(|r| r.as_ref().is_some_and(|r| r.monitor == reference))
+    fn child_by_monitor(&self, reference: Ref, sender: Pid) -> Option<usize> {
+        self.running.iter().position(|r| {
+            r.as_ref()
+                .is_some_and(|r| r.monitor == reference && r.pid == sender)
+        })
     }
 
     fn is_child(&self, pid: Pid) -> bool {
@@ -312,30 +316,36 @@ impl Supervisor {
             .is_err()
         {
             // Already gone: its `down` is queued; take it out of the way.
-            let _ = self
-                .ctx
-                .receive(&[child.monitor], Some(Duration::from_secs(1)))
-                .await;
+            let _ = self.receive_down(&child, Duration::from_secs(1)).await;
             self.stale_exits.insert(child.pid);
             return;
         }
-        let tags = [child.monitor];
         let down = match self
-            .ctx
-            .receive(&tags, Some(self.spec.shutdown_timeout))
+            .receive_down(&child, self.spec.shutdown_timeout)
             .await
         {
-            Ok(m) => Some(m),
-            Err(_) => {
+            Some(m) => Some(m),
+            None => {
                 let _ = node.kill(child.pid);
-                self.ctx
-                    .receive(&tags, Some(Duration::from_secs(5)))
-                    .await
-                    .ok()
+                self.receive_down(&child, Duration::from_secs(5)).await
             }
         };
         if down.is_none_or(|m| !ExitReason::text_is_normal(&m.text())) {
             self.stale_exits.insert(child.pid);
+        }
+    }
+
+    /// The child's `down` message, within `timeout`. Only a `down` from
+    /// the child itself counts: a data message that happens to carry the
+    /// monitor's tag is taken out of the way and ignored.
+    async fn receive_down(&self, child: &Running, timeout: Duration) -> Option<Message> {
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let m = self.ctx.receive(&[child.monitor], Some(left)).await.ok()?;
+            if m.kind == MessageKind::Down && m.sender == child.pid {
+                return Some(m);
+            }
         }
     }
 }

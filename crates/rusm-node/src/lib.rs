@@ -16,6 +16,7 @@
 mod error;
 mod lifecycle;
 mod node;
+mod os;
 
 pub use error::NodeError;
 pub use lifecycle::TARGET as LIFECYCLE_TARGET;

@@ -18,7 +18,7 @@ impl Lifecycle for LifecycleLog {
     fn exited(&self, pid: Pid, name: Option<&str>, reason: &ExitReason) {
         let name = name.unwrap_or("process");
         match reason {
-            ExitReason::Crashed(_) | ExitReason::FailedToStart(_) => {
+            ExitReason::Crashed(_) | ExitReason::ExitCode(_) | ExitReason::FailedToStart(_) => {
                 tracing::error!(target: TARGET, "rusm exit  {name}#{pid} {reason}")
             }
             ExitReason::Killed | ExitReason::Linked(..) => {

@@ -64,6 +64,10 @@ impl RusmNode {
     /// Boot a node from a manifest (or an empty one without), on the
     /// current tokio runtime. Residents start at once.
     pub fn boot(manifest: Option<&Manifest>) -> Result<RusmNode, NodeError> {
+        match crate::os::raise_open_file_limit() {
+            Ok(n) => tracing::debug!(open_files = n, "raised the soft open-file limit"),
+            Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
+        }
         let store = match manifest.and_then(|m| m.store.as_ref()) {
             Some(path) => Some(rusm_kv::Store::open(path)?),
             None => None,

@@ -192,14 +192,11 @@ impl Actor {
         Ok(self.ctx.unlink(to)?)
     }
 
+    /// Needs no grant: a monitor only observes, and the request/reply
+    /// idiom (`make_ref`, `monitor`, `send`, `receive`) must work for
+    /// every process. Its cost is bounded by `max-queued-mb` (`Limit`).
     pub(crate) fn monitor(&self, target: u64) -> AbiResult<i64> {
-        let target = match self.may_manage(target) {
-            Ok(t) => t,
-            // A dead pid still gets its immediate `noproc` down.
-            Err(AbiError::NoProcess) => Pid(target),
-            Err(e) => return Err(e),
-        };
-        Ok(self.ctx.monitor(target))
+        Ok(self.ctx.monitor(Pid(target))?)
     }
 
     pub(crate) fn demonitor(&self, reference: i64) -> AbiResult<()> {

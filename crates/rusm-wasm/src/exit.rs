@@ -4,6 +4,7 @@ use std::fmt;
 
 use rusm_core::ExitReason;
 use wasmtime::Trap;
+use wasmtime::component::ResourceTableError;
 use wasmtime_wasi::I32Exit;
 
 /// A guest misused the ABI in a way that ends it (an out-of-bounds pointer,
@@ -81,13 +82,19 @@ fn trap_name(trap: Trap) -> String {
     }
 }
 
+/// A process whose WASI resource table is full (`max-open-files`) ends
+/// with a reason that says so: preview 2 has no error code for it.
+pub(crate) fn too_many_resources(error: &wasmtime::Error, limit: usize) -> Option<ExitReason> {
+    error
+        .chain()
+        .any(|c| matches!(c.downcast_ref(), Some(ResourceTableError::Full)))
+        .then(|| ExitReason::crashed(format!("too many open resources (limit {limit})")))
+}
+
 /// The exit reason of a guest's entry call that returned an error.
 pub(crate) fn exit_reason(error: &wasmtime::Error) -> ExitReason {
     if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return match exit.0 {
-            0 => ExitReason::Normal,
-            n => ExitReason::crashed(format!("exit code {n}")),
-        };
+        return ExitReason::from_exit_code(exit.0);
     }
     if let Some(GuestFault::Exit(reason)) = error.downcast_ref::<GuestFault>() {
         return reason.clone();
@@ -96,10 +103,3 @@ pub(crate) fn exit_reason(error: &wasmtime::Error) -> ExitReason {
     ExitReason::crashed(describe(error))
 }
 
-/// `rusm run` exits with the guest's own code after `proc_exit(n)`.
-pub fn exit_code(reason: &ExitReason) -> Option<i32> {
-    match reason {
-        ExitReason::Crashed(text) => text.strip_prefix("exit code ")?.parse().ok(),
-        _ => None,
-    }
-}

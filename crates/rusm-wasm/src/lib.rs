@@ -56,5 +56,4 @@ mod wasi;
 pub use actor::AbiError;
 pub use artifact::{Artifact, ArtifactKind, LoadError};
 pub use engine::WasmConfig;
-pub use exit::exit_code;
 pub use runtime::{RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

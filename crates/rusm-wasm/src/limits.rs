@@ -1,10 +1,14 @@
 //! The store limiter behind `max-memory-mb`.
 //!
-//! Growing a memory or a table past the grant is an error, not a failed
-//! `memory.grow`: the process traps with `memory limit exceeded (limit N
-//! MiB)`, as the contract says, instead of limping on. A memory declared
-//! larger than the grant fails the instantiation, so the process ends with
-//! `failed to start`.
+//! The grant bounds a process's linear memories **together**, and its
+//! tables' elements together: a module that declares ten memories gets
+//! the same budget as one that declares one. Growing past it is an error,
+//! not a failed `memory.grow`: the process traps with `memory limit
+//! exceeded (limit N MiB)`, as the contract says, instead of limping on.
+//! A memory declared larger than the grant fails the instantiation, so the
+//! process ends with `failed to start`. How many memories, tables and
+//! instances one process may have is bounded too: each memory reserves
+//! address space and memory maps on the host even while it is empty.
 
 use rusm_core::Ctx;
 use wasmtime::ResourceLimiter;
@@ -13,10 +17,23 @@ use crate::component::ComponentState;
 use crate::exit::LimitExceeded;
 use crate::module::ModuleState;
 
+/// Linear memories per process. Toolchains emit one (a component with the
+/// preview-1 adapter, a few); anything near this is an attack on the
+/// host's address space.
+const MAX_MEMORIES: usize = 16;
+/// Tables per process.
+const MAX_TABLES: usize = 64;
+/// Core instances per process (a component is several).
+const MAX_INSTANCES: usize = 64;
+
 pub(crate) struct Limits {
     max_memory_bytes: usize,
     max_table_elements: usize,
     limit_mib: u64,
+    /// Bytes of all memories together, as granted so far.
+    memory_bytes: usize,
+    /// Elements of all tables together, as granted so far.
+    table_elements: usize,
 }
 
 impl Limits {
@@ -29,13 +46,33 @@ impl Limits {
             // tables to the same budget so a table bomb is bounded too.
             max_table_elements: (max_memory_bytes / 16).max(10_000),
             limit_mib: max_memory_mb,
+            memory_bytes: 0,
+            table_elements: 0,
         }
     }
 
-    /// A memory growing to `desired` bytes; `ctx` hears the new size (for
-    /// `process_info`).
-    fn memory_growing(&self, ctx: &Ctx, desired: usize) -> wasmtime::Result<bool> {
-        if desired > self.max_memory_bytes {
+    /// One memory growing from `current` to `desired` bytes; `ctx` hears
+    /// the new total (for `process_info`).
+    ///
+    /// A growth Wasmtime will refuse anyway (past the memory's declared
+    /// maximum) is refused here without being counted. One it refuses
+    /// after this check for another reason (the host is out of memory)
+    /// stays counted: the total can only err on the strict side.
+    fn memory_growing(
+        &mut self,
+        ctx: &Ctx,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let total = self
+            .memory_bytes
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.max_memory_bytes {
             return Err(LimitExceeded {
                 what: "memory",
                 limit_mib: self.limit_mib,
@@ -43,12 +80,26 @@ impl Limits {
             }
             .into());
         }
-        ctx.set_memory_bytes(desired as u64);
+        self.memory_bytes = total;
+        ctx.set_memory_bytes(total as u64);
         Ok(true)
     }
 
-    fn table_growing(&self, desired: usize) -> wasmtime::Result<bool> {
-        if desired > self.max_table_elements {
+    /// Like [`Limits::memory_growing`], for table elements.
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
+        }
+        let total = self
+            .table_elements
+            .saturating_sub(current)
+            .saturating_add(desired);
+        if total > self.max_table_elements {
             return Err(LimitExceeded {
                 what: "table",
                 limit_mib: self.limit_mib,
@@ -56,6 +107,7 @@ impl Limits {
             }
             .into());
         }
+        self.table_elements = total;
         Ok(true)
     }
 }
@@ -68,20 +120,33 @@ macro_rules! limited_by_actor {
         impl ResourceLimiter for $state {
             fn memory_growing(
                 &mut self,
-                _current: usize,
+                current: usize,
                 desired: usize,
-                _maximum: Option<usize>,
+                maximum: Option<usize>,
             ) -> wasmtime::Result<bool> {
-                self.limits.memory_growing(&self.actor.ctx, desired)
+                self.limits
+                    .memory_growing(&self.actor.ctx, current, desired, maximum)
             }
 
             fn table_growing(
                 &mut self,
-                _current: usize,
+                current: usize,
                 desired: usize,
-                _maximum: Option<usize>,
+                maximum: Option<usize>,
             ) -> wasmtime::Result<bool> {
-                self.limits.table_growing(desired)
+                self.limits.table_growing(current, desired, maximum)
+            }
+
+            fn instances(&self) -> usize {
+                MAX_INSTANCES
+            }
+
+            fn tables(&self) -> usize {
+                MAX_TABLES
+            }
+
+            fn memories(&self) -> usize {
+                MAX_MEMORIES
             }
         }
     )*};

@@ -184,7 +184,9 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
         "recv",
         |mut c: Ctx<'_>, (tags_ptr, count, ms): (i32, i32, i64)| {
             Box::new(async move {
-                if count < 0 {
+                // Checked before the tags are read: a huge count is a
+                // malformed call, not a read of the whole memory.
+                if count < 0 || count as usize > rusm_core::MAX_RECEIVE_TAGS {
                     return Ok(AbiError::Invalid.code());
                 }
                 let tags = Tags::read(&mut c, "recv", tags_ptr, count)?;

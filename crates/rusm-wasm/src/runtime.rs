@@ -12,6 +12,7 @@ use rusm_core::{
 };
 use wasmtime::component::Linker as ComponentLinker;
 use wasmtime::{Extern, Linker, PoolConcurrencyLimitError, Store, TypedFunc};
+use wasmtime_wasi::WasiView;
 
 use crate::actor::Actor;
 use crate::artifact::{
@@ -19,7 +20,7 @@ use crate::artifact::{
 };
 use crate::component::{self, ActorPre, ComponentState};
 use crate::engine::{Engines, WasmConfig};
-use crate::exit::{describe, exit_reason};
+use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::limits::Limits;
 use crate::module::{self, ModuleState};
 use crate::wasi;
@@ -358,9 +359,12 @@ impl RuntimeInner {
                 .or_insert_with(|| ProcessQuota::new(max))
                 .clone()
         });
+        let max_queued = usize::try_from(caps.max_queued_mb.saturating_mul(1 << 20))
+            .unwrap_or(usize::MAX);
         options
             .name(name.clone())
             .mailbox_capacity(caps.mailbox_capacity)
+            .max_queued(Some(max_queued))
             .quota(quota)
     }
 
@@ -443,6 +447,11 @@ async fn run(
         None
     };
     let limits = Limits::new(caps.max_memory_mb);
+    let open_files = usize::try_from(caps.max_open_files).unwrap_or(usize::MAX);
+    let crash = |e: &wasmtime::Error| match too_many_resources(e, open_files) {
+        Some(reason) => reason,
+        None => exit_reason(e),
+    };
     let fits_pool = caps.max_memory_mb <= rt.config.pool_memory_mb;
     let actor = Actor {
         ctx,
@@ -455,7 +464,11 @@ async fn run(
         Code::Module(code) => {
             let mut data = ModuleState {
                 actor,
-                wasi: wasi.as_mut().map(|b| Box::new(b.build_p1())),
+                wasi: wasi.as_mut().map(|b| {
+                    let mut p1 = b.build_p1();
+                    WasiView::ctx(&mut p1).table.set_max_capacity(open_files);
+                    Box::new(p1)
+                }),
                 limits,
                 memory: None,
             };
@@ -487,7 +500,10 @@ async fn run(
                     }
                     Err(e) => return start_failure(&e),
                 };
-                return run_module_entry(&mut store, instance, entry).await;
+                return match run_module_entry(&mut store, instance, entry).await {
+                    Ok(()) => ExitReason::Normal,
+                    Err(e) => crash(&e),
+                };
             }
             unreachable!("the on-demand engine is always tried last")
         }
@@ -495,7 +511,11 @@ async fn run(
             let mut data = ComponentState {
                 actor,
                 wasi: wasi.as_mut().map(|b| Box::new(b.build())),
-                table: wasmtime::component::ResourceTable::new(),
+                table: {
+                    let mut table = wasmtime::component::ResourceTable::new();
+                    table.set_max_capacity(open_files);
+                    table
+                },
                 limits,
             };
             for &engine in engines_to_try(fits_pool) {
@@ -536,8 +556,8 @@ async fn run(
                     }
                     Err(e) => start_failure(&e),
                     Ok(Ok(true)) => ExitReason::Normal,
-                    Ok(Ok(false)) => ExitReason::crashed("exit code 1"),
-                    Ok(Err(e)) => exit_reason(&e),
+                    Ok(Ok(false)) => ExitReason::from_exit_code(1),
+                    Ok(Err(e)) => crash(&e),
                 };
             }
             unreachable!("the on-demand engine is always tried last")
@@ -583,7 +603,7 @@ async fn run_module_entry(
     store: &mut Store<ModuleState>,
     instance: wasmtime::Instance,
     entry: &ModuleEntry,
-) -> ExitReason {
+) -> wasmtime::Result<()> {
     if let Some(memory) = entry
         .memory
         .as_ref()
@@ -601,13 +621,8 @@ async fn run_module_entry(
         // SAFETY: `ModuleEntry::new` only keeps exports of type `[] -> []`.
         unsafe { TypedFunc::<(), ()>::new_unchecked(&*store, func) }
     };
-    if let Some(init) = &entry.initialize
-        && let Err(e) = func(store, init).call_async(&mut *store, ()).await
-    {
-        return exit_reason(&e);
+    if let Some(init) = &entry.initialize {
+        func(store, init).call_async(&mut *store, ()).await?;
     }
-    match func(store, &entry.entry).call_async(&mut *store, ()).await {
-        Ok(()) => ExitReason::Normal,
-        Err(e) => exit_reason(&e),
-    }
+    func(store, &entry.entry).call_async(&mut *store, ()).await
 }

@@ -265,7 +265,7 @@ fn root_status(name: &str, pid: rusm_core::Pid, reason: &ExitReason) -> ExitCode
         return ExitCode::SUCCESS;
     }
     eprintln!("rusm: {name}#{pid} {reason}");
-    match rusm_wasm::exit_code(reason) {
+    match reason.exit_code() {
         Some(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         None => ExitCode::from(1),
     }

@@ -1,5 +1,6 @@
 //! Integration tests of the actor core, one module per topic.
 
+mod limits;
 mod links;
 mod messaging;
 mod monitors;

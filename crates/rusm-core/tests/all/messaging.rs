@@ -157,7 +157,7 @@ async fn bounded_mailbox_sheds_data_but_never_exit_or_down() {
                 let watched = ctx.spawn(SpawnOptions::new(), |c| async move {
                     c.receive(&[7], None).await.unwrap();
                 });
-                ctx.monitor(watched.unwrap());
+                ctx.monitor(watched.unwrap()).unwrap();
                 tx.send((crasher, watched.unwrap())).unwrap();
                 // Do not read anything: the mailbox stays full.
                 ctx.receive(&[i64::MIN], None).await.ok();

@@ -14,7 +14,7 @@ async fn down_carries_the_reference_and_reason() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let watcher = node
         .spawn(SpawnOptions::new(), move |ctx| async move {
-            let r = ctx.monitor(target);
+            let r = ctx.monitor(target).unwrap();
             ctx.send(target, 1, vec![]).unwrap();
             let m = ctx.receive(&[r], None).await.unwrap();
             tx.send((m.kind, m.sender, m.tag == r, m.text())).unwrap();
@@ -36,7 +36,7 @@ async fn monitoring_a_dead_pid_gives_noproc_at_once() {
     reason(&node, dead).await;
     let (tx, rx) = tokio::sync::oneshot::channel();
     node.spawn(SpawnOptions::new(), move |ctx| async move {
-        let r = ctx.monitor(dead);
+        let r = ctx.monitor(dead).unwrap();
         let m = ctx
             .receive(&[r], Some(std::time::Duration::from_secs(1)))
             .await
@@ -54,7 +54,7 @@ async fn demonitor_stops_the_down_and_cleans_both_sides() {
     let (tx, rx) = tokio::sync::oneshot::channel();
     let watcher = node
         .spawn(SpawnOptions::new(), move |ctx| async move {
-            let r = ctx.monitor(target);
+            let r = ctx.monitor(target).unwrap();
             ctx.demonitor(r).unwrap();
             let again = ctx.demonitor(r);
             tx.send(again).unwrap();
@@ -76,7 +76,7 @@ async fn a_dead_watcher_leaves_no_monitor_behind() {
     for _ in 0..100 {
         let w = node
             .spawn(SpawnOptions::new(), move |ctx| async move {
-                ctx.monitor(target);
+                ctx.monitor(target).unwrap();
             })
             .unwrap();
         reason(&node, w).await;
@@ -94,7 +94,7 @@ async fn references_never_equal_a_hand_picked_tag() {
     let target = node.spawn(SpawnOptions::new(), |_| async {}).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel();
     node.spawn(SpawnOptions::new(), move |ctx| async move {
-        let refs = [ctx.make_ref(), ctx.monitor(target), ctx.make_ref()];
+        let refs = [ctx.make_ref(), ctx.monitor(target).unwrap(), ctx.make_ref()];
         let first_tags = ctx
             .receive(&[1, 2, 100], Some(std::time::Duration::from_millis(50)))
             .await;

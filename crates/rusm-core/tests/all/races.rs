@@ -87,7 +87,7 @@ async fn monitor_during_exit_always_gets_one_down() {
         let target = node.spawn(SpawnOptions::new(), |_| async {}).unwrap();
         let (tx, rx) = tokio::sync::oneshot::channel();
         node.spawn(SpawnOptions::new(), move |ctx| async move {
-            let r = ctx.monitor(target);
+            let r = ctx.monitor(target).unwrap();
             let m = ctx
                 .receive(&[r], Some(Duration::from_secs(5)))
                 .await

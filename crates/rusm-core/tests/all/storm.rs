@@ -24,7 +24,7 @@ async fn a_million_processes_leave_every_table_empty() {
                 if busy {
                     ctx.register(&format!("p{wave}-{i}")).unwrap();
                     ctx.link(anchor).unwrap();
-                    ctx.monitor(anchor);
+                    ctx.monitor(anchor).unwrap();
                     ctx.send(ctx.pid(), 0, vec![0; 16]).unwrap();
                     let _ = ctx.receive_any().await;
                 }
