@@ -180,8 +180,9 @@ fn caps_with_a_broken_manifest_exits_2_with_its_diagnostics() {
         out.show()
     );
     assert!(
-        stderr.iter().any(|l| *l
-            == "rusm.toml:3:18: error: `max-open-files` must be a positive integer, not a string"),
+        stderr.contains(
+            &"rusm.toml:3:18: error: `max-open-files` must be a positive integer, not a string"
+        ),
         "{}",
         out.show()
     );
