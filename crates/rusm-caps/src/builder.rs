@@ -95,6 +95,25 @@ impl CapabilitiesBuilder {
         self
     }
 
+    /// Registering cluster-wide names.
+    pub fn allow_global_names(mut self, allow: bool) -> Self {
+        self.caps.allow_global_names = allow;
+        self
+    }
+
+    /// The ceiling on what the node holds for the process outside its
+    /// linear memory (queued messages, timers, names, links), in MiB.
+    pub fn max_queued_mb(mut self, mb: u64) -> Self {
+        self.caps.max_queued_mb = mb;
+        self
+    }
+
+    /// The descriptors and WASI resources it may hold open at once.
+    pub fn max_open_files(mut self, n: u64) -> Self {
+        self.caps.max_open_files = n;
+        self
+    }
+
     /// Adds one preopened directory to those of the base.
     pub fn preopen(mut self, preopen: Preopen) -> Self {
         self.caps.preopens.push(preopen);
@@ -143,11 +162,15 @@ mod tests {
             .allow_storage(true)
             .max_processes(Some(3))
             .mailbox_capacity(Some(4))
+            .allow_global_names(true)
+            .max_queued_mb(5)
+            .max_open_files(6)
             .preopen(p.clone())
             .build();
         assert_eq!(
             caps.summary(),
-            "net listen spawn control storage stdio env=1 fs=1 mem=8M procs=3 mailbox=4"
+            "net listen spawn control storage stdio global-names env=1 fs=1 mem=8M \
+             queued=5M procs=3 mailbox=4 files=6"
         );
         assert_eq!(caps.preopens, vec![p]);
         let cleared = Capabilities::builder(caps).preopens([]).build();

@@ -40,7 +40,8 @@ impl Preopen {
 #[serde(rename_all = "kebab-case")]
 pub struct Capabilities {
     /// The profile this set was resolved from (`"sandboxed"`, `"worker"`, ...).
-    /// Informational: it does not grant anything.
+    /// Informational: it grants nothing, and only picks which defaults
+    /// [`summary`](Self::summary) leaves out.
     pub profile: String,
     /// Host directories the guest may open; empty means no disk at all.
     pub preopens: Vec<Preopen>,
@@ -62,10 +63,35 @@ pub struct Capabilities {
     /// The node's durable key-value store.
     pub allow_storage: bool,
     /// Node-wide cap on live processes under this profile; `None` means only
-    /// the node's own cap applies.
+    /// the node's own cap applies. A spawn past it returns `limit`, so a
+    /// spawn bomb stops there. Enforced by the actor core.
     pub max_processes: Option<u64>,
     /// Bound on each mailbox under this profile; `None` means unbounded.
     pub mailbox_capacity: Option<usize>,
+    /// Cluster-wide names (`CLUSTER.md`): registering them touches every
+    /// node, so it is a grant, not a given. Enforced by the cluster.
+    #[serde(default)]
+    pub allow_global_names: bool,
+    /// Ceiling, in MiB, on what the process makes the node hold for it
+    /// outside its linear memory: queued messages, pending timers, names,
+    /// links and monitors. Without it a guest could grow the host's heap
+    /// through other processes' mailboxes. Enforced by the actor core.
+    #[serde(default = "default_max_queued_mb")]
+    pub max_queued_mb: u64,
+    /// Descriptors and WASI resources the process may hold open at once.
+    /// Enforced by the WASI context.
+    #[serde(default = "default_max_open_files")]
+    pub max_open_files: u64,
+}
+
+// A set persisted before a limit existed deserializes with the default-deny
+// value, the same as a custom profile that does not mention it.
+fn default_max_queued_mb() -> u64 {
+    SANDBOXED_QUEUED_MB
+}
+
+fn default_max_open_files() -> u64 {
+    SANDBOXED_OPEN_FILES
 }
 
 /// The names of the built-in profiles, in the order `rusm caps` lists them.
@@ -77,8 +103,27 @@ pub const SANDBOXED_MEMORY_MB: u64 = 64;
 /// The heap ceiling of `trusted`, in MiB.
 pub const TRUSTED_MEMORY_MB: u64 = 1024;
 
+/// The per-profile process cap of `sandboxed` and `network-client`
+/// (`trusted` has none: only the node's cap applies).
+pub const SANDBOXED_MAX_PROCESSES: u64 = 10_000;
+
+/// The host-memory ceiling (`max-queued-mb`) of `sandboxed` and
+/// `network-client`, in MiB.
+pub const SANDBOXED_QUEUED_MB: u64 = 64;
+
+/// The host-memory ceiling (`max-queued-mb`) of `trusted`, in MiB.
+pub const TRUSTED_QUEUED_MB: u64 = 1024;
+
+/// The open descriptors and resources (`max-open-files`) of `sandboxed` and
+/// `network-client`.
+pub const SANDBOXED_OPEN_FILES: u64 = 256;
+
+/// The open descriptors and resources (`max-open-files`) of `trusted`.
+pub const TRUSTED_OPEN_FILES: u64 = 4096;
+
 impl Capabilities {
-    /// The default profile: CPU and a 64 MiB heap, nothing else.
+    /// The default profile: CPU, a 64 MiB heap and the default limits,
+    /// nothing else.
     pub fn sandboxed() -> Self {
         Capabilities {
             profile: "sandboxed".to_owned(),
@@ -91,8 +136,11 @@ impl Capabilities {
             allow_process_control: false,
             allow_spawn: SpawnGrant::None,
             allow_storage: false,
-            max_processes: None,
+            max_processes: Some(SANDBOXED_MAX_PROCESSES),
             mailbox_capacity: None,
+            allow_global_names: false,
+            max_queued_mb: SANDBOXED_QUEUED_MB,
+            max_open_files: SANDBOXED_OPEN_FILES,
         }
     }
 
@@ -106,8 +154,9 @@ impl Capabilities {
     }
 
     /// Stdio, outbound and inbound network, process control, spawning any
-    /// component, storage and a 1 GiB heap. Still no disk and no environment:
-    /// those name host resources, so only a custom profile can grant them.
+    /// component, storage, global names, a 1 GiB heap and the larger limits.
+    /// Still no disk and no environment: those name host resources, so only
+    /// a custom profile can grant them.
     pub fn trusted() -> Self {
         Capabilities {
             profile: "trusted".to_owned(),
@@ -122,6 +171,9 @@ impl Capabilities {
             allow_storage: true,
             max_processes: None,
             mailbox_capacity: None,
+            allow_global_names: true,
+            max_queued_mb: TRUSTED_QUEUED_MB,
+            max_open_files: TRUSTED_OPEN_FILES,
         }
     }
 
@@ -150,9 +202,24 @@ impl Capabilities {
         crate::CapabilitiesBuilder::new(base)
     }
 
-    /// The one-line form printed on the lifecycle log's spawn lines: the
-    /// granted capabilities in a fixed order, then the memory ceiling, then
-    /// the optional caps.
+    /// The one-line form printed on the lifecycle log's spawn lines and by
+    /// `rusm caps`: the granted capabilities in a fixed order, then the
+    /// memory ceiling, then the limits.
+    ///
+    /// The words: `net listen spawn[=a,b] control storage stdio
+    /// global-names env=N fs=N mem=NM queued=NM procs=N mailbox=N files=N`.
+    /// `net` to `fs` appear when granted, `mem` always. `global-names` and
+    /// the limits (`queued`, `procs`, `mailbox`, `files`) appear only where
+    /// they differ from the built-in defaults of the set's *tier*:
+    /// `trusted`'s when [`profile`](Self::profile) is `"trusted"`,
+    /// `sandboxed`'s otherwise (`network-client` has the same limits, and a
+    /// custom profile is compared with the default-deny base). That keeps
+    /// the built-ins' lines as short as they were before those grants
+    /// existed, while a custom profile shows everything it holds beyond
+    /// default deny; the price is that a line is read with its profile name
+    /// (`trusted` holds more than its words say). Going below a default
+    /// needs its own words: `procs=node-cap` (no per-profile cap, only the
+    /// node's) and `no-global-names` (a `trusted` set without them).
     ///
     /// ```
     /// use rusm_caps::Capabilities;
@@ -161,8 +228,18 @@ impl Capabilities {
     ///     Capabilities::trusted().summary(),
     ///     "net listen spawn control storage stdio mem=1024M"
     /// );
+    /// let mut more = Capabilities::sandboxed();
+    /// more.allow_global_names = true;
+    /// more.max_queued_mb = 128;
+    /// more.max_processes = None;
+    /// assert_eq!(more.summary(), "global-names mem=64M queued=128M procs=node-cap");
     /// ```
     pub fn summary(&self) -> String {
+        let tier = if self.profile == "trusted" {
+            Self::trusted()
+        } else {
+            Self::sandboxed()
+        };
         let mut out = String::new();
         let mut word = |w: &str| {
             out.push_str(w);
@@ -189,6 +266,11 @@ impl Capabilities {
         if self.allow_stdio {
             word("stdio");
         }
+        match (self.allow_global_names, tier.allow_global_names) {
+            (true, false) => word("global-names"),
+            (false, true) => word("no-global-names"),
+            _ => {}
+        }
         if !self.env.is_empty() {
             word(&format!("env={}", self.env.len()));
         }
@@ -197,11 +279,23 @@ impl Capabilities {
         }
         // Writing to a String cannot fail.
         let _ = write!(out, "mem={}M", self.max_memory_mb);
-        if let Some(n) = self.max_processes {
-            let _ = write!(out, " procs={n}");
+        if self.max_queued_mb != tier.max_queued_mb {
+            let _ = write!(out, " queued={}M", self.max_queued_mb);
         }
+        if self.max_processes != tier.max_processes {
+            match self.max_processes {
+                Some(n) => {
+                    let _ = write!(out, " procs={n}");
+                }
+                None => out.push_str(" procs=node-cap"),
+            }
+        }
+        // No built-in bounds mailboxes, so any bound differs from the tier.
         if let Some(n) = self.mailbox_capacity {
             let _ = write!(out, " mailbox={n}");
+        }
+        if self.max_open_files != tier.max_open_files {
+            let _ = write!(out, " files={}", self.max_open_files);
         }
         out
     }
@@ -209,9 +303,9 @@ impl Capabilities {
     /// Whether every grant of `self` is also granted by `other`: `self` can
     /// do nothing that `other` could not. The profile name is not compared.
     ///
-    /// Caps count as grants in the direction that gives more: a larger
-    /// memory ceiling, no process cap (`None`) above any cap, an unbounded
-    /// mailbox above any bound.
+    /// Limits count as grants in the direction that gives more: a larger
+    /// memory, host-memory or open-files ceiling, no process cap (`None`)
+    /// above any cap, an unbounded mailbox above any bound.
     ///
     /// ```
     /// use rusm_caps::Capabilities;
@@ -233,6 +327,9 @@ impl Capabilities {
             && bool_within(self.allow_storage, other.allow_storage)
             && bound_within(self.max_processes, other.max_processes)
             && bound_within(self.mailbox_capacity, other.mailbox_capacity)
+            && bool_within(self.allow_global_names, other.allow_global_names)
+            && self.max_queued_mb <= other.max_queued_mb
+            && self.max_open_files <= other.max_open_files
     }
 }
 
@@ -260,12 +357,18 @@ mod tests {
     fn builtins_match_the_spec_table() {
         let s = Capabilities::sandboxed();
         assert_eq!(s.max_memory_mb, 64);
+        assert_eq!(s.max_processes, Some(10_000));
+        assert_eq!((s.max_queued_mb, s.max_open_files), (64, 256));
+        assert!(!s.allow_global_names);
         assert_eq!(s.summary(), "mem=64M");
         assert_eq!(s.profile, "sandboxed");
 
         let n = Capabilities::network_client();
         assert_eq!(n.summary(), "net mem=64M");
         assert_eq!(n.profile, "network-client");
+        assert_eq!(n.max_processes, Some(10_000));
+        assert_eq!((n.max_queued_mb, n.max_open_files), (64, 256));
+        assert!(!n.allow_global_names);
 
         let t = Capabilities::trusted();
         assert!(t.allow_stdio && t.allow_network && t.allow_listen);
@@ -273,6 +376,13 @@ mod tests {
         assert_eq!(t.allow_spawn, SpawnGrant::Any);
         assert_eq!(t.max_memory_mb, 1024);
         assert!(t.preopens.is_empty() && t.env.is_empty());
+        assert_eq!(t.max_processes, None);
+        assert_eq!((t.max_queued_mb, t.max_open_files), (1024, 4096));
+        assert!(t.allow_global_names);
+        assert_eq!(
+            t.summary(),
+            "net listen spawn control storage stdio mem=1024M"
+        );
     }
 
     #[test]
@@ -306,11 +416,45 @@ mod tests {
             allow_storage: true,
             max_processes: Some(10),
             mailbox_capacity: Some(100),
+            allow_global_names: true,
+            max_queued_mb: 128,
+            max_open_files: 16,
         };
         assert_eq!(
             caps.summary(),
-            "net listen spawn control storage stdio env=2 fs=1 mem=64M procs=10 mailbox=100"
+            "net listen spawn control storage stdio global-names env=2 fs=1 mem=64M \
+             queued=128M procs=10 mailbox=100 files=16"
         );
+    }
+
+    #[test]
+    fn summary_leaves_out_the_limits_of_its_tier() {
+        // A custom profile is compared with sandboxed, so trusted's limits
+        // show once the set is no longer called `trusted`.
+        let mut custom = Capabilities::trusted();
+        custom.profile = "root".into();
+        assert_eq!(
+            custom.summary(),
+            "net listen spawn control storage stdio global-names mem=1024M \
+             queued=1024M procs=node-cap files=4096"
+        );
+
+        // A `trusted` set is compared with trusted: what it gives up shows.
+        let narrowed = Capabilities::builder(Capabilities::trusted())
+            .allow_global_names(false)
+            .max_processes(Some(10_000))
+            .max_queued_mb(64)
+            .max_open_files(256)
+            .build();
+        assert_eq!(
+            narrowed.summary(),
+            "net listen spawn control storage stdio no-global-names mem=1024M \
+             queued=64M procs=10000 files=256"
+        );
+
+        let mut network = Capabilities::network_client();
+        network.max_open_files = 4096;
+        assert_eq!(network.summary(), "net mem=64M files=4096");
     }
 
     #[test]
@@ -342,6 +486,21 @@ mod tests {
         let mut env = s.clone();
         env.env = vec!["HOME".into()];
         assert!(!env.is_within(&s));
+
+        let mut names = s.clone();
+        names.allow_global_names = true;
+        assert!(!names.is_within(&s));
+        assert!(s.is_within(&names));
+
+        let mut queued = s.clone();
+        queued.max_queued_mb = 65;
+        assert!(!queued.is_within(&s), "a larger limit is more");
+        assert!(s.is_within(&queued));
+
+        let mut files = s.clone();
+        files.max_open_files = 255;
+        assert!(files.is_within(&s), "a smaller limit is less");
+        assert!(!s.is_within(&files));
     }
 
     #[test]

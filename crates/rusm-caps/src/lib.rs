@@ -3,9 +3,11 @@
 //! Every RUSM process is its own WebAssembly instance, so each one can get
 //! its own, exact set of grants: which host directories it sees, whether it
 //! may open sockets, read the environment, write to stdio, manage other
-//! processes, spawn components, use the node's store, and how much memory it
-//! may grow to. The default is deny: [`Capabilities::sandboxed`] grants CPU
-//! and a 64 MiB heap and nothing else.
+//! processes, spawn components, use the node's store, register cluster-wide
+//! names, and how far it may grow: its heap, what it makes the node hold for
+//! it (queued messages, timers, links), its open files, how many processes
+//! of its profile may run. The default is deny: [`Capabilities::sandboxed`]
+//! grants CPU, a 64 MiB heap and the default limits, and nothing else.
 //!
 //! This crate is pure data. It decides *what* a process is granted; the Wasm
 //! backend and the actor core enforce it, and the manifest crate reads the
@@ -57,7 +59,9 @@ mod spawn_grant;
 
 pub use builder::CapabilitiesBuilder;
 pub use capabilities::{
-    BUILTIN_PROFILES, Capabilities, Preopen, SANDBOXED_MEMORY_MB, TRUSTED_MEMORY_MB,
+    BUILTIN_PROFILES, Capabilities, Preopen, SANDBOXED_MAX_PROCESSES, SANDBOXED_MEMORY_MB,
+    SANDBOXED_OPEN_FILES, SANDBOXED_QUEUED_MB, TRUSTED_MEMORY_MB, TRUSTED_OPEN_FILES,
+    TRUSTED_QUEUED_MB,
 };
 pub use environment::resolve_env;
 pub use profiles::{ProfileOverrides, Profiles, Resolved};

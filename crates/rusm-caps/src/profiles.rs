@@ -26,11 +26,15 @@ pub struct ProfileOverrides {
     pub allow_process_control: Option<bool>,
     pub allow_spawn: Option<SpawnGrant>,
     pub allow_storage: Option<bool>,
-    /// `Some(n)` sets the cap; there is no way to remove a base's cap, and no
-    /// built-in has one.
+    /// `Some(n)` sets the cap. There is no way to remove a base's cap
+    /// (`sandboxed` and `network-client` have one): a profile that needs
+    /// only the node's cap inherits `trusted`.
     pub max_processes: Option<u64>,
-    /// `Some(n)` bounds the mailbox, as for `max_processes`.
+    /// `Some(n)` bounds the mailbox; no built-in bounds it.
     pub mailbox_capacity: Option<usize>,
+    pub allow_global_names: Option<bool>,
+    pub max_queued_mb: Option<u64>,
+    pub max_open_files: Option<u64>,
 }
 
 impl ProfileOverrides {
@@ -71,6 +75,15 @@ impl ProfileOverrides {
         }
         if let Some(v) = self.mailbox_capacity {
             b = b.mailbox_capacity(Some(v));
+        }
+        if let Some(v) = self.allow_global_names {
+            b = b.allow_global_names(v);
+        }
+        if let Some(v) = self.max_queued_mb {
+            b = b.max_queued_mb(v);
+        }
+        if let Some(v) = self.max_open_files {
+            b = b.max_open_files(v);
         }
         b.build()
     }
@@ -226,9 +239,38 @@ mod tests {
                 ..Default::default()
             },
         );
+        // A custom name is compared with sandboxed, so trusted's larger
+        // limits show in its summary.
         assert_eq!(
             profiles.resolve("quiet").caps.summary(),
-            "net listen control storage mem=1024M"
+            "net listen control storage global-names mem=1024M \
+             queued=1024M procs=node-cap files=4096"
+        );
+    }
+
+    #[test]
+    fn custom_overrides_the_limits_of_trusted() {
+        let mut profiles = Profiles::default();
+        profiles.insert(
+            "root".into(),
+            ProfileOverrides {
+                inherits: Some("trusted".into()),
+                allow_global_names: Some(false),
+                max_queued_mb: Some(512),
+                max_open_files: Some(100),
+                max_processes: Some(20),
+                ..Default::default()
+            },
+        );
+        let caps = profiles.resolve("root").caps;
+        assert!(!caps.allow_global_names);
+        assert_eq!(caps.max_queued_mb, 512);
+        assert_eq!(caps.max_open_files, 100);
+        assert_eq!(caps.max_processes, Some(20));
+        assert!(caps.is_within(&Capabilities::trusted()));
+        assert_eq!(
+            caps.summary(),
+            "net listen spawn control storage stdio mem=1024M queued=512M procs=20 files=100"
         );
     }
 

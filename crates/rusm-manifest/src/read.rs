@@ -46,6 +46,9 @@ const PROFILE_KEYS: &[&str] = &[
     "allow-storage",
     "max-processes",
     "mailbox-capacity",
+    "allow-global-names",
+    "max-queued-mb",
+    "max-open-files",
 ];
 const PREOPEN_KEYS: &[&str] = &["host", "guest", "read-only"];
 const COMPONENT_KEYS: &[&str] = &["path", "capability", "resident"];
@@ -372,6 +375,9 @@ impl<'a> Reader<'a> {
                 "allow-storage" => o.allow_storage = self.boolean(key, item),
                 "max-processes" => o.max_processes = self.integer(key, item, 1),
                 "mailbox-capacity" => o.mailbox_capacity = self.integer(key, item, 1),
+                "allow-global-names" => o.allow_global_names = self.boolean(key, item),
+                "max-queued-mb" => o.max_queued_mb = self.integer(key, item, 1),
+                "max-open-files" => o.max_open_files = self.integer(key, item, 1),
                 _ => self.unknown(table, key, &format!("in {header}"), PROFILE_KEYS),
             }
         }

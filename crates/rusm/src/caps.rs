@@ -5,8 +5,18 @@ use std::process::ExitCode;
 use rusm_caps::{BUILTIN_PROFILES, Capabilities};
 use rusm_manifest::Manifest;
 
-/// One line per profile and component:
-/// `profile trusted: net listen spawn control storage stdio mem=1024M`.
+/// One line per profile and component in the words of the lifecycle log's
+/// spawn lines, then its grants in full, indented:
+///
+/// ```text
+/// profile trusted: net listen spawn control storage stdio mem=1024M
+///   global-names
+///   limits queued=1024M procs=node-cap mailbox=unbounded files=4096
+/// ```
+///
+/// The first line leaves out what its profile has by default (see
+/// `Capabilities::summary`); the indented lines do not, so that every grant
+/// shows here even where the log line is short.
 pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut lines = Vec::new();
     for builtin in BUILTIN_PROFILES {
@@ -15,6 +25,7 @@ pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<
             builtin.to_string(),
             format!("profile {builtin}: {}", caps.summary()),
         ));
+        push_details(&mut lines, builtin, &caps);
     }
     if let Some(m) = manifest {
         for p in m.profiles.names() {
@@ -28,6 +39,7 @@ pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<
                 p.to_string(),
                 format!("profile {p} (inherits {base}): {}", r.caps.summary()),
             ));
+            push_details(&mut lines, p, &r.caps);
         }
         for c in &m.components {
             let resident = if c.resident { ", resident" } else { "" };
@@ -40,16 +52,7 @@ pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<
                     c.caps.summary()
                 ),
             ));
-            for p in &c.caps.preopens {
-                let mode = if p.read_only { "ro" } else { "rw" };
-                lines.push((
-                    c.name.clone(),
-                    format!("  fs {} -> {} ({mode})", p.host.display(), p.guest),
-                ));
-            }
-            if !c.caps.env.is_empty() {
-                lines.push((c.name.clone(), format!("  env {}", c.caps.env.join(" "))));
-            }
+            push_details(&mut lines, &c.name, &c.caps);
         }
     }
     let selected: Vec<&String> = lines
@@ -65,4 +68,32 @@ pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<
         println!("{l}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The indented lines under a profile or component: each preopen, the
+/// environment keys, global names when granted, and every limit with its
+/// value, defaults included.
+fn push_details(lines: &mut Vec<(String, String)>, name: &str, caps: &Capabilities) {
+    let mut push = |line: String| lines.push((name.to_owned(), line));
+    for p in &caps.preopens {
+        let mode = if p.read_only { "ro" } else { "rw" };
+        push(format!("  fs {} -> {} ({mode})", p.host.display(), p.guest));
+    }
+    if !caps.env.is_empty() {
+        push(format!("  env {}", caps.env.join(" ")));
+    }
+    if caps.allow_global_names {
+        push("  global-names".to_owned());
+    }
+    // The same words as the summary's, so a line of the log reads the same.
+    let procs = caps
+        .max_processes
+        .map_or_else(|| "node-cap".to_owned(), |n| n.to_string());
+    let mailbox = caps
+        .mailbox_capacity
+        .map_or_else(|| "unbounded".to_owned(), |n| n.to_string());
+    push(format!(
+        "  limits queued={}M procs={procs} mailbox={mailbox} files={}",
+        caps.max_queued_mb, caps.max_open_files
+    ));
 }

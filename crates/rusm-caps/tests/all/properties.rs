@@ -67,6 +67,9 @@ struct Grants {
     allow_storage: Option<bool>,
     max_processes: Option<u64>,
     mailbox_capacity: Option<usize>,
+    allow_global_names: Option<bool>,
+    max_queued_mb: Option<u64>,
+    max_open_files: Option<u64>,
 }
 
 fn grants() -> impl Strategy<Value = Grants> {
@@ -83,12 +86,23 @@ fn grants() -> impl Strategy<Value = Grants> {
             option::of(any::<bool>()),
             option::of(spawn_grant()),
             option::of(any::<bool>()),
-            option::of(1u64..10_000),
+            option::of(1u64..20_000),
             option::of(1usize..10_000),
+        ),
+        (
+            option::of(any::<bool>()),
+            // Around both tiers' defaults (64 and 1024, 256 and 4096), so
+            // that a value equal to a default is generated too.
+            option::of(prop_oneof![Just(64u64), Just(1024), 1u64..2048]),
+            option::of(prop_oneof![Just(256u64), Just(4096), 1u64..8192]),
         ),
     )
         .prop_map(
-            |((pre, net, listen, env, stdio, mem), (ctl, spawn, storage, procs, mbox))| Grants {
+            |(
+                (pre, net, listen, env, stdio, mem),
+                (ctl, spawn, storage, procs, mbox),
+                (names, queued, files),
+            )| Grants {
                 preopens: pre,
                 allow_network: net,
                 allow_listen: listen,
@@ -100,6 +114,9 @@ fn grants() -> impl Strategy<Value = Grants> {
                 allow_storage: storage,
                 max_processes: procs,
                 mailbox_capacity: mbox,
+                allow_global_names: names,
+                max_queued_mb: queued,
+                max_open_files: files,
             },
         )
 }
@@ -118,6 +135,9 @@ fn as_overrides(inherits: Option<String>, g: &Grants) -> ProfileOverrides {
         allow_storage: g.allow_storage,
         max_processes: g.max_processes,
         mailbox_capacity: g.mailbox_capacity,
+        allow_global_names: g.allow_global_names,
+        max_queued_mb: g.max_queued_mb,
+        max_open_files: g.max_open_files,
     }
 }
 
@@ -139,8 +159,11 @@ fn spec_builtin(name: &str) -> Capabilities {
             SpawnGrant::None
         },
         allow_storage: trusted,
-        max_processes: None,
+        max_processes: if trusted { None } else { Some(10_000) },
         mailbox_capacity: None,
+        allow_global_names: trusted,
+        max_queued_mb: if trusted { 1024 } else { 64 },
+        max_open_files: if trusted { 4096 } else { 256 },
     }
 }
 
@@ -161,6 +184,9 @@ fn declared(profile: &str, base: Capabilities, g: &Grants) -> Capabilities {
         allow_storage: g.allow_storage.unwrap_or(base.allow_storage),
         max_processes: g.max_processes.or(base.max_processes),
         mailbox_capacity: g.mailbox_capacity.or(base.mailbox_capacity),
+        allow_global_names: g.allow_global_names.unwrap_or(base.allow_global_names),
+        max_queued_mb: g.max_queued_mb.unwrap_or(base.max_queued_mb),
+        max_open_files: g.max_open_files.unwrap_or(base.max_open_files),
     }
 }
 
@@ -198,6 +224,15 @@ fn with_builder(base: Capabilities, g: &Grants) -> Capabilities {
     }
     if g.mailbox_capacity.is_some() {
         b = b.mailbox_capacity(g.mailbox_capacity);
+    }
+    if let Some(v) = g.allow_global_names {
+        b = b.allow_global_names(v);
+    }
+    if let Some(v) = g.max_queued_mb {
+        b = b.max_queued_mb(v);
+    }
+    if let Some(v) = g.max_open_files {
+        b = b.max_open_files(v);
     }
     b.build()
 }
@@ -260,6 +295,15 @@ fn narrowings(caps: &Capabilities) -> Vec<(&'static str, Capabilities)> {
         None => push("mailbox", &|c| c.mailbox_capacity = Some(1_000)),
         Some(n) if n > 0 => push("mailbox", &|c| c.mailbox_capacity = Some(n - 1)),
         Some(_) => {}
+    }
+    if caps.allow_global_names {
+        push("global names", &|c| c.allow_global_names = false);
+    }
+    if caps.max_queued_mb > 0 {
+        push("queued", &|c| c.max_queued_mb -= 1);
+    }
+    if caps.max_open_files > 0 {
+        push("open files", &|c| c.max_open_files -= 1);
     }
     out
 }
@@ -363,8 +407,14 @@ proptest! {
     }
 
     #[test]
-    fn summary_names_exactly_the_grants(base in builtin_name(), g in grants()) {
-        let caps = declared("x", spec_builtin(base), &g);
+    fn summary_names_exactly_the_grants(
+        base in builtin_name(),
+        // The name picks the tier whose limits the summary leaves out.
+        named in prop::sample::select(vec!["x", "network-client", "trusted"]),
+        g in grants(),
+    ) {
+        let caps = declared(named, spec_builtin(base), &g);
+        let tier = spec_builtin(if named == "trusted" { "trusted" } else { "sandboxed" });
         let summary = caps.summary();
         let words: Vec<&str> = summary.split(' ').collect();
         let has = |w: &str| words.contains(&w);
@@ -381,8 +431,32 @@ proptest! {
         prop_assert!(has(&mem));
         prop_assert_eq!(has(&format!("env={}", caps.env.len())), !caps.env.is_empty());
         prop_assert_eq!(has(&format!("fs={}", caps.preopens.len())), !caps.preopens.is_empty());
-        prop_assert_eq!(summary.contains("procs="), caps.max_processes.is_some());
         prop_assert_eq!(summary.contains("mailbox="), caps.mailbox_capacity.is_some());
+
+        // The limits and global names: words exactly where they differ from the tier.
+        prop_assert_eq!(summary.contains("procs="), caps.max_processes != tier.max_processes);
+        if caps.max_processes != tier.max_processes {
+            let procs = caps.max_processes.map_or("procs=node-cap".to_owned(), |n| format!("procs={n}"));
+            prop_assert!(has(&procs), "{} lacks {}", summary, procs);
+        }
+        prop_assert_eq!(
+            has(&format!("queued={}M", caps.max_queued_mb)),
+            caps.max_queued_mb != tier.max_queued_mb
+        );
+        prop_assert_eq!(summary.contains("queued="), caps.max_queued_mb != tier.max_queued_mb);
+        prop_assert_eq!(
+            has(&format!("files={}", caps.max_open_files)),
+            caps.max_open_files != tier.max_open_files
+        );
+        prop_assert_eq!(summary.contains("files="), caps.max_open_files != tier.max_open_files);
+        prop_assert_eq!(
+            has("global-names"),
+            caps.allow_global_names && !tier.allow_global_names
+        );
+        prop_assert_eq!(
+            has("no-global-names"),
+            !caps.allow_global_names && tier.allow_global_names
+        );
     }
 }
 

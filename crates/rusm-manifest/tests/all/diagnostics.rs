@@ -45,7 +45,8 @@ fn unknown_keys_everywhere() {
         one_error("[capabilities.agent]\nallow-net = true\n"),
         "rusm.toml:2:1: error: unknown key `allow-net` in [capabilities.agent] (expected one of: \
          inherits, preopen, allow-network, allow-listen, env, allow-stdio, max-memory-mb, \
-         allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity)"
+         allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity, \
+         allow-global-names, max-queued-mb, max-open-files)"
     );
     assert_eq!(
         one_error(
@@ -184,6 +185,36 @@ fn wrong_types_say_what_was_expected() {
             "`mailbox-capacity` must be a positive integer, not a float",
         ),
         (
+            "[capabilities.a]\nallow-global-names = 1\n",
+            "2:22",
+            "`allow-global-names` must be a boolean, not an integer",
+        ),
+        (
+            "[capabilities.a]\nmax-queued-mb = \"64M\"\n",
+            "2:17",
+            "`max-queued-mb` must be a positive integer, not a string",
+        ),
+        (
+            "[capabilities.a]\nmax-queued-mb = 0\n",
+            "2:17",
+            "`max-queued-mb` must be a positive integer, not 0",
+        ),
+        (
+            "[capabilities.a]\nmax-open-files = -3\n",
+            "2:18",
+            "`max-open-files` must be a positive integer, not -3",
+        ),
+        (
+            "[capabilities.a]\nmax-open-files = 256.0\n",
+            "2:18",
+            "`max-open-files` must be a positive integer, not a float",
+        ),
+        (
+            "[capabilities.a]\nmax-processes = true\n",
+            "2:17",
+            "`max-processes` must be a positive integer, not a boolean",
+        ),
+        (
             "[capabilities.a]\ninherits = false\n",
             "2:12",
             "`inherits` must be a string, not a boolean",
@@ -259,7 +290,8 @@ capability = "admn"
             "rusm.toml:5:9: error: unknown log level `chatty` (expected one of: off, error, warn, info, debug)",
             "rusm.toml:8:1: error: unknown key `allow-netwrok` in [capabilities.agent] (expected one of: \
              inherits, preopen, allow-network, allow-listen, env, allow-stdio, max-memory-mb, \
-             allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity)",
+             allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity, \
+             allow-global-names, max-queued-mb, max-open-files)",
             "rusm.toml:9:13: error: each entry of `env` must be a string, not an integer",
             "rusm.toml:12:1: error: unknown key `pth` in [components.root] (expected one of: path, capability, resident)",
             "rusm.toml:13:12: error: `resident` must be a boolean, not a string",

@@ -242,8 +242,11 @@ capability = "agent"
         allow_process_control: false,
         allow_spawn: SpawnGrant::Any,
         allow_storage: false,
-        max_processes: None,
+        max_processes: Some(10_000),
         mailbox_capacity: None,
+        allow_global_names: false,
+        max_queued_mb: 64,
+        max_open_files: 256,
     };
     assert_eq!(*caps, declared);
     assert_eq!(caps.summary(), "net spawn env=1 fs=1 mem=256M");
@@ -265,6 +268,9 @@ allow-spawn = ["job", "worker"]
 max-memory-mb = 32
 max-processes = 100
 mailbox-capacity = 1000
+allow-global-names = false
+max-queued-mb = 32
+max-open-files = 64
 env = ["A", "B"]
 
 [[capabilities.everything.preopen]]
@@ -277,8 +283,10 @@ read-only = true
     let caps = loaded.manifest.profiles.resolve("everything").caps;
     assert_eq!(
         caps.summary(),
-        "spawn=job,worker env=2 fs=1 mem=32M procs=100 mailbox=1000"
+        "spawn=job,worker env=2 fs=1 mem=32M queued=32M procs=100 mailbox=1000 files=64"
     );
+    assert!(!caps.allow_global_names);
+    assert_eq!((caps.max_queued_mb, caps.max_open_files), (32, 64));
     assert_eq!(
         caps.preopens,
         [Preopen {
@@ -288,6 +296,102 @@ read-only = true
         }]
     );
     assert!(caps.allow_spawn.allows("worker") && !caps.allow_spawn.allows("other"));
+}
+
+#[test]
+fn the_limits_default_to_the_base_profile() {
+    let app = App::new();
+    let path = app.manifest(
+        "[capabilities.plain]\nallow-storage = true\n\
+         [capabilities.client]\ninherits = \"network-client\"\n\
+         [capabilities.root]\ninherits = \"trusted\"\nallow-stdio = false\n",
+    );
+    let m = load(&path).expect("valid").manifest;
+
+    for name in ["plain", "client"] {
+        let caps = m.profiles.resolve(name).caps;
+        assert_eq!(caps.max_processes, Some(10_000), "{name}");
+        assert_eq!(caps.max_queued_mb, 64, "{name}");
+        assert_eq!(caps.max_open_files, 256, "{name}");
+        assert!(!caps.allow_global_names, "{name}");
+    }
+
+    let root = m.profiles.resolve("root").caps;
+    assert_eq!(root.max_processes, None, "only the node's cap");
+    assert_eq!((root.max_queued_mb, root.max_open_files), (1024, 4096));
+    assert!(root.allow_global_names);
+    // Compared with sandboxed, as every custom profile is.
+    assert_eq!(
+        root.summary(),
+        "net listen spawn control storage global-names mem=1024M \
+         queued=1024M procs=node-cap files=4096"
+    );
+}
+
+#[test]
+fn a_profile_inheriting_trusted_overrides_its_limits() {
+    let app = App::new();
+    let path = app.manifest(
+        r#"[capabilities.registry]
+inherits = "trusted"
+allow-global-names = false
+max-queued-mb = 256
+max-open-files = 512
+max-processes = 50
+
+[capabilities.named]
+allow-global-names = true
+max-queued-mb = 2048
+max-open-files = 8192
+
+[components.registry]
+capability = "registry"
+"#,
+    );
+    let loaded = load(&path).expect("valid");
+    assert!(
+        loaded.diagnostics.is_empty(),
+        "{:?}",
+        lines(&loaded.diagnostics, &path)
+    );
+    let m = loaded.manifest;
+
+    let registry = &m.component("registry").expect("declared").caps;
+    assert!(!registry.allow_global_names);
+    assert_eq!(registry.max_queued_mb, 256);
+    assert_eq!(registry.max_open_files, 512);
+    assert_eq!(registry.max_processes, Some(50));
+    assert!(registry.allow_stdio, "the rest is trusted's");
+    assert!(registry.is_within(&Capabilities::trusted()));
+    assert_eq!(
+        registry.summary(),
+        "net listen spawn control storage stdio mem=1024M queued=256M procs=50 files=512"
+    );
+
+    // A sandboxed base may be given more than trusted's limits: they are
+    // the operator's to choose.
+    let named = m.profiles.resolve("named").caps;
+    assert!(named.allow_global_names);
+    assert_eq!((named.max_queued_mb, named.max_open_files), (2048, 8192));
+    assert_eq!(named.max_processes, Some(10_000));
+    assert_eq!(
+        named.summary(),
+        "global-names mem=64M queued=2048M files=8192"
+    );
+    assert!(!named.is_within(&Capabilities::trusted()));
+}
+
+#[test]
+fn the_node_wide_process_cap_defaults_to_a_million() {
+    // MANIFEST.md: `max-processes = 1000000 # ... (default 1,000,000)`,
+    // separate from the 10,000 of each sandboxed profile.
+    assert_eq!(rusm_manifest::DEFAULT_MAX_PROCESSES, 1_000_000);
+    let app = App::new();
+    let m = load(&app.manifest("[capabilities.a]\nmax-processes = 5\n"))
+        .expect("valid")
+        .manifest;
+    assert_eq!(m.max_processes, 1_000_000);
+    assert_eq!(m.profiles.resolve("a").caps.max_processes, Some(5));
 }
 
 #[test]
