@@ -54,8 +54,9 @@ impl Limits {
     /// One memory growing from `current` to `desired` bytes; `ctx` hears
     /// the new total (for `process_info`).
     ///
-    /// A growth Wasmtime will refuse anyway (past the memory's declared
-    /// maximum) is refused here without being counted. One it refuses
+    /// Past the grant, the process traps. A growth within it that
+    /// Wasmtime will refuse anyway (past the memory's declared maximum, or
+    /// a pool slot's) fails as `memory.grow` fails, without being counted. One it refuses
     /// after this check for another reason (the host is out of memory)
     /// stays counted: the total can only err on the strict side.
     fn memory_growing(
@@ -65,9 +66,6 @@ impl Limits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
         let total = self
             .memory_bytes
             .saturating_sub(current)
@@ -79,6 +77,9 @@ impl Limits {
                 elements: None,
             }
             .into());
+        }
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
         }
         self.memory_bytes = total;
         ctx.set_memory_bytes(total as u64);
@@ -92,9 +93,6 @@ impl Limits {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if maximum.is_some_and(|max| desired > max) {
-            return Ok(false);
-        }
         let total = self
             .table_elements
             .saturating_sub(current)
@@ -106,6 +104,9 @@ impl Limits {
                 elements: Some(self.max_table_elements),
             }
             .into());
+        }
+        if maximum.is_some_and(|max| desired > max) {
+            return Ok(false);
         }
         self.table_elements = total;
         Ok(true)

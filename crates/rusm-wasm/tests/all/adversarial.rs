@@ -42,7 +42,7 @@ async fn node_still_serves(h: &crate::Harness) {
 }
 
 fn exit_code(r: &ExitReason) -> i32 {
-    rusm_wasm::exit_code(r).unwrap_or_else(|| panic!("expected an exit code, got {r}"))
+    r.exit_code().unwrap_or_else(|| panic!("expected an exit code, got {r}"))
 }
 
 const READ: i64 = 2; // fd_read

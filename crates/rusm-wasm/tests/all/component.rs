@@ -1247,7 +1247,7 @@ async fn a_wasi_command_component_runs() {
     let err = h.load("command-err", &command(1));
     assert_eq!(
         h.run(&err, Capabilities::sandboxed()).await,
-        ExitReason::crashed("exit code 1"),
+        ExitReason::ExitCode(1),
         "run returns err"
     );
 }
@@ -1264,7 +1264,7 @@ async fn a_wasi_command_component_exits_through_wasi_cli_exit() {
     let err = h.load("command-exit-err", &command(3));
     assert_eq!(
         h.run(&err, Capabilities::sandboxed()).await,
-        ExitReason::crashed("exit code 1"),
+        ExitReason::ExitCode(1),
         "exit(err)"
     );
 }
