@@ -987,7 +987,7 @@ async fn run(seed: u64) -> Vec<String> {
     }
 
     eprintln!(
-        "abi fuzz: seed {seed}: {} guests, {total_calls} calls generated; {} still waiting at {FUZZ_WINDOW:?} and killed; healthy done in {healthy_done:.1?}",
+        "abi fuzz: seed {seed}: {} guests, {total_calls} calls generated; {} still waiting at {FUZZ_WINDOW:?} and killed; healthy neighbours checked at {healthy_done:.1?}",
         fuzz.len(),
         waiting.len()
     );
