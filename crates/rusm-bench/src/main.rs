@@ -8,12 +8,14 @@
 //!
 //! A scenario is a variant of [`Scenario`] and an arm of [`run`] calling
 //! into the module that measures it (`core` for the actor core, `kv` for
-//! the store, `wasm` behind the `wasm` feature): adding a module of
+//! the store, `wasm` and `soak` behind the `wasm` feature): adding a module of
 //! scenarios touches this file in those two places only.
 
 mod core;
 mod kv;
 mod report;
+#[cfg(feature = "wasm")]
+mod soak;
 #[cfg(feature = "wasm")]
 mod wasm;
 
@@ -58,6 +60,11 @@ enum Scenario {
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
     GuestPingPong,
+    /// Hostile guests among healthy ones for `--minutes` (default 10;
+    /// `--quick`: 20 s): resident memory, live processes and round-trip
+    /// p99 over time (soak.rs). Not in `all`.
+    #[cfg(feature = "wasm")]
+    Soak,
 }
 
 #[derive(Parser)]
@@ -81,6 +88,10 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
+    /// `soak` only: how long it runs (`--quick`: 20 seconds).
+    #[cfg(feature = "wasm")]
+    #[arg(long, default_value_t = 10)]
+    minutes: u64,
 }
 
 /// One side of a storm, for `--side`.
@@ -97,6 +108,8 @@ struct RunOptions {
     quick: bool,
     #[cfg(feature = "wasm")]
     side: Option<(Side, u64)>,
+    #[cfg(feature = "wasm")]
+    minutes: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -110,7 +123,7 @@ fn main() -> anyhow::Result<()> {
         Scenario::value_variants()
             .iter()
             .copied()
-            .filter(|&s| s != Scenario::All && !s.needs_guests())
+            .filter(|&s| s != Scenario::All && s.in_all())
             .collect()
     } else {
         vec![args.scenario]
@@ -122,6 +135,8 @@ fn main() -> anyhow::Result<()> {
         quick: args.quick,
         #[cfg(feature = "wasm")]
         side: args.side.map(|side| (side, args.spawns)),
+        #[cfg(feature = "wasm")]
+        minutes: args.minutes,
     };
     runtime.block_on(async move {
         tokio::spawn(async move {
@@ -135,13 +150,14 @@ fn main() -> anyhow::Result<()> {
 }
 
 impl Scenario {
-    /// Whether it runs guests that `scripts/build-guests.sh` builds.
-    fn needs_guests(self) -> bool {
+    /// Whether `all` runs it: not the scenarios that need guests that
+    /// `scripts/build-guests.sh` builds, nor the minutes-long soak.
+    fn in_all(self) -> bool {
         #[cfg(feature = "wasm")]
-        if self == Scenario::GuestPingPong {
-            return true;
+        if matches!(self, Scenario::GuestPingPong | Scenario::Soak) {
+            return false;
         }
-        false
+        true
     }
 }
 
@@ -161,6 +177,18 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         | Scenario::WasmIdleMemory
         | Scenario::Fairness
         | Scenario::GuestPingPong) => wasm_scenario(s, opts).await,
+        #[cfg(feature = "wasm")]
+        Scenario::Soak => {
+            let (duration, every) = if quick {
+                (Duration::from_secs(20), Duration::from_secs(2))
+            } else {
+                (
+                    Duration::from_secs(opts.minutes.max(1) * 60),
+                    Duration::from_secs(10),
+                )
+            };
+            soak::soak(duration, every).await
+        }
         Scenario::All => unreachable!("`all` is expanded by main"),
     }
 }

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod component;
+mod fuzz;
 mod isolation;
 mod module_abi;
 
