@@ -558,8 +558,14 @@ pub async fn idle_memory(r: &Runtime, n: u64) -> anyhow::Result<(f64, f64)> {
 
     let before = resident_bytes();
     let mut pids = Vec::with_capacity(n as usize);
+    // More processes than `sandboxed`'s default cap (10,000), on purpose.
+    let uncapped = Arc::new(
+        Capabilities::builder(Capabilities::sandboxed())
+            .max_processes(None)
+            .build(),
+    );
     for _ in 0..n {
-        let mut s = spawn_args("idle");
+        let mut s = spawn_shared(&"idle".into(), &uncapped);
         s.options = SpawnOptions::new().first_message(0, arg.clone());
         pids.push(r.rt.spawn(&idle, s)?);
     }

@@ -106,14 +106,16 @@ impl Ctx {
         tags: &'a [i64],
         scanned: &'a mut usize,
     ) -> impl Future<Output = Result<Message, Error>> + 'a {
-        poll_fn(move |cx| match self.process.poll_take(tags, scanned, None) {
-            Take::Taken(m) => Poll::Ready(Ok(m)),
-            Take::Yield => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Take::Empty => Poll::Ready(Err(Error::Timeout)),
-        })
+        poll_fn(
+            move |cx| match self.process.poll_take(tags, scanned, None) {
+                Take::Taken(m) => Poll::Ready(Ok(m)),
+                Take::Yield => {
+                    cx.waker().wake_by_ref();
+                    Poll::Pending
+                }
+                Take::Empty => Poll::Ready(Err(Error::Timeout)),
+            },
+        )
     }
 
     pub fn make_ref(&self) -> Ref {

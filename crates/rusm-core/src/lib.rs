@@ -63,8 +63,11 @@ pub use context::{Ctx, MAX_RECEIVE_TAGS};
 pub use error::Error;
 pub use exit::{ExitReason, IntoExitReason, MAX_REASON_BYTES, ParseExitReasonError, ReasonText};
 pub use message::{EXIT_TAG, Message, MessageKind};
-pub use node::{ExitWatch, INFO_LIST_LIMIT, Lifecycle, Node, NodeConfig, NodeStats, ProcessInfo};
-pub use reference::FIRST_REF;
+pub use node::{
+    ExitWatch, INFO_LIST_LIMIT, Lifecycle, MAX_LABEL_BYTES, Node, NodeConfig, NodeStats,
+    ProcessInfo,
+};
 pub use pid::{Pid, Ref};
+pub use reference::FIRST_REF;
 pub use spawn::{ProcessQuota, SpawnOptions};
 pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec};

@@ -84,6 +84,9 @@ pub struct ProcessInfo {
 /// megabytes long.
 pub const INFO_LIST_LIMIT: usize = 10_000;
 
+/// The longest label a process keeps, in bytes.
+pub const MAX_LABEL_BYTES: usize = 1024;
+
 /// The exit reason of a process, once it ends (see [`Node::spawn_watched`]).
 pub struct ExitWatch(oneshot::Receiver<ExitReason>);
 
@@ -599,9 +602,15 @@ impl Node {
         self.inner.registry.whereis(name)
     }
 
+    /// Label a process for people (`info`, the observer). At most
+    /// [`MAX_LABEL_BYTES`] are kept: a label is a name, not storage.
     pub fn set_label(&self, pid: Pid, label: &str) {
+        let mut end = label.len().min(MAX_LABEL_BYTES);
+        while !label.is_char_boundary(end) {
+            end -= 1;
+        }
         if let Some(p) = self.inner.table.get(pid) {
-            p.lock().extra().label = Some(label.to_string());
+            p.lock().extra().label = Some(label[..end].to_string());
         }
     }
 

@@ -64,7 +64,10 @@ mod tests {
         assert!(all.iter().all(|&r| r >= FIRST_REF));
         assert_eq!(all.iter().collect::<HashSet<_>>().len(), all.len());
         // Consecutive references differ in about half their bits, not by one.
-        let close = all.windows(2).filter(|w| (w[1] - w[0]).abs() < 1 << 20).count();
+        let close = all
+            .windows(2)
+            .filter(|w| (w[1] - w[0]).abs() < 1 << 20)
+            .count();
         assert!(close < 10, "{close} consecutive references were close");
         // Two nodes draw different sequences.
         assert_ne!(References::new().make(), References::new().make());

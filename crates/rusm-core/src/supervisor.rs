@@ -320,10 +320,7 @@ impl Supervisor {
             self.stale_exits.insert(child.pid);
             return;
         }
-        let down = match self
-            .receive_down(&child, self.spec.shutdown_timeout)
-            .await
-        {
+        let down = match self.receive_down(&child, self.spec.shutdown_timeout).await {
             Some(m) => Some(m),
             None => {
                 let _ = node.kill(child.pid);

@@ -102,4 +102,3 @@ pub(crate) fn exit_reason(error: &wasmtime::Error) -> ExitReason {
     tracing::debug!(error = ?error, "guest trapped");
     ExitReason::crashed(describe(error))
 }
-

@@ -159,14 +159,16 @@ fn timeout(ms: i64) -> Option<Duration> {
     (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
 
+fn wasi_ctx(s: &mut ModuleState) -> &mut WasiP1Ctx {
+    s.wasi
+        .as_deref_mut()
+        .expect("a WASI context is built for every guest that imports WASI")
+}
+
 /// A linker with WASI preview 1 and every `"rusm"` import.
 pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     let mut l = Linker::new(engine);
-    wasmtime_wasi::p1::add_to_linker_async(&mut l, |s: &mut ModuleState| {
-        s.wasi
-            .as_deref_mut()
-            .expect("a WASI context is built for every guest that imports WASI")
-    })?;
+    wasmtime_wasi::p1::add_to_linker_async(&mut l, wasi_ctx)?;
 
     l.func_wrap(MODULE, "own_pid", |c: Ctx<'_>| {
         c.data().actor.own_pid() as i64
@@ -313,8 +315,15 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
         MODULE,
         "exit",
         |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
-            let text = read(&mut c, "exit", ptr, len)?;
-            let reason = rusm_core::ExitReason::from_guest(&String::from_utf8_lossy(&text));
+            // The whole range must be the guest's, but a reason keeps at
+            // most a kilobyte: no need to copy megabytes to cut them.
+            let text = if len == 0 {
+                &[][..]
+            } else {
+                slice(&mut c, "exit", ptr, len as u32 as usize)?
+            };
+            let text = &text[..text.len().min(rusm_core::MAX_REASON_BYTES * 4)];
+            let reason = rusm_core::ExitReason::from_guest(&String::from_utf8_lossy(text));
             Err(GuestFault::Exit(reason).into())
         },
     )?;
@@ -388,8 +397,14 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
         MODULE,
         "set_label",
         |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
-            let label = read(&mut c, "set_label", ptr, len)?;
-            c.data().actor.set_label(&String::from_utf8_lossy(&label));
+            let label = if len == 0 {
+                String::new()
+            } else {
+                let bytes = slice(&mut c, "set_label", ptr, len as u32 as usize)?;
+                let bytes = &bytes[..bytes.len().min(rusm_core::MAX_LABEL_BYTES)];
+                String::from_utf8_lossy(bytes).into_owned()
+            };
+            c.data().actor.set_label(&label);
             Ok(())
         },
     )?;

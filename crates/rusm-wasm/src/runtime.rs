@@ -68,7 +68,8 @@ pub(crate) struct RuntimeInner {
     component_linkers: [ComponentLinker<ComponentState>; 2],
     artifacts: Mutex<HashMap<[u8; 32], Artifact>>,
     components: RwLock<HashMap<String, Registered>>,
-    quotas: Mutex<HashMap<String, Arc<ProcessQuota>>>,
+    /// Process quotas by profile name, then by cap.
+    quotas: RwLock<HashMap<Box<str>, Vec<(u64, Arc<ProcessQuota>)>>>,
     pub(crate) store: Option<rusm_kv::Store>,
     env_dir: PathBuf,
     cache_dir: Option<PathBuf>,
@@ -159,7 +160,7 @@ impl WasmRuntime {
                 component_linkers,
                 artifacts: Mutex::new(HashMap::new()),
                 components: RwLock::new(HashMap::new()),
-                quotas: Mutex::new(HashMap::new()),
+                quotas: RwLock::new(HashMap::new()),
                 store: options.store,
                 env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
                 cache_dir: options.cache_dir,
@@ -352,20 +353,39 @@ impl RuntimeInner {
         name: &Arc<str>,
         options: SpawnOptions,
     ) -> SpawnOptions {
-        let quota = caps.max_processes.map(|max| {
-            self.quotas
-                .lock()
-                .entry(caps.profile.clone())
-                .or_insert_with(|| ProcessQuota::new(max))
-                .clone()
-        });
-        let max_queued = usize::try_from(caps.max_queued_mb.saturating_mul(1 << 20))
-            .unwrap_or(usize::MAX);
+        let quota = caps.max_processes.map(|max| self.quota(&caps.profile, max));
+        let max_queued =
+            usize::try_from(caps.max_queued_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         options
             .name(name.clone())
             .mailbox_capacity(caps.mailbox_capacity)
             .max_queued(Some(max_queued))
             .quota(quota)
+    }
+
+    /// The process quota of a profile, shared by every spawn under it
+    /// (a per-spawn override of `max_processes` under the same profile name
+    /// is a quota of its own). Looked up under a read lock without
+    /// allocating: every spawn under a capped profile (all of `sandboxed`)
+    /// comes here.
+    fn quota(&self, profile: &str, max: u64) -> Arc<ProcessQuota> {
+        let find = |quotas: &[(u64, Arc<ProcessQuota>)]| {
+            quotas
+                .iter()
+                .find(|(m, _)| *m == max)
+                .map(|(_, q)| q.clone())
+        };
+        if let Some(q) = self.quotas.read().get(profile).and_then(|qs| find(qs)) {
+            return q;
+        }
+        let mut quotas = self.quotas.write();
+        let of_profile = quotas.entry(profile.into()).or_default();
+        if let Some(q) = find(of_profile) {
+            return q;
+        }
+        let q = ProcessQuota::new(max);
+        of_profile.push((max, q.clone()));
+        q
     }
 
     fn spawn_process(self: &Arc<Self>, launch: Launch) -> Result<Pid, Error> {

@@ -15,25 +15,28 @@ async fn queued_messages_are_charged_to_the_receiver_and_refunded_on_receive() {
     let node = node();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let pid = node
-        .spawn(SpawnOptions::new().max_queued(Some(MIB)), |ctx| async move {
-            let me = ctx.pid();
-            let mut sent = 0;
-            while ctx.send(me, 0, vec![0; 100_000]).is_ok() {
-                sent += 1;
-            }
-            let refused = ctx.send(me, 0, vec![0; 100_000]);
-            let during = ctx.info(me).unwrap().queued_bytes;
-            // Receiving one makes room for one more.
-            ctx.receive_any().await;
-            let again = ctx.send(me, 0, vec![0; 100_000]);
-            // An empty message still costs its overhead: a flood of them
-            // is bounded too.
-            let mut empties = 0;
-            while ctx.send(me, 0, Vec::new()).is_ok() {
-                empties += 1;
-            }
-            tx.send((sent, refused, during, again, empties)).unwrap();
-        })
+        .spawn(
+            SpawnOptions::new().max_queued(Some(MIB)),
+            |ctx| async move {
+                let me = ctx.pid();
+                let mut sent = 0;
+                while ctx.send(me, 0, vec![0; 100_000]).is_ok() {
+                    sent += 1;
+                }
+                let refused = ctx.send(me, 0, vec![0; 100_000]);
+                let during = ctx.info(me).unwrap().queued_bytes;
+                // Receiving one makes room for one more.
+                ctx.receive_any().await;
+                let again = ctx.send(me, 0, vec![0; 100_000]);
+                // An empty message still costs its overhead: a flood of them
+                // is bounded too.
+                let mut empties = 0;
+                while ctx.send(me, 0, Vec::new()).is_ok() {
+                    empties += 1;
+                }
+                tx.send((sent, refused, during, again, empties)).unwrap();
+            },
+        )
         .unwrap();
     let (sent, refused, during, again, empties) = rx.await.unwrap();
     assert_eq!(sent, 10, "1 MiB holds ten 100 kB messages");
@@ -52,34 +55,37 @@ async fn monitors_links_names_and_timers_are_charged_and_bounded() {
     reason(&node, dead).await;
     let (tx, rx) = tokio::sync::oneshot::channel();
     let pid = node
-        .spawn(SpawnOptions::new().max_queued(Some(MIB)), move |ctx| async move {
-            // Each monitor of a dead pid queues a `noproc` down at once:
-            // not free, and not unbounded.
-            let mut monitors = 0;
-            while ctx.monitor(dead).is_ok() {
-                monitors += 1;
-            }
-            while ctx.receive(&[], Some(Duration::ZERO)).await.is_ok() {}
-            let mut names = 0;
-            while ctx.register(&format!("{:0>1000}", names)).is_ok() {
-                names += 1;
-            }
-            for i in 0..names {
-                ctx.unregister(&format!("{:0>1000}", i)).unwrap();
-            }
-            let after_names = ctx.info(ctx.pid()).unwrap().queued_bytes;
-            assert_eq!(after_names, 0, "unregistering refunds");
-            ctx.register("keeper").unwrap();
-            let mut timers = 0;
-            while ctx
-                .send_after(ctx.pid(), 1, vec![0; 10_000], Duration::from_secs(3600))
-                .is_ok()
-            {
-                timers += 1;
-            }
-            tx.send((monitors, names, timers)).unwrap();
-            park(ctx).await;
-        })
+        .spawn(
+            SpawnOptions::new().max_queued(Some(MIB)),
+            move |ctx| async move {
+                // Each monitor of a dead pid queues a `noproc` down at once:
+                // not free, and not unbounded.
+                let mut monitors = 0;
+                while ctx.monitor(dead).is_ok() {
+                    monitors += 1;
+                }
+                while ctx.receive(&[], Some(Duration::ZERO)).await.is_ok() {}
+                let mut names = 0;
+                while ctx.register(&format!("{:0>1000}", names)).is_ok() {
+                    names += 1;
+                }
+                for i in 0..names {
+                    ctx.unregister(&format!("{:0>1000}", i)).unwrap();
+                }
+                let after_names = ctx.info(ctx.pid()).unwrap().queued_bytes;
+                assert_eq!(after_names, 0, "unregistering refunds");
+                ctx.register("keeper").unwrap();
+                let mut timers = 0;
+                while ctx
+                    .send_after(ctx.pid(), 1, vec![0; 10_000], Duration::from_secs(3600))
+                    .is_ok()
+                {
+                    timers += 1;
+                }
+                tx.send((monitors, names, timers)).unwrap();
+                park(ctx).await;
+            },
+        )
         .unwrap();
     let (monitors, names, timers) = rx.await.unwrap();
     assert!((500..1000).contains(&monitors), "{monitors} monitors");
@@ -203,6 +209,12 @@ async fn a_selective_receive_over_a_huge_mailbox_never_blocks_the_worker() {
     node.kill(scanner).unwrap();
     assert_eq!(reason(&node, scanner).await, ExitReason::Killed);
     let kill_took = t.elapsed();
-    assert!(worst < Duration::from_millis(15), "a 2 ms sleep was {worst:?} late");
-    assert!(kill_took < Duration::from_millis(100), "kill took {kill_took:?}");
+    assert!(
+        worst < Duration::from_millis(15),
+        "a 2 ms sleep was {worst:?} late"
+    );
+    assert!(
+        kill_took < Duration::from_millis(100),
+        "kill took {kill_took:?}"
+    );
 }

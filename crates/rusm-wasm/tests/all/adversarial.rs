@@ -42,7 +42,8 @@ async fn node_still_serves(h: &crate::Harness) {
 }
 
 fn exit_code(r: &ExitReason) -> i32 {
-    r.exit_code().unwrap_or_else(|| panic!("expected an exit code, got {r}"))
+    r.exit_code()
+        .unwrap_or_else(|| panic!("expected an exit code, got {r}"))
 }
 
 const READ: i64 = 2; // fd_read
@@ -298,4 +299,166 @@ async fn a_resident_name_and_its_supervisor_are_out_of_reach() {
     assert_eq!(h.node.whereis("svc"), Some(svc_pid));
     assert!(h.node.is_alive(sup));
     let _ = Pid::NODE;
+}
+
+/// Opens `inside` under fd 3, keeping every descriptor, until an open
+/// fails (it returns that errno as its exit code) or 100,000 succeed.
+const FD_BOMB: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open" (func $path_open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $proc_exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 100) "inside")
+  (func (export "_start") (local $n i32) (local $e i32)
+    (block $done (loop $again
+      (local.set $e (call $path_open (i32.const 3) (i32.const 1) (i32.const 100) (i32.const 6)
+        (i32.const 0) (i64.const 2) (i64.const 2) (i32.const 0) (i32.const 0)))
+      (br_if $done (local.get $e))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br_if $again (i32.lt_u (local.get $n) (i32.const 100000)))))
+    (call $proc_exit (local.get $e))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_files_stops_at_max_open_files() {
+    // Through a read-only preopen, each guest opens one file over and
+    // over, keeping every descriptor: it ends at its own `max-open-files`
+    // (preview 1 has no way to refuse one open here, see
+    // docs/contract-notes.md), and the node's descriptors, and its
+    // neighbours', are untouched. Forty of them hold 40 x 256 descriptors
+    // at most; without the limit each would hold 100,000 and the node's
+    // whole `RLIMIT_NOFILE` would be gone.
+    let h = harness();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("inside"), "fine").unwrap();
+    let preopen = Preopen {
+        host: dir.path().into(),
+        guest: "/data".into(),
+        read_only: true,
+    };
+    let default = Capabilities::builder(Capabilities::sandboxed())
+        .preopen(preopen.clone())
+        .build();
+    assert_eq!(default.max_open_files, 256);
+    let small = Capabilities::builder(Capabilities::sandboxed())
+        .preopen(preopen)
+        .max_open_files(40)
+        .build();
+    let bomb = h.load("fd-bomb", FD_BOMB);
+    let bombs: Vec<_> = (0..20)
+        .map(|_| (h.spawn(&bomb, default.clone()), 256))
+        .chain((0..20).map(|_| (h.spawn(&bomb, small.clone()), 40)))
+        .collect();
+    // A neighbour with the same grant opens its file while they hold theirs.
+    let reader = h.load("reader", &opener("inside", 0, READ));
+    assert_eq!(h.run(&reader, default.clone()).await, ExitReason::Normal);
+    for (pid, limit) in bombs {
+        assert_eq!(
+            h.reason(pid).await.to_string(),
+            format!("crashed: too many open resources (limit {limit})")
+        );
+    }
+    node_still_serves(&h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memories_and_tables_are_limited_together() {
+    // `max-memory-mb` bounds all of a process's memories together: ten
+    // memories of 1 MiB each do not get ten times a 4 MiB grant.
+    let h = harness();
+    let four = Capabilities::builder(Capabilities::sandboxed())
+        .max_memory_mb(4)
+        .build();
+    let memories: String = (0..10).map(|_| "(memory 0)").collect();
+    let grows: String = (0..10)
+        .map(|i| {
+            format!(
+                "(if (i32.eq (memory.grow {i} (i32.const 16)) (i32.const -1)) (then unreachable))"
+            )
+        })
+        .collect();
+    let many = h.load(
+        "many-memories",
+        &format!(r#"(module {memories} (func (export "run") {grows}))"#),
+    );
+    assert_eq!(
+        h.run(&many, four.clone()).await.to_string(),
+        "crashed: memory limit exceeded (limit 4 MiB)"
+    );
+    // Four memories of 1 MiB fit exactly.
+    let fits = h.load(
+        "four-memories",
+        &format!(
+            r#"(module {} (func (export "run") {}))"#,
+            "(memory 0)".repeat(4),
+            (0..4)
+                .map(|i| format!("(drop (memory.grow {i} (i32.const 16)))"))
+                .collect::<String>()
+        ),
+    );
+    assert_eq!(h.run(&fits, four.clone()).await, ExitReason::Normal);
+    // Declared sizes count together too: 3 x 2 MiB cannot start.
+    let declared = h.load(
+        "declared-memories",
+        &format!(
+            r#"(module {} (func (export "run")))"#,
+            "(memory 32)".repeat(3)
+        ),
+    );
+    assert_eq!(
+        h.run(&declared, four.clone()).await.to_string(),
+        "failed to start: memory limit exceeded (limit 4 MiB)"
+    );
+    // And so do tables' elements (the budget is 65,536 at 1 MiB... here
+    // 4 MiB / 16 = 262,144): two tables of 200,000 are refused.
+    let tables = h.load(
+        "two-tables",
+        r#"(module (table 0 funcref) (table 0 funcref)
+             (func (export "run")
+               (drop (table.grow 0 (ref.null func) (i32.const 200000)))
+               (drop (table.grow 1 (ref.null func) (i32.const 200000)))))"#,
+    );
+    assert_eq!(
+        h.run(&tables, four.clone()).await.to_string(),
+        "crashed: table limit exceeded (limit 262144 elements)"
+    );
+    // A module that declares 99 memories does not get 99 reservations.
+    let ninety_nine = h.load(
+        "ninety-nine",
+        &format!(
+            r#"(module {} (func (export "run")))"#,
+            "(memory 0)".repeat(99)
+        ),
+    );
+    let r = h.run(&ninety_nine, Capabilities::sandboxed()).await;
+    assert!(
+        matches!(r, ExitReason::FailedToStart(_)),
+        "99 memories: {r}"
+    );
+    node_still_serves(&h).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn references_cannot_be_predicted() {
+    // A guest sees its own references; they tell it nothing about the
+    // next one anybody gets (no two consecutive ones are within 2^32).
+    let h = harness();
+    let guest = h.load(
+        "refs",
+        r#"(module
+          (import "rusm" "make_ref" (func $make_ref (result i64)))
+          (func (export "run") (local $a i64) (local $b i64) (local $i i32)
+            (loop $l
+              (local.set $a (call $make_ref))
+              (local.set $b (call $make_ref))
+              (if (i64.le_s (local.get $a) (i64.const 0xffffffff)) (then unreachable))
+              (if (i64.lt_u (i64.sub (local.get $b) (local.get $a)) (i64.const 0x100000000))
+                (then unreachable))
+              (if (i64.lt_u (i64.sub (local.get $a) (local.get $b)) (i64.const 0x100000000))
+                (then unreachable))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if $l (i32.lt_u (local.get $i) (i32.const 1000))))))"#,
+    );
+    assert_eq!(
+        h.run(&guest, Capabilities::sandboxed()).await,
+        ExitReason::Normal
+    );
 }

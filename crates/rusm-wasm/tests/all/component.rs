@@ -1326,3 +1326,31 @@ async fn tcp_connect_with_allow_network_reaches_a_loopback_listener() {
         ExitReason::Normal
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holding_too_many_wasi_resources_ends_only_that_component() {
+    // Every `instance-network` call adds a resource to the component's
+    // table; `max-open-files` bounds it.
+    let h = harness();
+    let bomb = h.load("resource-bomb", &fixture("resource-bomb.component.wat"));
+    let small = Capabilities::builder(Capabilities::sandboxed())
+        .max_open_files(50)
+        .build();
+    assert_eq!(
+        h.run(&bomb, small).await.to_string(),
+        "crashed: too many open resources (limit 50)"
+    );
+    assert_eq!(
+        h.run(&bomb, Capabilities::sandboxed()).await.to_string(),
+        "crashed: too many open resources (limit 256)"
+    );
+    // Within the limit, the same component ends normally.
+    let marker = "(i32.const 100000) ;;@count";
+    let template = fixture("resource-bomb.component.wat");
+    assert!(template.contains(marker));
+    let few = h.load("resource-few", &template.replace(marker, "(i32.const 40)"));
+    let fits = Capabilities::builder(Capabilities::sandboxed())
+        .max_open_files(50)
+        .build();
+    assert_eq!(h.run(&few, fits).await, ExitReason::Normal);
+}

@@ -909,7 +909,7 @@ async fn run(seed: u64) -> Vec<String> {
         };
         let was_waiting = waiting.contains(pid);
         let ok = match &reason {
-            ExitReason::Normal | ExitReason::Crashed(_) => true,
+            ExitReason::Normal | ExitReason::Crashed(_) | ExitReason::ExitCode(_) => true,
             ExitReason::Killed => was_waiting,
             ExitReason::Linked(..) => *is_privileged,
             ExitReason::FailedToStart(_) | ExitReason::Shutdown => false,

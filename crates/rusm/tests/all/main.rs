@@ -13,6 +13,7 @@
 mod caps;
 mod diagnostics;
 mod example;
+mod hostile;
 mod residents;
 mod run;
 mod signals;
