@@ -199,19 +199,24 @@ async fn a_selective_receive_over_a_huge_mailbox_never_blocks_the_worker() {
         })
         .unwrap();
     rx.await.unwrap();
-    let mut worst = Duration::ZERO;
+    let mut late = Vec::new();
     for _ in 0..50 {
         let t = Instant::now();
         tokio::time::sleep(Duration::from_millis(2)).await;
-        worst = worst.max(t.elapsed().saturating_sub(Duration::from_millis(2)));
+        late.push(t.elapsed().saturating_sub(Duration::from_millis(2)));
     }
+    // The median: the machine may deschedule this one thread now and
+    // then (the suite runs tests in parallel on two cores); a scan that
+    // held the worker would make every sleep late by a whole pass.
+    late.sort();
+    let median = late[late.len() / 2];
     let t = Instant::now();
     node.kill(scanner).unwrap();
     assert_eq!(reason(&node, scanner).await, ExitReason::Killed);
     let kill_took = t.elapsed();
     assert!(
-        worst < Duration::from_millis(15),
-        "a 2 ms sleep was {worst:?} late"
+        median < Duration::from_millis(10),
+        "a 2 ms sleep was {median:?} late (median)"
     );
     assert!(
         kill_took < Duration::from_millis(100),
