@@ -578,3 +578,52 @@ fn a_reason_cannot_move_the_terminal_cursor_or_forge_a_log_line() {
         "raw control characters on stderr"
     );
 }
+
+#[test]
+fn the_node_raises_its_open_file_limit_to_the_hard_limit() {
+    // Started with a low soft limit (as a shell's default often is), the
+    // node raises it to the hard limit at boot, so that only each
+    // process's own `max-open-files` bounds a guest.
+    use std::os::unix::process::CommandExt;
+    let app = App::new();
+    app.write(
+        "nap.wat",
+        &module("(func (export \"run\") (call $sleep (i64.const 3000)))"),
+    );
+    let mut cmd = app.command(&["run", "nap.wat"]);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            let mut limit = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            limit.rlim_cur = limit.rlim_max.min(256);
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let running = crate::Running::start(cmd);
+    let limits = |pid: u32| -> Option<(String, String)> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/limits")).ok()?;
+        let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+        let mut fields = line["Max open files".len()..].split_whitespace();
+        Some((fields.next()?.to_string(), fields.next()?.to_string()))
+    };
+    // The boot happens at once; give it a moment, well within the nap.
+    let start = Instant::now();
+    let (soft, hard) = loop {
+        let (soft, hard) = limits(running.pid()).expect("the node's /proc limits");
+        if soft == hard || start.elapsed() > Duration::from_secs(2) {
+            break (soft, hard);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(soft, hard, "the soft open-file limit was not raised");
+    running.finish(crate::DEADLINE).assert_code(0);
+}
