@@ -116,7 +116,10 @@ impl Node {
         Ok(reference)
     }
 
-    /// Drop a monitor; a `down` it already queued is flushed too.
+    /// Drop a monitor: once this returns `Ok`, no `down` comes for it.
+    /// `NotFound` if `watcher` holds no such monitor, or it already fired
+    /// (its `down` is queued, and stays queued: both are decided under the
+    /// watcher's lock).
     pub fn demonitor(&self, watcher: Pid, reference: Ref) -> Result<(), Error> {
         let w = self.inner.table.get(watcher).ok_or(Error::NoProcess)?;
         let target = {
