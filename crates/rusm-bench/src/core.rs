@@ -43,7 +43,7 @@ fn rounds(quick: bool) -> usize {
     if quick { 1 } else { 3 }
 }
 
-pub async fn spawn_storm(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn spawn_storm(quick: bool) -> anyhow::Result<Report> {
     let total: u64 = if quick { 50_000 } else { 1_000_000 };
     let (mut ours, mut tokio, mut beam) = (0f64, 0f64, None);
     for _ in 0..rounds(quick) {
@@ -64,7 +64,7 @@ pub async fn spawn_storm(quick: bool) -> anyhow::Result<Report> {
         )))
 }
 
-pub async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
     let n: u64 = if quick { 20_000 } else { 500_000 };
     let (mut ours, mut latencies, mut tokio, mut beam) = (0f64, Vec::new(), 0f64, None);
     for _ in 0..rounds(quick) {
@@ -87,7 +87,7 @@ pub async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
         )))
 }
 
-pub async fn fault_recovery(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn fault_recovery(quick: bool) -> anyhow::Result<Report> {
     let d = if quick {
         Duration::from_millis(500)
     } else {
@@ -107,7 +107,7 @@ pub async fn fault_recovery(quick: bool) -> anyhow::Result<Report> {
     )
 }
 
-pub async fn idle_memory(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn idle_memory(quick: bool) -> anyhow::Result<Report> {
     let n: u64 = if quick { 100_000 } else { 1_000_000 };
     let IdleMemory { per, alive, tokio } = measure_idle_memory(n).await?;
     let beam = beam_figures(&["idle-memory", &n.to_string()]);
@@ -171,7 +171,7 @@ impl ExitWindow {
 }
 
 /// Processes spawned and exited per second, at most `in_flight` alive.
-pub async fn rusm_spawn_storm(total: u64, in_flight: u32) -> f64 {
+pub(crate) async fn rusm_spawn_storm(total: u64, in_flight: u32) -> f64 {
     let window = Arc::new(ExitWindow::default());
     let node = Node::new(NodeConfig {
         lifecycle: Some(window.clone()),
@@ -196,7 +196,7 @@ pub async fn rusm_spawn_storm(total: u64, in_flight: u32) -> f64 {
 
 /// The same storm as bare `tokio::spawn`, joining the oldest handles as
 /// the window fills.
-pub async fn tokio_spawn_storm(total: u64, in_flight: u32) -> f64 {
+pub(crate) async fn tokio_spawn_storm(total: u64, in_flight: u32) -> f64 {
     let mut running = VecDeque::with_capacity(in_flight as usize);
     let start = Instant::now();
     for _ in 0..total {
@@ -221,7 +221,7 @@ const TIME_EVERY: u64 = 16;
 
 /// Round trips per second between two processes, and the latency in
 /// nanoseconds of every `TIME_EVERY`-th round trip.
-pub async fn rusm_ping_pong(rounds: u64) -> (f64, Vec<u64>) {
+pub(crate) async fn rusm_ping_pong(rounds: u64) -> (f64, Vec<u64>) {
     let node = Node::new(NodeConfig::default());
     let pong = node
         .spawn(SpawnOptions::new(), |ctx| async move {
@@ -257,7 +257,7 @@ pub async fn rusm_ping_pong(rounds: u64) -> (f64, Vec<u64>) {
 
 /// The same round trips over a pair of unbounded tokio channels between
 /// two tasks.
-pub async fn tokio_ping_pong(rounds: u64) -> f64 {
+pub(crate) async fn tokio_ping_pong(rounds: u64) -> f64 {
     let (to_pong, mut pong_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     let (to_ping, mut ping_rx) = tokio::sync::mpsc::unbounded_channel::<u64>();
     tokio::spawn(async move {
@@ -297,7 +297,7 @@ impl Lifecycle for CrashCounter {
 
 /// Crashed-and-restarted children per second under a one-for-one
 /// supervisor, over `duration`.
-pub async fn supervised_restarts(duration: Duration) -> f64 {
+pub(crate) async fn supervised_restarts(duration: Duration) -> f64 {
     let counter = Arc::new(CrashCounter::default());
     let node = Node::new(NodeConfig {
         lifecycle: Some(counter.clone()),
@@ -327,7 +327,7 @@ pub async fn supervised_restarts(duration: Duration) -> f64 {
 
 /// The baseline: one parent spawning the same crashing child with a
 /// monitor and waiting for its `down`, in a loop, with no supervisor.
-pub async fn unsupervised_crash_loop(duration: Duration) -> f64 {
+pub(crate) async fn unsupervised_crash_loop(duration: Duration) -> f64 {
     let node = Node::new(NodeConfig::default());
     let (tx, rx) = tokio::sync::oneshot::channel();
     node.spawn(SpawnOptions::new(), move |ctx| async move {
@@ -349,7 +349,7 @@ pub async fn unsupervised_crash_loop(duration: Duration) -> f64 {
 }
 
 /// Resident set size of this process, in bytes.
-pub fn resident_bytes() -> u64 {
+pub(crate) fn resident_bytes() -> u64 {
     let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
     let pages: u64 = statm
         .split_whitespace()

@@ -25,7 +25,7 @@ const VALUE_LEN: usize = 100;
 
 /// Which store a row measured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KvStormStore {
+pub(crate) enum KvStormStore {
     /// Raw redb, one write transaction + commit per key (the baseline).
     RawRedb,
     /// `rusm_kv::Store::set`, group-committed.
@@ -34,32 +34,32 @@ pub enum KvStormStore {
 
 /// One measured point.
 #[derive(Debug, Clone)]
-pub struct KvStormRow {
-    pub store: KvStormStore,
+pub(crate) struct KvStormRow {
+    pub(crate) store: KvStormStore,
     /// The keys written (the baseline always writes them in sequence).
-    pub keys: KeyOrder,
+    pub(crate) keys: KeyOrder,
     /// Concurrent writers (tasks for rusm-kv, 1 thread for the baseline).
-    pub writers: usize,
+    pub(crate) writers: usize,
     /// Durable writes completed.
-    pub writes: u64,
+    pub(crate) writes: u64,
     /// Commits (fsyncs) that carried them.
-    pub commits: u64,
+    pub(crate) commits: u64,
     /// From the first write to the last acknowledgement.
-    pub elapsed: Duration,
-    pub writes_per_sec: f64,
+    pub(crate) elapsed: Duration,
+    pub(crate) writes_per_sec: f64,
     /// `writes_per_sec` over the baseline's, from the same run.
-    pub vs_baseline: f64,
+    pub(crate) vs_baseline: f64,
 }
 
 impl KvStormRow {
-    pub fn label(&self) -> &'static str {
+    pub(crate) fn label(&self) -> &'static str {
         match self.store {
             KvStormStore::RawRedb => "raw redb, 1 commit per key",
             KvStormStore::RusmKv => "rusm-kv group commit",
         }
     }
 
-    pub fn writes_per_commit(&self) -> f64 {
+    pub(crate) fn writes_per_commit(&self) -> f64 {
         self.writes as f64 / self.commits.max(1) as f64
     }
 }
@@ -67,7 +67,7 @@ impl KvStormRow {
 /// Which keys the writers write, which decides how many B-tree pages each
 /// commit rewrites.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyOrder {
+pub(crate) enum KeyOrder {
     /// One sequence shared by all writers, as the baseline writes them: a
     /// batch's keys are neighbours, so a commit rewrites a few leaf pages.
     /// Same keys in the same order in both columns: only the commit
@@ -87,7 +87,7 @@ pub enum KeyOrder {
 ///
 /// Needs a tokio runtime; a multi-threaded one lets the writer tasks queue
 /// while a commit runs, as they would in a node.
-pub async fn kv_storm_with(
+pub(crate) async fn kv_storm_with(
     writers: &[usize],
     duration: Duration,
     keys: KeyOrder,
@@ -206,15 +206,16 @@ async fn rusm_kv_point(
 /// thread (as `rusm-kv` does) and handed to `spawn_blocking` (the
 /// alternative), each from `tasks` concurrent tasks for about `duration`.
 #[derive(Debug, Clone)]
-pub struct KvReadRow {
-    pub tasks: usize,
-    pub direct_reads_per_sec: f64,
-    pub spawn_blocking_reads_per_sec: f64,
+pub(crate) struct KvReadRow {
+    pub(crate) tasks: usize,
+    pub(crate) direct_reads_per_sec: f64,
+    pub(crate) spawn_blocking_reads_per_sec: f64,
 }
 
-impl KvReadRow {}
-
-pub async fn kv_reads(tasks: &[usize], duration: Duration) -> anyhow::Result<Vec<KvReadRow>> {
+pub(crate) async fn kv_reads(
+    tasks: &[usize],
+    duration: Duration,
+) -> anyhow::Result<Vec<KvReadRow>> {
     let dir = tempfile::tempdir().context("create a temp dir for the store")?;
     let store = Store::open(dir.path().join("store.redb"))?;
     const KEYS: u64 = 1000;

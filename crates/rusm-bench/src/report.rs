@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 /// One scenario's outcome.
-pub struct Report {
+pub(crate) struct Report {
     scenario: &'static str,
     unit: &'static str,
     value: f64,
@@ -28,7 +28,7 @@ pub struct Report {
 }
 
 /// What the issue asks of a scenario.
-pub enum Target {
+pub(crate) enum Target {
     /// Our value over the named baseline's, at least this (rates) or at
     /// most this (memory), per the report's direction.
     Ratio(&'static str, f64),
@@ -37,7 +37,7 @@ pub enum Target {
 }
 
 impl Report {
-    pub fn new(
+    pub(crate) fn new(
         scenario: &'static str,
         unit: &'static str,
         value: f64,
@@ -56,35 +56,35 @@ impl Report {
         }
     }
 
-    pub fn baseline(mut self, name: impl Into<String>, value: f64) -> Self {
+    pub(crate) fn baseline(mut self, name: impl Into<String>, value: f64) -> Self {
         self.baselines.push((name.into(), value));
         self
     }
 
     /// A figure for the table and, under `key`, the JSON line.
-    pub fn extra(mut self, key: &'static str, value: f64) -> Self {
+    pub(crate) fn extra(mut self, key: &'static str, value: f64) -> Self {
         self.extras.push((key, value));
         self
     }
 
     /// A secondary measurement, for the table only.
-    pub fn row(mut self, label: impl Into<String>, value: f64, unit: &'static str) -> Self {
+    pub(crate) fn row(mut self, label: impl Into<String>, value: f64, unit: &'static str) -> Self {
         self.rows.push((label.into(), value, unit));
         self
     }
 
-    pub fn target(mut self, target: Target) -> Self {
+    pub(crate) fn target(mut self, target: Target) -> Self {
         self.target = Some(target);
         self
     }
 
-    pub fn note(mut self, text: impl Into<String>) -> Self {
+    pub(crate) fn note(mut self, text: impl Into<String>) -> Self {
         self.notes.push(text.into());
         self
     }
 
     /// The human table, ending with the JSON line.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         let direction = if self.higher_is_better {
             "higher is better"
         } else {
@@ -121,7 +121,7 @@ impl Report {
         t
     }
 
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         print!("{}", self.render());
     }
 
@@ -229,7 +229,7 @@ fn fmt(v: f64) -> String {
 }
 
 /// The `q` quantile (0..=1) of `nanos`, in microseconds.
-pub fn quantile_us(nanos: &[u64], q: f64) -> f64 {
+pub(crate) fn quantile_us(nanos: &[u64], q: f64) -> f64 {
     if nanos.is_empty() {
         return f64::NAN;
     }
@@ -240,7 +240,7 @@ pub fn quantile_us(nanos: &[u64], q: f64) -> f64 {
 }
 
 /// Cores and CPU model, so figures from different machines are not mixed up.
-pub fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()

@@ -6,13 +6,11 @@
 //! layers that enforce grants read fields and never resolve anything.
 
 use crate::SpawnGrant;
-use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 /// One host directory made visible to the guest (a WASI preopen).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Preopen {
     /// The directory on the host. The manifest resolves relative paths
     /// against its own folder before it gets here.
@@ -20,7 +18,6 @@ pub struct Preopen {
     /// Where the guest sees it, e.g. `/data`.
     pub guest: String,
     /// Whether the guest may only read.
-    #[serde(default)]
     pub read_only: bool,
 }
 
@@ -36,8 +33,7 @@ impl Preopen {
 /// field's "off" value is the safe one.
 ///
 /// See `CAPABILITIES.md` for what each grant opens and where it is enforced.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capabilities {
     /// The profile this set was resolved from (`"sandboxed"`, `"worker"`, ...).
     /// Informational: it grants nothing, and only picks which defaults
@@ -70,28 +66,15 @@ pub struct Capabilities {
     pub mailbox_capacity: Option<usize>,
     /// Cluster-wide names (`CLUSTER.md`): registering them touches every
     /// node, so it is a grant, not a given. Enforced by the cluster.
-    #[serde(default)]
     pub allow_global_names: bool,
     /// Ceiling, in MiB, on what the process makes the node hold for it
     /// outside its linear memory: queued messages, pending timers, names,
     /// links and monitors. Without it a guest could grow the host's heap
     /// through other processes' mailboxes. Enforced by the actor core.
-    #[serde(default = "default_max_queued_mb")]
     pub max_queued_mb: u64,
     /// Descriptors and WASI resources the process may hold open at once.
     /// Enforced by the WASI context.
-    #[serde(default = "default_max_open_files")]
     pub max_open_files: u64,
-}
-
-// A set persisted before a limit existed deserializes with the default-deny
-// value, the same as a custom profile that does not mention it.
-fn default_max_queued_mb() -> u64 {
-    SANDBOXED_QUEUED_MB
-}
-
-fn default_max_open_files() -> u64 {
-    SANDBOXED_OPEN_FILES
 }
 
 /// The names of the built-in profiles, in the order `rusm caps` lists them.

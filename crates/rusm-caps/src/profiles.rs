@@ -17,14 +17,23 @@ pub struct ProfileOverrides {
     /// bases; the manifest reports anything else as an error, and resolution
     /// then uses `sandboxed`.
     pub inherits: Option<String>,
+    /// Replaces the base's [`Capabilities::preopens`].
     pub preopens: Option<Vec<Preopen>>,
+    /// Replaces the base's [`Capabilities::allow_network`].
     pub allow_network: Option<bool>,
+    /// Replaces the base's [`Capabilities::allow_listen`].
     pub allow_listen: Option<bool>,
+    /// Replaces the base's [`Capabilities::env`].
     pub env: Option<Vec<String>>,
+    /// Replaces the base's [`Capabilities::allow_stdio`].
     pub allow_stdio: Option<bool>,
+    /// Replaces the base's [`Capabilities::max_memory_mb`].
     pub max_memory_mb: Option<u64>,
+    /// Replaces the base's [`Capabilities::allow_process_control`].
     pub allow_process_control: Option<bool>,
+    /// Replaces the base's [`Capabilities::allow_spawn`].
     pub allow_spawn: Option<SpawnGrant>,
+    /// Replaces the base's [`Capabilities::allow_storage`].
     pub allow_storage: Option<bool>,
     /// `Some(n)` sets the cap. There is no way to remove a base's cap
     /// (`sandboxed` and `network-client` have one): a profile that needs
@@ -32,8 +41,11 @@ pub struct ProfileOverrides {
     pub max_processes: Option<u64>,
     /// `Some(n)` bounds the mailbox; no built-in bounds it.
     pub mailbox_capacity: Option<usize>,
+    /// Replaces the base's [`Capabilities::allow_global_names`].
     pub allow_global_names: Option<bool>,
+    /// Replaces the base's [`Capabilities::max_queued_mb`].
     pub max_queued_mb: Option<u64>,
+    /// Replaces the base's [`Capabilities::max_open_files`].
     pub max_open_files: Option<u64>,
 }
 

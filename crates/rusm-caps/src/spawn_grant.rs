@@ -1,13 +1,7 @@
 //! The spawn grant: who a process may start.
 //!
 //! In the manifest `allow-spawn` is either a boolean or a list of component
-//! names, so the grant is a three-way enum rather than a `bool`, and it
-//! serializes back to exactly those two TOML/JSON shapes.
-
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
-use serde::ser::{SerializeSeq, Serializer};
-use serde::{Deserialize, Serialize};
-use std::fmt;
+//! names, so the grant is a three-way enum rather than a `bool`.
 
 /// Which registered components a process may spawn by name.
 ///
@@ -61,50 +55,6 @@ impl SpawnGrant {
             (SpawnGrant::None, _) => true,
             (SpawnGrant::Only(names), other) => names.iter().all(|n| other.allows(n)),
         }
-    }
-}
-
-impl Serialize for SpawnGrant {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self {
-            SpawnGrant::None => serializer.serialize_bool(false),
-            SpawnGrant::Any => serializer.serialize_bool(true),
-            SpawnGrant::Only(names) => {
-                let mut seq = serializer.serialize_seq(Some(names.len()))?;
-                for name in names {
-                    seq.serialize_element(name)?;
-                }
-                seq.end()
-            }
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for SpawnGrant {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct GrantVisitor;
-
-        impl<'de> Visitor<'de> for GrantVisitor {
-            type Value = SpawnGrant;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a boolean or a list of component names")
-            }
-
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<SpawnGrant, E> {
-                Ok(if v { SpawnGrant::Any } else { SpawnGrant::None })
-            }
-
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<SpawnGrant, A::Error> {
-                let mut names = Vec::new();
-                while let Some(name) = seq.next_element::<String>()? {
-                    names.push(name);
-                }
-                Ok(SpawnGrant::Only(names))
-            }
-        }
-
-        deserializer.deserialize_any(GrantVisitor)
     }
 }
 

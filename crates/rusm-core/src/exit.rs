@@ -58,7 +58,8 @@ impl ReasonText {
     /// `text` folded onto one line (lines joined by `; `), with control
     /// characters (C0, DEL, C1) escaped as `\xNN`, the line and paragraph
     /// separators and the bidirectional controls as `\u{NNNN}`, and cut
-    /// at [`MAX_TEXT_BYTES`] (ending in `...` when cut).
+    /// short of [`MAX_REASON_BYTES`], leaving room for a reason's prefix
+    /// (ending in `...` when cut).
     pub fn new(text: &str) -> Self {
         let mut out = String::with_capacity(text.len().min(MAX_TEXT_BYTES));
         let mut first = true;
@@ -80,6 +81,7 @@ impl ReasonText {
         ReasonText(out.into_boxed_str())
     }
 
+    /// The text, already escaped and capped.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -273,6 +275,7 @@ impl fmt::Display for ExitReason {
 /// `()` is a normal exit, an [`ExitReason`] is itself, and a `Result` is
 /// normal on `Ok` and a crash carrying the error's text on `Err`.
 pub trait IntoExitReason {
+    /// The exit reason this body output stands for.
     fn into_exit_reason(self) -> ExitReason;
 }
 

@@ -48,6 +48,9 @@
 mod context;
 mod error;
 mod exit;
+mod finish;
+mod info;
+mod links;
 mod message;
 mod node;
 mod pid;
@@ -62,12 +65,10 @@ mod timer;
 pub use context::{Ctx, MAX_RECEIVE_TAGS};
 pub use error::Error;
 pub use exit::{ExitReason, IntoExitReason, MAX_REASON_BYTES, ParseExitReasonError, ReasonText};
+pub use info::{INFO_LIST_LIMIT, MAX_LABEL_BYTES, NodeStats, ProcessInfo};
 pub use message::{EXIT_TAG, Message, MessageKind};
-pub use node::{
-    ExitWatch, INFO_LIST_LIMIT, Lifecycle, MAX_LABEL_BYTES, Node, NodeConfig, NodeStats,
-    ProcessInfo,
-};
+pub use node::{Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
 pub use reference::FIRST_REF;
-pub use spawn::{ProcessQuota, SpawnOptions};
+pub use spawn::{ExitWatch, ProcessQuota, SpawnOptions};
 pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec};

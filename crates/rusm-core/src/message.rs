@@ -22,9 +22,15 @@ pub const EXIT_TAG: i64 = -1;
 /// One message in a mailbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
+    /// Data, or a signal turned into a message (`exit`, `down`).
     pub kind: MessageKind,
+    /// Who sent it: the dying process for `exit` and `down`, the spawner
+    /// for a first message, [`Pid::NODE`] for the host.
     pub sender: Pid,
+    /// What a selective receive matches on: chosen by the sender for data,
+    /// [`EXIT_TAG`] for `exit`, the monitor reference for `down`.
     pub tag: i64,
+    /// The payload: opaque bytes for data, the reason's text for signals.
     pub data: Vec<u8>,
 }
 

@@ -1,4 +1,9 @@
-//! How a process is started: options, quotas and the task that runs a body.
+//! How a process is started: options, quotas, `Node::spawn*`, and the task
+//! that runs a body.
+//!
+//! A spawn with `link` or `monitor` attaches the relation on the child's
+//! side before the child is in the table and on the parent's side right
+//! after: the child can then never run, or die, unrelated to its parent.
 
 use std::any::Any;
 use std::future::Future;
@@ -7,9 +12,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt;
+use tokio::sync::oneshot;
 
-use crate::process::Process;
-use crate::{Ctx, ExitReason, IntoExitReason, Message, Node, Pid, Ref};
+use crate::process::{Process, SIGNAL_RESERVE, Watcher};
+use crate::{Ctx, Error, ExitReason, IntoExitReason, Message, Node, Pid, Ref};
 
 /// A cap on how many processes of one kind (one capability profile, say)
 /// may live at once. Shared by every spawn that names it.
@@ -20,6 +26,8 @@ pub struct ProcessQuota {
 }
 
 impl ProcessQuota {
+    /// A quota of `max` live processes, shared by handing the `Arc` to
+    /// every spawn it bounds.
     pub fn new(max: u64) -> Arc<Self> {
         Arc::new(ProcessQuota {
             max,
@@ -56,10 +64,11 @@ pub struct SpawnOptions {
     pub(crate) quota: Option<Arc<ProcessQuota>>,
     pub(crate) trap_exit: bool,
     pub(crate) first_message: Option<Message>,
-    pub(crate) exit_watch: Option<tokio::sync::oneshot::Sender<ExitReason>>,
+    pub(crate) exit_watch: Option<oneshot::Sender<ExitReason>>,
 }
 
 impl SpawnOptions {
+    /// Unnamed, unlinked, unmonitored, unbounded, not trapping exits.
     pub fn new() -> Self {
         Self::default()
     }
@@ -115,6 +124,208 @@ impl SpawnOptions {
     pub fn first_message(mut self, tag: i64, data: Vec<u8>) -> Self {
         self.first_message = Some(Message::data(Pid::NODE, tag, data));
         self
+    }
+}
+
+/// The exit reason of a process, once it ends (see [`Node::spawn_watched`]).
+pub struct ExitWatch(oneshot::Receiver<ExitReason>);
+
+impl Future for ExitWatch {
+    type Output = ExitReason;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<ExitReason> {
+        // The sender lives in the process's watcher list and is always used
+        // by the exit procedure; a dropped node is the only other way out.
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or(ExitReason::Killed))
+    }
+}
+
+impl Node {
+    /// Spawn a process from the host (its parent is [`Pid::NODE`]).
+    pub fn spawn<F, Fut>(&self, options: SpawnOptions, body: F) -> Result<Pid, Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        self.spawn_from(Pid::NODE, options, body)
+    }
+
+    /// Spawn a process on behalf of `parent`: links and monitors in
+    /// `options` attach to `parent`, and `parent` may manage the child.
+    pub fn spawn_from<F, Fut>(
+        &self,
+        parent: Pid,
+        mut options: SpawnOptions,
+        body: F,
+    ) -> Result<Pid, Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let inner = &self.inner;
+        if inner.shutting_down.load(Ordering::Acquire) {
+            return Err(Error::Limit);
+        }
+        if let Some(m) = &options.first_message
+            && m.data.len() > inner.config.max_message_bytes
+        {
+            return Err(Error::Limit);
+        }
+        let max = inner.config.max_processes;
+        if inner
+            .live
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_err()
+        {
+            return Err(Error::Limit);
+        }
+        if let Some(q) = &options.quota
+            && !q.try_acquire()
+        {
+            inner.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(Error::Limit);
+        }
+        if parent != Pid::NODE
+            && (options.link || options.monitor.is_some())
+            && let Err(e) = self.reserve_for_child(parent, &options)
+        {
+            if let Some(q) = &options.quota {
+                q.release();
+            }
+            inner.live.fetch_sub(1, Ordering::AcqRel);
+            return Err(e);
+        }
+
+        let pid = Pid(inner.next_pid.fetch_add(1, Ordering::Relaxed));
+        let process = Arc::new(Process::new(
+            pid,
+            parent,
+            options.name.take(),
+            options.mailbox_capacity,
+            options.max_queued.unwrap_or(usize::MAX),
+            options.trap_exit,
+            options.quota.take(),
+        ));
+        {
+            let mut st = process.lock();
+            if let Some(mut m) = options.first_message.take() {
+                m.sender = parent;
+                st.push(m);
+            }
+            if options.link && parent != Pid::NODE {
+                st.links.push(parent);
+                st.queued += SIGNAL_RESERVE;
+            }
+            st.spawn_watch = options.exit_watch.take();
+            if let Some(reference) = options.monitor
+                && parent != Pid::NODE
+            {
+                st.monitored_by.push(Watcher::Process {
+                    reference,
+                    watcher: parent,
+                });
+            }
+        }
+        inner.table.insert(process.clone());
+
+        if parent != Pid::NODE && (options.link || options.monitor.is_some()) {
+            self.attach_to_parent(&process, parent, options.link, options.monitor);
+        }
+
+        if let Some(l) = &inner.config.lifecycle {
+            l.spawned(pid, process.name.as_deref());
+        }
+        tracing::trace!(%pid, name = process.name.as_deref(), "spawn");
+
+        let task = inner
+            .runtime
+            .spawn(run_body(self.clone(), process.clone(), body));
+        let mut st = process.lock();
+        if st.pending_exit.is_some() {
+            // An exit signal arrived before the task existed.
+            task.abort();
+        } else if st.alive {
+            st.abort = Some(task.abort_handle());
+        }
+        Ok(pid)
+    }
+
+    /// Spawn from the host and get a future of the exit reason, attached
+    /// before the body runs so that not even an instant exit is missed.
+    pub fn spawn_watched<F, Fut>(
+        &self,
+        parent: Pid,
+        mut options: SpawnOptions,
+        body: F,
+    ) -> Result<(Pid, ExitWatch), Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (tx, rx) = oneshot::channel();
+        options.exit_watch = Some(tx);
+        let pid = self.spawn_from(parent, options, body)?;
+        Ok((pid, ExitWatch(rx)))
+    }
+
+    /// The room a new child's link and monitor reserve on its parent,
+    /// taken before the child exists so that a parent at its
+    /// `max_queued` gets `Limit` and no child.
+    fn reserve_for_child(&self, parent: Pid, options: &SpawnOptions) -> Result<(), Error> {
+        let signals = usize::from(options.link) + usize::from(options.monitor.is_some());
+        let Some(p) = self.inner.table.get(parent) else {
+            return Ok(());
+        };
+        let mut st = p.lock();
+        if !st.alive {
+            // The child is stopped (or never attached) as it starts.
+            return Ok(());
+        }
+        st.try_charge(signals * SIGNAL_RESERVE, p.max_queued)
+    }
+
+    /// Attach a new process's link and monitor on its parent's side. A
+    /// parent that died meanwhile gets nothing attached; a linked child
+    /// then follows it. Out of line: most spawns have neither.
+    #[inline(never)]
+    fn attach_to_parent(
+        &self,
+        process: &Arc<Process>,
+        parent: Pid,
+        link: bool,
+        monitor: Option<Ref>,
+    ) {
+        let pid = process.pid;
+        let parent_alive = match self.inner.table.get(parent) {
+            Some(p) => {
+                let mut st = p.lock();
+                if st.alive {
+                    if link {
+                        st.links.push(pid);
+                    }
+                    if let Some(reference) = monitor {
+                        st.extra().monitors.push((reference, pid));
+                    }
+                }
+                st.alive
+            }
+            None => false,
+        };
+        if !parent_alive && link {
+            let mut st = process.lock();
+            st.remove_link(parent);
+            st.stop_with(ExitReason::linked(parent, ExitReason::Killed));
+        }
     }
 }
 

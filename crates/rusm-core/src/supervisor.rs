@@ -55,12 +55,17 @@ pub type StartFn = Arc<dyn Fn(&Ctx, SpawnOptions) -> Result<Pid, Error> + Send +
 /// One child of a supervisor.
 #[derive(Clone)]
 pub struct ChildSpec {
+    /// Names the child in the supervisor's logs, and in its exit reason
+    /// when the child cannot start.
     pub id: String,
+    /// When it is restarted.
     pub restart: Restart,
+    /// How it is started, the first time and at every restart.
     pub start: StartFn,
 }
 
 impl ChildSpec {
+    /// A child called `id`, started (and restarted) by `start`.
     pub fn new(
         id: impl Into<String>,
         restart: Restart,
@@ -77,6 +82,7 @@ impl ChildSpec {
 /// A supervisor's configuration.
 #[derive(Clone)]
 pub struct SupervisorSpec {
+    /// Which children restart when one ends abnormally.
     pub strategy: Strategy,
     /// At most this many restarts...
     pub max_restarts: u32,
@@ -88,10 +94,13 @@ pub struct SupervisorSpec {
     /// due a restart, like OTP's `auto_shutdown`: a node whose residents all
     /// finished has nothing left to supervise.
     pub auto_shutdown: bool,
+    /// Started in order, stopped in reverse order.
     pub children: Vec<ChildSpec>,
 }
 
 impl SupervisorSpec {
+    /// No children yet, a restart intensity of `max_restarts` within
+    /// `max_seconds`, 5 s for a child to stop, no `auto_shutdown`.
     pub fn new(strategy: Strategy, max_restarts: u32, max_seconds: Duration) -> Self {
         SupervisorSpec {
             strategy,
@@ -103,6 +112,7 @@ impl SupervisorSpec {
         }
     }
 
+    /// Add a child, started after those added before it.
     pub fn child(mut self, child: ChildSpec) -> Self {
         self.children.push(child);
         self

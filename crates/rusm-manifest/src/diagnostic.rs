@@ -29,6 +29,7 @@ impl fmt::Display for Severity {
 /// One finding: `rusm.toml:2:1: error: unknown key ...`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Diagnostic {
+    /// Whether the manifest is still usable.
     pub severity: Severity,
     /// The manifest path as it was given to `load` or `check`.
     pub file: String,
@@ -37,6 +38,7 @@ pub struct Diagnostic {
     pub line: usize,
     /// 1-based, in characters.
     pub column: usize,
+    /// What is wrong, for the person editing the manifest.
     pub message: String,
 }
 

@@ -73,6 +73,7 @@ use std::path::Path;
 /// A manifest that has no errors, and the warnings found reading it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Loaded {
+    /// The manifest, validated and with its paths resolved.
     pub manifest: Manifest,
     /// Warnings only (an unknown profile name, a profile inheriting a
     /// non-built-in), in file order.

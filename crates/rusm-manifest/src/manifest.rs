@@ -183,6 +183,7 @@ impl FromStr for Strategy {
 /// `[supervisor]`: restart policy for resident components.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SupervisorConfig {
+    /// Which residents restart when one ends abnormally.
     pub strategy: Strategy,
     /// Restarts allowed within `max_seconds`; one more and the node gives
     /// up and stops.

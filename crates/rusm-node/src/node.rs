@@ -26,12 +26,15 @@ pub struct RusmNode {
 
 /// A root process, running.
 pub struct Root {
+    /// The component name, or the file's for a `.wasm`/`.wat` target.
     pub name: String,
+    /// Its pid, for signals and logs.
     pub pid: Pid,
     exit: ExitWatch,
 }
 
 impl Root {
+    /// Its exit reason, once it ends.
     pub async fn wait(self) -> ExitReason {
         self.exit.await
     }
@@ -116,10 +119,12 @@ impl RusmNode {
         Ok(rusm)
     }
 
+    /// The actor node every process of this node runs on.
     pub fn node(&self) -> &Node {
         &self.node
     }
 
+    /// The Wasm backend, holding the loaded components.
     pub fn runtime(&self) -> &WasmRuntime {
         &self.runtime
     }
@@ -228,6 +233,8 @@ impl RusmNode {
         }
     }
 
+    /// Whether the manifest has resident components (and so a supervisor
+    /// to wait on).
     pub fn has_residents(&self) -> bool {
         self.supervisor.is_some()
     }

@@ -17,7 +17,7 @@ use rusm_manifest::Manifest;
 /// The first line leaves out what its profile has by default (see
 /// `Capabilities::summary`); the indented lines do not, so that every grant
 /// shows here even where the log line is short.
-pub fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<ExitCode> {
+pub(crate) fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::Result<ExitCode> {
     let mut lines = Vec::new();
     for builtin in BUILTIN_PROFILES {
         let caps = Capabilities::builtin(builtin).expect("a built-in profile");

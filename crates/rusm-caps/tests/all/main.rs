@@ -1,4 +1,3 @@
 //! Integration tests of rusm-caps: one binary, one module per topic.
 
 mod properties;
-mod serde;

@@ -21,7 +21,7 @@ use rusm_core::{ExitReason, Lifecycle, Node, NodeConfig, Pid};
 /// Remembers every exit reason, so a test can ask for the reason of a
 /// process that may already be gone.
 #[derive(Default)]
-pub struct Recorder(Mutex<HashMap<Pid, ExitReason>>);
+pub(crate) struct Recorder(Mutex<HashMap<Pid, ExitReason>>);
 
 impl Lifecycle for Recorder {
     fn exited(&self, pid: Pid, _name: Option<&str>, reason: &ExitReason) {
@@ -29,9 +29,9 @@ impl Lifecycle for Recorder {
     }
 }
 
-pub struct TestNode {
-    pub node: Node,
-    pub exits: Arc<Recorder>,
+pub(crate) struct TestNode {
+    pub(crate) node: Node,
+    pub(crate) exits: Arc<Recorder>,
 }
 
 impl std::ops::Deref for TestNode {
@@ -41,7 +41,7 @@ impl std::ops::Deref for TestNode {
     }
 }
 
-pub fn node() -> TestNode {
+pub(crate) fn node() -> TestNode {
     let exits = Arc::new(Recorder::default());
     let node = Node::new(NodeConfig {
         lifecycle: Some(exits.clone()),
@@ -51,7 +51,7 @@ pub fn node() -> TestNode {
 }
 
 /// Wait for `pid`'s exit reason, failing the test rather than hanging.
-pub async fn reason(node: &TestNode, pid: Pid) -> ExitReason {
+pub(crate) async fn reason(node: &TestNode, pid: Pid) -> ExitReason {
     for _ in 0..2000 {
         if let Some(r) = node.exits.0.lock().unwrap().get(&pid) {
             return r.clone();
@@ -62,7 +62,7 @@ pub async fn reason(node: &TestNode, pid: Pid) -> ExitReason {
 }
 
 /// Poll until `f` holds (bookkeeping settles right after an exit).
-pub async fn eventually(mut f: impl FnMut() -> bool) {
+pub(crate) async fn eventually(mut f: impl FnMut() -> bool) {
     for _ in 0..1000 {
         if f() {
             return;
@@ -73,6 +73,6 @@ pub async fn eventually(mut f: impl FnMut() -> bool) {
 }
 
 /// A body that parks forever.
-pub async fn park(ctx: rusm_core::Ctx) {
+pub(crate) async fn park(ctx: rusm_core::Ctx) {
     ctx.receive(&[i64::MIN], None).await.ok();
 }

@@ -24,24 +24,24 @@ const PATH: &str = "RUSM_KV_CHILD_PATH";
 const ROUND: &str = "RUSM_KV_CHILD_ROUND";
 
 /// The crash writer's concurrent tasks; each has at most one write in flight.
-pub const CRASH_TASKS: u64 = 8;
-pub const DATA_BUCKET: &str = "data";
-pub const COUNTER_BUCKET: &str = "counter";
-pub const COUNTER_KEY: &str = "n";
+pub(crate) const CRASH_TASKS: u64 = 8;
+pub(crate) const DATA_BUCKET: &str = "data";
+pub(crate) const COUNTER_BUCKET: &str = "counter";
+pub(crate) const COUNTER_KEY: &str = "n";
 
 /// A running child and its stdout, line by line.
 ///
 /// A thread reads the pipe as the child writes, so the child never blocks on
 /// a full pipe (which would stall its writers and blunt the test).
-pub struct ChildProcess {
-    pub child: Child,
+pub(crate) struct ChildProcess {
+    pub(crate) child: Child,
     lines: mpsc::Receiver<String>,
     stderr_file: PathBuf,
 }
 
 impl ChildProcess {
     /// Starts `mode` on the store at `path` and waits for its `ready` line.
-    pub fn start(mode: &str, path: &Path, round: u64) -> ChildProcess {
+    pub(crate) fn start(mode: &str, path: &Path, round: u64) -> ChildProcess {
         let folder = path.parent().expect("the store path has a folder");
         std::fs::create_dir_all(folder).expect("create the store's folder");
         let stderr_file = path.with_extension(format!("child-{round}.stderr"));
@@ -94,12 +94,12 @@ impl ChildProcess {
 
     /// Everything the child printed after `ready`, up to its end. Call only
     /// once the child is dead, or this waits for it.
-    pub fn remaining_lines(&self) -> Vec<String> {
+    pub(crate) fn remaining_lines(&self) -> Vec<String> {
         self.lines.iter().collect()
     }
 
     /// Kills the child with SIGKILL: no destructor, no flush, no goodbye.
-    pub fn sigkill(&mut self) {
+    pub(crate) fn sigkill(&mut self) {
         let pid = libc::pid_t::try_from(self.child.id()).expect("pids fit in pid_t");
         // SAFETY: plain syscall on a pid we spawned and have not reaped yet
         // (so it cannot have been reused).
@@ -112,14 +112,14 @@ impl ChildProcess {
         );
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_file).unwrap_or_default()
     }
 }
 
 /// The value the crash writer stores under `key`: derived from the key, so
 /// the checker can recompute it; some are large enough to span pages.
-pub fn crash_value(key: &str, i: u64) -> Vec<u8> {
+pub(crate) fn crash_value(key: &str, i: u64) -> Vec<u8> {
     let repeat = if i % 16 == 5 {
         8192 / key.len() + 1
     } else {
@@ -128,7 +128,7 @@ pub fn crash_value(key: &str, i: u64) -> Vec<u8> {
     key.as_bytes().repeat(repeat)
 }
 
-pub fn crash_key(round: u64, task: u64, i: u64) -> String {
+pub(crate) fn crash_key(round: u64, task: u64, i: u64) -> String {
     format!("r{round:02}/t{task}/{i:06}")
 }
 
@@ -219,6 +219,6 @@ async fn crash_writer(store: Store, round: u64) {
     }
 }
 
-pub fn decode_counter(bytes: &[u8]) -> u64 {
+pub(crate) fn decode_counter(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes.try_into().expect("the counter is 8 bytes"))
 }

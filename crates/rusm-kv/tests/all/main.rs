@@ -17,12 +17,12 @@ use rusm_kv::Store;
 use tempfile::TempDir;
 
 /// A fresh store in its own temp dir; keep the dir alive as long as the store.
-pub fn temp_store() -> (TempDir, Store) {
+pub(crate) fn temp_store() -> (TempDir, Store) {
     let dir = tempfile::tempdir().expect("create a temp dir");
     let store = Store::open(store_path(&dir)).expect("open a fresh store");
     (dir, store)
 }
 
-pub fn store_path(dir: &TempDir) -> PathBuf {
+pub(crate) fn store_path(dir: &TempDir) -> PathBuf {
     dir.path().join("store.redb")
 }

@@ -6,7 +6,7 @@ use rusm_manifest::{LogLevel, Strategy, SupervisorConfig, load};
 use std::time::Duration;
 
 /// The whole manifest of MANIFEST.md, comments included.
-pub const SPEC_EXAMPLE: &str = r#"store = "data/app.redb"        # optional: the node's durable key-value store (one redb file)
+pub(crate) const SPEC_EXAMPLE: &str = r#"store = "data/app.redb"        # optional: the node's durable key-value store (one redb file)
 max-processes = 1000000        # node-wide cap on live processes (default 1,000,000)
 max-message-mb = 16            # a larger message is refused with `limit` (default 16)
 shutdown-seconds = 5           # graceful shutdown: how long processes get before they are killed (default 5)

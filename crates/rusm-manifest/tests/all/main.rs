@@ -9,8 +9,8 @@ use rusm_manifest::Diagnostic;
 use std::path::{Path, PathBuf};
 
 /// A temporary app folder.
-pub struct App {
-    pub dir: tempfile::TempDir,
+pub(crate) struct App {
+    pub(crate) dir: tempfile::TempDir,
 }
 
 impl Default for App {
@@ -22,17 +22,17 @@ impl Default for App {
 }
 
 impl App {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Writes `rusm.toml` and returns its (absolute) path.
-    pub fn manifest(&self, text: &str) -> PathBuf {
+    pub(crate) fn manifest(&self, text: &str) -> PathBuf {
         self.file("rusm.toml", text)
     }
 
     /// Writes a file under the app folder, creating its folders.
-    pub fn file(&self, relative: &str, text: &str) -> PathBuf {
+    pub(crate) fn file(&self, relative: &str, text: &str) -> PathBuf {
         let path = self.dir.path().join(relative);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create folders");
@@ -41,14 +41,14 @@ impl App {
         path
     }
 
-    pub fn path(&self, relative: &str) -> PathBuf {
+    pub(crate) fn path(&self, relative: &str) -> PathBuf {
         self.dir.path().join(relative)
     }
 }
 
 /// Diagnostics as `rusm.toml:L:C: severity: message` lines, after checking
 /// that each names the path it was given.
-pub fn lines(diags: &[Diagnostic], given: &Path) -> Vec<String> {
+pub(crate) fn lines(diags: &[Diagnostic], given: &Path) -> Vec<String> {
     diags
         .iter()
         .map(|d| {
@@ -63,7 +63,7 @@ pub fn lines(diags: &[Diagnostic], given: &Path) -> Vec<String> {
 }
 
 /// The errors of a manifest that must not load.
-pub fn load_errors(path: &Path) -> Vec<String> {
+pub(crate) fn load_errors(path: &Path) -> Vec<String> {
     match rusm_manifest::load(path) {
         Ok(loaded) => panic!("expected errors, loaded {:?}", loaded.manifest),
         Err(diags) => lines(&diags, path),

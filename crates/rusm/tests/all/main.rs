@@ -28,13 +28,13 @@ use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
 /// How long any one run may take before the test calls it hung.
-pub const DEADLINE: Duration = Duration::from_secs(60);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(60);
 
 /// Every `rusm` import of the core-module ABI, the two WASI calls the tests
 /// use, a memory, and `$print` (stdout, shown only under `allow-stdio`).
 /// Bytes 0..64 of memory are scratch for `$print`; guests put their data
 /// from 1024 up.
-pub const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
   (import "rusm" "own_pid" (func $own_pid (result i64)))
   (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
   (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
@@ -72,17 +72,17 @@ pub const PRELUDE: &str = r#"
 "#;
 
 /// A core module: the [`PRELUDE`], then `items` (data segments, `run`, ...).
-pub fn guest(items: &str) -> String {
+pub(crate) fn guest(items: &str) -> String {
     format!("(module\n{PRELUDE}\n{items}\n)\n")
 }
 
 /// A guest whose `run` is `body`.
-pub fn guest_run(body: &str) -> String {
+pub(crate) fn guest_run(body: &str) -> String {
     guest(&format!("(func (export \"run\")\n{body})"))
 }
 
 /// A guest that prints `text` on stdout and returns.
-pub fn guest_print(text: &str) -> String {
+pub(crate) fn guest_print(text: &str) -> String {
     guest(&format!(
         "(data (i32.const 1024) \"{}\")\n(func (export \"run\") (call $print (i32.const 1024) (i32.const {})))",
         wat_bytes(text),
@@ -91,12 +91,12 @@ pub fn guest_print(text: &str) -> String {
 }
 
 /// `text` as the body of a WAT string literal.
-pub fn wat_bytes(text: &str) -> String {
+pub(crate) fn wat_bytes(text: &str) -> String {
     text.bytes().map(|b| format!("\\{b:02x}")).collect()
 }
 
 /// An app folder, and a compilation cache of its own.
-pub struct App {
+pub(crate) struct App {
     dir: TempDir,
     cache: TempDir,
 }
@@ -108,19 +108,19 @@ impl Default for App {
 }
 
 impl App {
-    pub fn new() -> App {
+    pub(crate) fn new() -> App {
         App {
             dir: tempfile::tempdir().expect("a temp dir for the app"),
             cache: tempfile::tempdir().expect("a temp dir for the cache"),
         }
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         self.dir.path()
     }
 
     /// Writes `text` to `rel` in the app folder, creating folders.
-    pub fn write(&self, rel: &str, text: &str) -> &Self {
+    pub(crate) fn write(&self, rel: &str, text: &str) -> &Self {
         let path = self.path().join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).expect("create the file's folder");
@@ -130,12 +130,12 @@ impl App {
     }
 
     /// `rusm ARGS` run in the app folder.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         self.command_in(self.path(), args)
     }
 
     /// `rusm ARGS` run in `cwd`, with this app's cache.
-    pub fn command_in(&self, cwd: &Path, args: &[&str]) -> Command {
+    pub(crate) fn command_in(&self, cwd: &Path, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rusm"));
         cmd.args(args)
             .current_dir(cwd)
@@ -146,27 +146,27 @@ impl App {
     }
 
     /// Runs `rusm ARGS` in the app folder to its end.
-    pub fn rusm(&self, args: &[&str]) -> Output {
+    pub(crate) fn rusm(&self, args: &[&str]) -> Output {
         Running::start(self.command(args)).finish(DEADLINE)
     }
 
     /// Starts `rusm ARGS` in the app folder and returns at once.
-    pub fn start(&self, args: &[&str]) -> Running {
+    pub(crate) fn start(&self, args: &[&str]) -> Running {
         Running::start(self.command(args))
     }
 }
 
 /// What a finished run left.
 #[derive(Debug)]
-pub struct Output {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
+pub(crate) struct Output {
+    pub(crate) status: ExitStatus,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 impl Output {
     /// The exit code; a run killed by a signal fails the test.
-    pub fn code(&self) -> i32 {
+    pub(crate) fn code(&self) -> i32 {
         match self.status.code() {
             Some(code) => code,
             None => panic!("rusm was killed by a signal: {self:#?}"),
@@ -175,7 +175,7 @@ impl Output {
 
     /// Fails unless the exit code is `code`, showing the whole output.
     #[track_caller]
-    pub fn assert_code(&self, code: i32) -> &Self {
+    pub(crate) fn assert_code(&self, code: i32) -> &Self {
         assert_eq!(
             self.code(),
             code,
@@ -186,17 +186,17 @@ impl Output {
     }
 
     /// stderr, one entry per line, with pids replaced by `N`.
-    pub fn stderr_lines(&self) -> Vec<String> {
+    pub(crate) fn stderr_lines(&self) -> Vec<String> {
         self.stderr.lines().map(without_pids).collect()
     }
 
     /// stdout, one entry per line, with pids replaced by `N`.
-    pub fn stdout_lines(&self) -> Vec<String> {
+    pub(crate) fn stdout_lines(&self) -> Vec<String> {
         self.stdout.lines().map(without_pids).collect()
     }
 
     /// The whole run, for failure messages.
-    pub fn show(&self) -> String {
+    pub(crate) fn show(&self) -> String {
         format!(
             "status: {:?}\n--- stdout\n{}--- stderr\n{}---",
             self.status, self.stdout, self.stderr
@@ -207,7 +207,7 @@ impl Output {
 /// `rusm exit  job#12 linked: 9 crashed: ...` becomes
 /// `rusm exit  job#N linked: N crashed: ...`: the pid after a `#`, and the
 /// pid a `linked:` reason names.
-pub fn without_pids(line: &str) -> String {
+pub(crate) fn without_pids(line: &str) -> String {
     let mut out = String::with_capacity(line.len());
     let mut rest = line;
     loop {
@@ -234,7 +234,7 @@ pub fn without_pids(line: &str) -> String {
 
 /// The pids that lines `<prefix><name>#<pid>...` give for `name`, in order:
 /// `pids_of(&lines, "rusm exit  ", "job")`.
-pub fn pids_of(text: &str, prefix: &str, name: &str) -> Vec<u64> {
+pub(crate) fn pids_of(text: &str, prefix: &str, name: &str) -> Vec<u64> {
     let head = format!("{prefix}{name}#");
     text.lines()
         .filter_map(|l| l.strip_prefix(&head))
@@ -247,7 +247,7 @@ pub fn pids_of(text: &str, prefix: &str, name: &str) -> Vec<u64> {
 
 /// A `rusm` process, with its stdout and stderr collected line by line as
 /// they come, so a test can wait for "it is up" before poking it.
-pub struct Running {
+pub(crate) struct Running {
     child: Child,
     stdout: Arc<Mutex<String>>,
     stderr: Arc<Mutex<String>>,
@@ -255,7 +255,7 @@ pub struct Running {
 }
 
 impl Running {
-    pub fn start(mut cmd: Command) -> Running {
+    pub(crate) fn start(mut cmd: Command) -> Running {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -275,13 +275,13 @@ impl Running {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits until stdout or stderr has a line for which `found` holds.
     #[track_caller]
-    pub fn wait_for_line(&mut self, what: &str, found: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_for_line(&mut self, what: &str, found: impl Fn(&str) -> bool) {
         let start = Instant::now();
         loop {
             let seen = {
@@ -309,7 +309,7 @@ impl Running {
     }
 
     /// Sends `signal` (`libc::SIGTERM`, ...) to the process.
-    pub fn signal(&self, signal: i32) {
+    pub(crate) fn signal(&self, signal: i32) {
         let pid = libc::pid_t::try_from(self.pid()).expect("a pid fits pid_t");
         // SAFETY: kill(2) with a pid this test started and has not reaped.
         let rc = unsafe { libc::kill(pid, signal) };
@@ -319,7 +319,7 @@ impl Running {
     /// Waits for the end, at most `limit`; past it the process is killed
     /// and the test fails.
     #[track_caller]
-    pub fn finish(mut self, limit: Duration) -> Output {
+    pub(crate) fn finish(mut self, limit: Duration) -> Output {
         let start = Instant::now();
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("wait for rusm") {
@@ -376,7 +376,7 @@ fn collect(stream: impl Read + Send + 'static, into: Arc<Mutex<String>>) -> Join
 }
 
 /// The repository's `examples/` folder.
-pub fn examples_dir() -> PathBuf {
+pub(crate) fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 

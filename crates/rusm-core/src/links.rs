@@ -1,0 +1,280 @@
+//! Links, monitors and exit signals: how one process's end reaches others.
+//!
+//! A *link* ties two processes both ways: when one ends abnormally, the
+//! other is stopped with a `linked` reason, or, if it traps exits, gets an
+//! `exit` message instead. A *monitor* is one way: the watcher gets a
+//! `down` message whatever the reason. Both are recorded on both ends (see
+//! `process`), and each reserves room on its holder for the one signal it
+//! may deliver, so a signal is never refused. `kill` and `stop` are the
+//! exit signals one process (or the host) sends another directly.
+//!
+//! The exit procedure (`finish`) delivers a dying process's signals
+//! through `signal_link` and `signal_watcher`, kept here
+//! beside the operations that set the relations up.
+
+use std::future::Future;
+
+use tokio::sync::oneshot;
+
+use crate::process::{SIGNAL_RESERVE, Watcher};
+use crate::{Error, ExitReason, Message, Node, Pid, Ref};
+
+impl Node {
+    /// Link two processes (both ways). Each side reserves room for the
+    /// `exit` message the link may bring it; `Limit` if either cannot.
+    pub fn link(&self, a: Pid, b: Pid) -> Result<(), Error> {
+        if a == b {
+            return Ok(());
+        }
+        let pa = self.inner.table.get(a).ok_or(Error::NoProcess)?;
+        let pb = self.inner.table.get(b).ok_or(Error::NoProcess)?;
+        // Lock in pid order so two processes linking each other cannot
+        // deadlock; holding both makes the link atomic against either exit.
+        let (first, second) = if a < b { (&pa, &pb) } else { (&pb, &pa) };
+        let mut s1 = first.lock();
+        let mut s2 = second.lock();
+        if !s1.alive || !s2.alive {
+            return Err(Error::NoProcess);
+        }
+        if !s1.links.contains(&second.pid) {
+            s1.try_charge(SIGNAL_RESERVE, first.max_queued)?;
+            if let Err(e) = s2.try_charge(SIGNAL_RESERVE, second.max_queued) {
+                s1.refund(SIGNAL_RESERVE);
+                return Err(e);
+            }
+            s1.links.push(second.pid);
+            s2.links.push(first.pid);
+        }
+        Ok(())
+    }
+
+    /// Undo a link (both ways), refunding both reservations. `NoProcess`
+    /// if `b` is not alive; the link is gone either way.
+    pub fn unlink(&self, a: Pid, b: Pid) -> Result<(), Error> {
+        if let Some(pa) = self.inner.table.get(a) {
+            pa.lock().remove_link(b);
+        }
+        match self.inner.table.get(b) {
+            Some(pb) => {
+                let mut st = pb.lock();
+                st.remove_link(a);
+                if st.alive {
+                    Ok(())
+                } else {
+                    Err(Error::NoProcess)
+                }
+            }
+            None => Err(Error::NoProcess),
+        }
+    }
+
+    /// `watcher` monitors `target`. A dead target yields an immediate
+    /// `down` with reason `noproc`. The watcher reserves room for the
+    /// `down` message; `Limit` if it cannot.
+    pub fn monitor(&self, watcher: Pid, target: Pid) -> Result<Ref, Error> {
+        let reference = self.make_ref();
+        let Some(w) = self.inner.table.get(watcher) else {
+            return Ok(reference);
+        };
+        // Record the monitor on the watcher first: if the target dies right
+        // after, its exit finds the record and removes it, so nothing stale
+        // is left either way.
+        {
+            let mut st = w.lock();
+            st.try_charge(SIGNAL_RESERVE, w.max_queued)?;
+            st.extra().monitors.push((reference, target));
+        }
+        let attached = match self.inner.table.get(target) {
+            Some(t) => {
+                let mut st = t.lock();
+                if st.alive {
+                    st.monitored_by
+                        .push(Watcher::Process { reference, watcher });
+                }
+                st.alive
+            }
+            None => false,
+        };
+        if !attached {
+            let waker = {
+                let mut st = w.lock();
+                let extra = st.extra();
+                let before = extra.monitors.len();
+                extra.monitors.retain(|&(r, _)| r != reference);
+                // Unless the watcher died meanwhile (its exit dropped the
+                // record), the reservation becomes the `noproc` down.
+                if st.alive && st.extra().monitors.len() < before {
+                    st.push_signal(Message::down(target, reference, "noproc"))
+                } else {
+                    None
+                }
+            };
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+        }
+        Ok(reference)
+    }
+
+    /// Drop a monitor: once this returns `Ok`, no `down` comes for it.
+    /// `NotFound` if `watcher` holds no such monitor, or it already fired
+    /// (its `down` is queued, and stays queued: both are decided under the
+    /// watcher's lock).
+    pub fn demonitor(&self, watcher: Pid, reference: Ref) -> Result<(), Error> {
+        let w = self.inner.table.get(watcher).ok_or(Error::NoProcess)?;
+        let target = {
+            let mut st = w.lock();
+            let Some(extra) = st.extra.as_deref_mut() else {
+                return Err(Error::NotFound);
+            };
+            let Some(i) = extra.monitors.iter().position(|&(r, _)| r == reference) else {
+                return Err(Error::NotFound);
+            };
+            let target = extra.monitors.swap_remove(i).1;
+            st.refund(SIGNAL_RESERVE);
+            target
+        };
+        self.drop_watcher(target, reference);
+        Ok(())
+    }
+
+    /// Wait for a process to end and get its reason (`None`: it was not
+    /// alive). Registers before returning, so no exit is missed: a monitor
+    /// held by the host rather than by a process.
+    pub fn wait(&self, pid: Pid) -> impl Future<Output = Option<ExitReason>> + Send + 'static {
+        let (tx, rx) = oneshot::channel();
+        let registered = match self.inner.table.get(pid) {
+            Some(p) => {
+                let mut st = p.lock();
+                if st.alive {
+                    st.monitored_by.push(Watcher::Host(tx));
+                    true
+                } else {
+                    false
+                }
+            }
+            None => false,
+        };
+        async move { if registered { rx.await.ok() } else { None } }
+    }
+
+    /// Set `trap_exit`; returns the previous setting.
+    pub fn set_trap_exit(&self, pid: Pid, on: bool) -> bool {
+        match self.inner.table.get(pid) {
+            Some(p) => std::mem::replace(&mut p.lock().trap_exit, on),
+            None => false,
+        }
+    }
+
+    /// Kill a process: untrappable, reason `killed`.
+    pub fn kill(&self, pid: Pid) -> Result<(), Error> {
+        let p = self.inner.table.get(pid).ok_or(Error::NoProcess)?;
+        let mut st = p.lock();
+        if !st.alive {
+            return Err(Error::NoProcess);
+        }
+        st.stop_with(ExitReason::Killed);
+        Ok(())
+    }
+
+    /// Ask a process to stop with `reason` (typically `shutdown`). A process
+    /// that traps exits gets an `exit` message from `from` instead and
+    /// decides itself; any other stops with `reason`.
+    pub fn stop(&self, from: Pid, pid: Pid, reason: ExitReason) -> Result<(), Error> {
+        let p = self.inner.table.get(pid).ok_or(Error::NoProcess)?;
+        let waker = {
+            let mut st = p.lock();
+            if !st.alive {
+                return Err(Error::NoProcess);
+            }
+            if st.trap_exit {
+                st.push(Message::exit(from, &reason))
+            } else {
+                st.stop_with(reason);
+                None
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// The link from `linked` to `pid`, which ended with `reason`, fires:
+    /// a normal exit only undoes it; otherwise `linked` gets an `exit`
+    /// message if it traps exits, or is stopped.
+    #[inline]
+    pub(crate) fn signal_link(&self, pid: Pid, reason: &ExitReason, linked: Pid) {
+        let Some(p) = self.inner.table.get(linked) else {
+            return;
+        };
+        let waker = {
+            let mut st = p.lock();
+            if !st.alive || !st.remove_link(pid) || reason.is_normal() {
+                None
+            } else if st.trap_exit {
+                // The link's reservation (refunded as it was removed)
+                // becomes the exit message.
+                st.push(Message::exit(pid, reason))
+            } else {
+                st.stop_with(ExitReason::linked(pid, reason.clone()));
+                None
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    /// Tell one watcher of `pid` that it ended with `reason`: a monitoring
+    /// process gets a `down` (if it still holds the monitor), the host its
+    /// reason. `reason_text` is the reason as text, made by the first
+    /// `down` and shared by the rest.
+    #[inline]
+    pub(crate) fn signal_watcher(
+        &self,
+        pid: Pid,
+        reason: &ExitReason,
+        reason_text: &mut Option<String>,
+        watcher: Watcher,
+    ) {
+        match watcher {
+            Watcher::Process { reference, watcher } => {
+                let Some(p) = self.inner.table.get(watcher) else {
+                    return;
+                };
+                let waker = {
+                    let mut st = p.lock();
+                    let held = st.extra.as_deref_mut().is_some_and(|e| {
+                        let before = e.monitors.len();
+                        e.monitors.retain(|&(r, _)| r != reference);
+                        e.monitors.len() < before
+                    });
+                    if st.alive && held {
+                        let text = reason_text.get_or_insert_with(|| reason.to_string());
+                        st.push_signal(Message::down(pid, reference, text))
+                    } else {
+                        None
+                    }
+                };
+                if let Some(w) = waker {
+                    w.wake();
+                }
+            }
+            Watcher::Host(tx) => {
+                let _ = tx.send(reason.clone());
+            }
+        }
+    }
+
+    /// Forget the monitor `reference` on its target's side (the watcher
+    /// dropped it, or the watcher ended).
+    #[inline]
+    pub(crate) fn drop_watcher(&self, target: Pid, reference: Ref) {
+        if let Some(t) = self.inner.table.get(target) {
+            t.lock()
+                .monitored_by
+                .retain(|m| !matches!(m, Watcher::Process { reference: r, .. } if *r == reference));
+        }
+    }
+}
