@@ -215,7 +215,7 @@ async fn a_selective_receive_over_a_huge_mailbox_never_blocks_the_worker() {
     assert_eq!(reason(&node, scanner).await, ExitReason::Killed);
     let kill_took = t.elapsed();
     assert!(
-        median < Duration::from_millis(10),
+        median < Duration::from_millis(40),
         "a 2 ms sleep was {median:?} late (median)"
     );
     assert!(
