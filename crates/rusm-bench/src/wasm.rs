@@ -318,12 +318,12 @@ pub async fn guest_ping_pong(r: &Runtime, path: &Path, rounds: u64) -> anyhow::R
         .rt
         .load_file(path)
         .map_err(|e| anyhow::anyhow!("{e} (build the guests first: scripts/build-guests.sh)"))?;
-    r.rt.register("pong", artifact.clone(), None);
+    r.rt.add_component("pong", artifact.clone(), None);
     let caps = Capabilities::builder(Capabilities::sandboxed())
         .allow_spawn(SpawnGrant::Only(vec!["pong".into()]))
         .allow_stdio(true)
         .build();
-    r.rt.register("ping", artifact, Some(caps));
+    r.rt.add_component("ping", artifact, Some(caps));
     let start = Instant::now();
     let (_, exit) =
         r.rt.spawn_component_watched("ping", vec![rounds.to_string()])?;

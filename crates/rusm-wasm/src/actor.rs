@@ -266,12 +266,12 @@ impl Actor {
         self.ctx.set_label(label)
     }
 
-    fn store(&self) -> Result<&rusm_kv::Store, KvFailure> {
+    fn kv(&self) -> Result<&rusm_kv::Store, KvFailure> {
         if !self.caps.allow_storage {
             return Err(AbiError::Denied.into());
         }
         self.runtime
-            .store
+            .kv
             .as_ref()
             .ok_or(KvFailure::Abi(AbiError::NoStore))
     }
@@ -281,7 +281,7 @@ impl Actor {
         bucket: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, KvFailure> {
-        Ok(self.store()?.get(bucket, key).await?)
+        Ok(self.kv()?.get(bucket, key).await?)
     }
 
     pub(crate) async fn kv_set(
@@ -290,15 +290,15 @@ impl Actor {
         key: &str,
         value: Vec<u8>,
     ) -> Result<(), KvFailure> {
-        Ok(self.store()?.set(bucket, key, value).await?)
+        Ok(self.kv()?.set(bucket, key, value).await?)
     }
 
     pub(crate) async fn kv_delete(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
-        Ok(self.store()?.delete(bucket, key).await?)
+        Ok(self.kv()?.delete(bucket, key).await?)
     }
 
     pub(crate) async fn kv_exists(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
-        Ok(self.store()?.exists(bucket, key).await?)
+        Ok(self.kv()?.exists(bucket, key).await?)
     }
 
     pub(crate) async fn kv_keys(
@@ -306,7 +306,7 @@ impl Actor {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<String>, KvFailure> {
-        Ok(self.store()?.keys(bucket, prefix).await?)
+        Ok(self.kv()?.keys(bucket, prefix).await?)
     }
 
     pub(crate) async fn kv_cas(
@@ -317,7 +317,7 @@ impl Actor {
         value: Vec<u8>,
     ) -> Result<bool, KvFailure> {
         Ok(self
-            .store()?
+            .kv()?
             .compare_and_swap(bucket, key, expected, value)
             .await?)
     }

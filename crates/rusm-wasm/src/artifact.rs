@@ -45,7 +45,6 @@ pub struct Artifact(pub(crate) Arc<ArtifactInner>);
 
 pub(crate) struct ArtifactInner {
     pub(crate) name: String,
-    pub(crate) hash: [u8; 32],
     pub(crate) code: Code,
     /// Whether it imports any WASI function: a guest that does not gets no
     /// WASI context at all, which makes its spawn much cheaper.
@@ -161,11 +160,6 @@ impl Artifact {
             Code::Component(_) => ArtifactKind::Component,
         }
     }
-
-    /// The SHA-256 of the guest's binary form, in hex.
-    pub fn hash_hex(&self) -> String {
-        hex::encode(self.0.hash)
-    }
 }
 
 /// The binary form of a guest given as `.wasm` or `.wat` bytes.
@@ -248,7 +242,6 @@ pub(crate) fn compile(
     let (code, uses_wasi) = code;
     Ok(ArtifactInner {
         name: name.to_string(),
-        hash: digest,
         code,
         uses_wasi,
     })

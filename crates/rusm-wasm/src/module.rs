@@ -29,7 +29,8 @@ pub(crate) struct ModuleState {
 }
 
 type Result<T> = wasmtime::Result<T>;
-type Ctx<'a> = Caller<'a, ModuleState>;
+/// A host call's view of the calling guest (not rusm-core's `Ctx`).
+type GuestCaller<'a> = Caller<'a, ModuleState>;
 
 const MODULE: &str = "rusm";
 
@@ -39,7 +40,7 @@ fn oob(call: &'static str) -> wasmtime::Error {
 
 /// The guest's memory: cached after instantiation, looked up by name
 /// before (an import called from a start function).
-fn memory(caller: &mut Ctx<'_>, call: &'static str) -> Result<Memory> {
+fn memory(caller: &mut GuestCaller<'_>, call: &'static str) -> Result<Memory> {
     match caller.data().memory {
         Some(m) => Ok(m),
         None => caller
@@ -59,7 +60,7 @@ fn range(call: &'static str, ptr: i32, len: usize) -> Result<std::ops::Range<usi
 
 /// The guest's bytes at `(ptr, len)`, borrowed.
 fn slice<'a>(
-    caller: &'a mut Ctx<'_>,
+    caller: &'a mut GuestCaller<'_>,
     call: &'static str,
     ptr: i32,
     len: usize,
@@ -72,7 +73,7 @@ fn slice<'a>(
 }
 
 /// The guest's bytes at `(ptr, len)`, copied out.
-fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, len: i32) -> Result<Vec<u8>> {
+fn read(caller: &mut GuestCaller<'_>, call: &'static str, ptr: i32, len: i32) -> Result<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -90,7 +91,12 @@ enum Tags {
 }
 
 impl Tags {
-    fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, count: i32) -> Result<Tags> {
+    fn read(
+        caller: &mut GuestCaller<'_>,
+        call: &'static str,
+        ptr: i32,
+        count: i32,
+    ) -> Result<Tags> {
         let count = count as u32 as usize;
         if count == 0 {
             return Ok(Tags::Inline([0; INLINE_TAGS], 0));
@@ -120,7 +126,7 @@ impl Tags {
 
 /// UTF-8 text at `(ptr, len)`; `Err(Ok(INVALID))` for bad UTF-8.
 fn read_str(
-    caller: &mut Ctx<'_>,
+    caller: &mut GuestCaller<'_>,
     call: &'static str,
     ptr: i32,
     len: i32,
@@ -130,7 +136,13 @@ fn read_str(
 }
 
 /// Write at most `cap` bytes of `data` at `buf`.
-fn write(caller: &mut Ctx<'_>, call: &'static str, buf: i32, cap: i32, data: &[u8]) -> Result<()> {
+fn write(
+    caller: &mut GuestCaller<'_>,
+    call: &'static str,
+    buf: i32,
+    cap: i32,
+    data: &[u8],
+) -> Result<()> {
     let n = data.len().min(cap.max(0) as usize);
     if n == 0 {
         return Ok(());
@@ -170,13 +182,13 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut l, wasi_ctx)?;
 
-    l.func_wrap(MODULE, "own_pid", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "own_pid", |c: GuestCaller<'_>| {
         c.data().actor.own_pid() as i64
     })?;
     l.func_wrap(
         MODULE,
         "send",
-        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
             let data = read(&mut c, "send", ptr, len)?;
             Ok(code(c.data().actor.send(to as u64, tag, data)))
         },
@@ -184,7 +196,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap_async(
         MODULE,
         "recv",
-        |mut c: Ctx<'_>, (tags_ptr, count, ms): (i32, i32, i64)| {
+        |mut c: GuestCaller<'_>, (tags_ptr, count, ms): (i32, i32, i64)| {
             Box::new(async move {
                 // Checked before the tags are read: a huge count is a
                 // malformed call, not a read of the whole memory.
@@ -204,17 +216,17 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             })
         },
     )?;
-    l.func_wrap(MODULE, "msg_sender", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_sender", |c: GuestCaller<'_>| {
         c.data()
             .actor
             .current
             .as_ref()
             .map_or(0, |m| m.sender.get() as i64)
     })?;
-    l.func_wrap(MODULE, "msg_tag", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_tag", |c: GuestCaller<'_>| {
         c.data().actor.current.as_ref().map_or(0, |m| m.tag)
     })?;
-    l.func_wrap(MODULE, "msg_len", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_len", |c: GuestCaller<'_>| {
         c.data()
             .actor
             .current
@@ -224,7 +236,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "msg_read",
-        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, buf: i32, cap: i32| -> Result<i32> {
             let data = c
                 .data_mut()
                 .actor
@@ -244,14 +256,22 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             ))
         },
     )?;
-    l.func_wrap(MODULE, "make_ref", |c: Ctx<'_>| c.data().actor.make_ref())?;
-    l.func_wrap_async(MODULE, "sleep", |c: Ctx<'_>, (ms,): (i64,)| {
+    l.func_wrap(MODULE, "make_ref", |c: GuestCaller<'_>| {
+        c.data().actor.make_ref()
+    })?;
+    l.func_wrap_async(MODULE, "sleep", |c: GuestCaller<'_>, (ms,): (i64,)| {
         Box::new(async move { c.data().actor.sleep(ms.max(0) as u64).await })
     })?;
     l.func_wrap(
         MODULE,
         "send_after",
-        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32, delay: i64| -> Result<i64> {
+        |mut c: GuestCaller<'_>,
+         to: i64,
+         tag: i64,
+         ptr: i32,
+         len: i32,
+         delay: i64|
+         -> Result<i64> {
             let data = read(&mut c, "send_after", ptr, len)?;
             Ok(
                 match c
@@ -265,14 +285,14 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             )
         },
     )?;
-    l.func_wrap(MODULE, "cancel_timer", |c: Ctx<'_>, id: i64| {
+    l.func_wrap(MODULE, "cancel_timer", |c: GuestCaller<'_>, id: i64| {
         c.data().actor.cancel_timer(id) as i32
     })?;
 
     l.func_wrap(
         MODULE,
         "spawn",
-        |mut c: Ctx<'_>,
+        |mut c: GuestCaller<'_>,
          name_ptr: i32,
          name_len: i32,
          arg_ptr: i32,
@@ -290,31 +310,31 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             })
         },
     )?;
-    l.func_wrap(MODULE, "link", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "link", |c: GuestCaller<'_>, pid: i64| {
         code(c.data().actor.link(pid as u64))
     })?;
-    l.func_wrap(MODULE, "unlink", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "unlink", |c: GuestCaller<'_>, pid: i64| {
         code(c.data().actor.unlink(pid as u64))
     })?;
-    l.func_wrap(MODULE, "monitor", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "monitor", |c: GuestCaller<'_>, pid: i64| {
         match c.data().actor.monitor(pid as u64) {
             Ok(r) => r,
             Err(e) => e.code() as i64,
         }
     })?;
-    l.func_wrap(MODULE, "demonitor", |c: Ctx<'_>, r: i64| {
+    l.func_wrap(MODULE, "demonitor", |c: GuestCaller<'_>, r: i64| {
         code(c.data().actor.demonitor(r))
     })?;
-    l.func_wrap(MODULE, "trap_exit", |c: Ctx<'_>, on: i32| {
+    l.func_wrap(MODULE, "trap_exit", |c: GuestCaller<'_>, on: i32| {
         c.data().actor.trap_exit(on != 0) as i32
     })?;
-    l.func_wrap(MODULE, "kill", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "kill", |c: GuestCaller<'_>, pid: i64| {
         code(c.data().actor.kill(pid as u64))
     })?;
     l.func_wrap(
         MODULE,
         "exit",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+        |mut c: GuestCaller<'_>, ptr: i32, len: i32| -> Result<()> {
             // The whole range must be the guest's, but a reason keeps at
             // most a kilobyte: no need to copy megabytes to cut them.
             let text = if len == 0 {
@@ -327,13 +347,13 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             Err(GuestFault::Exit(reason).into())
         },
     )?;
-    l.func_wrap(MODULE, "is_alive", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "is_alive", |c: GuestCaller<'_>, pid: i64| {
         c.data().actor.is_alive(pid as u64) as i32
     })?;
     l.func_wrap(
         MODULE,
         "list_processes",
-        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, buf: i32, cap: i32| -> Result<i32> {
             let pids = match c.data().actor.processes() {
                 Ok(p) => p,
                 Err(e) => return Ok(e.code()),
@@ -350,7 +370,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "process_info",
-        |mut c: Ctx<'_>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
             let json = match c.data().actor.info(pid as u64) {
                 Ok(info) => Actor::info_json(&info),
                 Err(e) => return Ok(e.code()),
@@ -362,7 +382,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "register",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, ptr: i32, len: i32| -> Result<i32> {
             Ok(match read_str(&mut c, "register", ptr, len)? {
                 Ok(name) => code(c.data().actor.register(&name)),
                 Err(e) => e.code(),
@@ -372,7 +392,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "unregister",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_>, ptr: i32, len: i32| -> Result<i32> {
             Ok(match read_str(&mut c, "unregister", ptr, len)? {
                 Ok(name) => code(c.data().actor.unregister(&name)),
                 Err(e) => e.code(),
@@ -382,7 +402,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "whereis",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i64> {
+        |mut c: GuestCaller<'_>, ptr: i32, len: i32| -> Result<i64> {
             Ok(match read_str(&mut c, "whereis", ptr, len)? {
                 Ok(name) => c
                     .data()
@@ -396,7 +416,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "set_label",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+        |mut c: GuestCaller<'_>, ptr: i32, len: i32| -> Result<()> {
             let label = if len == 0 {
                 String::new()
             } else {
@@ -415,7 +435,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
 
 /// Bucket and key of a storage call; `Err(Ok(code))` for bad UTF-8.
 fn bucket_key(
-    c: &mut Ctx<'_>,
+    c: &mut GuestCaller<'_>,
     call: &'static str,
     b: (i32, i32),
     k: (i32, i32),
@@ -429,7 +449,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_get",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_>, (bp, bl, kp, kl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_get", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -449,7 +469,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_set",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl, vp, vl): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_>, (bp, bl, kp, kl, vp, vl): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_set", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -466,7 +486,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_delete",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_delete", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -482,7 +502,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_exists",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_exists", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -498,7 +518,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_keys",
-        |mut c: Ctx<'_>, (bp, bl, pp, pl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_>, (bp, bl, pp, pl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, prefix) = match bucket_key(&mut c, "kv_keys", (bp, bl), (pp, pl))? {
                     Ok(bk) => bk,
@@ -522,7 +542,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_cas",
-        |mut c: Ctx<'_>,
+        |mut c: GuestCaller<'_>,
          (bp, bl, kp, kl, ep, el, vp, vl): (i32, i32, i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_cas", (bp, bl), (kp, kl))? {

@@ -33,7 +33,7 @@ pub type SpawnObserver = Arc<dyn Fn(Pid, &str, &Capabilities) + Send + Sync>;
 #[derive(Clone, Default)]
 pub struct RuntimeOptions {
     /// The node's durable store, for processes granted `allow-storage`.
-    pub store: Option<rusm_kv::Store>,
+    pub kv: Option<rusm_kv::Store>,
     /// Where `./.env` is looked for (environment grants); the current
     /// directory if `None`.
     pub env_dir: Option<PathBuf>,
@@ -70,7 +70,7 @@ pub(crate) struct RuntimeInner {
     components: RwLock<HashMap<String, Registered>>,
     /// Process quotas by profile name, then by cap.
     quotas: RwLock<HashMap<Box<str>, Vec<(u64, Arc<ProcessQuota>)>>>,
-    pub(crate) store: Option<rusm_kv::Store>,
+    pub(crate) kv: Option<rusm_kv::Store>,
     env_dir: PathBuf,
     cache_dir: Option<PathBuf>,
     on_spawn: Option<SpawnObserver>,
@@ -161,7 +161,7 @@ impl WasmRuntime {
                 artifacts: Mutex::new(HashMap::new()),
                 components: RwLock::new(HashMap::new()),
                 quotas: RwLock::new(HashMap::new()),
-                store: options.store,
+                kv: options.kv,
                 env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
                 cache_dir: options.cache_dir,
                 on_spawn: options.on_spawn,
@@ -210,7 +210,7 @@ impl WasmRuntime {
     /// *declared*: it runs under those capabilities whoever spawns it, and
     /// its name belongs to its processes. With `None` it is ad hoc: it
     /// inherits its spawner's capabilities.
-    pub fn register(&self, name: &str, artifact: Artifact, caps: Option<Capabilities>) {
+    pub fn add_component(&self, name: &str, artifact: Artifact, caps: Option<Capabilities>) {
         self.inner.components.write().insert(
             name.to_string(),
             Registered {

@@ -56,7 +56,7 @@ pub fn harness_with_store() -> (Harness, rusm_kv::Store, tempfile::TempDir) {
     let store = rusm_kv::Store::open(dir.path().join("kv.redb")).expect("store");
     let h = harness_with(
         RuntimeOptions {
-            store: Some(store.clone()),
+            kv: Some(store.clone()),
             ..Default::default()
         },
         NodeConfig::default(),

@@ -288,7 +288,7 @@ async fn spawn_by_name_with_argument_link_and_monitor() {
     let h = harness();
     let child = h.load("child", CHILD_REPLIES_THEN_CRASHES);
     // Ad hoc: the child inherits the spawner's capabilities.
-    h.rt.register("child", child, None);
+    h.rt.add_component("child", child, None);
     let mut g = Guest::new();
     let name = g.s("child");
     let nope = g.s("nope");
