@@ -45,15 +45,20 @@
 
 mod actor;
 mod artifact;
+mod bindings;
 mod component;
+mod components;
 mod engine;
 mod exit;
+mod info;
+mod launch;
 mod limits;
 mod module;
+mod quotas;
 mod runtime;
 mod wasi;
 
 pub use actor::AbiError;
-pub use artifact::{Artifact, ArtifactKind, LoadError};
-pub use engine::WasmConfig;
-pub use runtime::{RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};
+pub use artifact::{ArtifactKind, LoadError};
+pub use engine::{EngineKind, WasmConfig};
+pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};
