@@ -23,23 +23,45 @@ use crate::module::ModuleCode;
 /// Why a guest could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The file could not be read.
     #[error("cannot read {path}: {error}")]
     Read {
+        /// The file.
         path: PathBuf,
+        /// Why.
         error: std::io::Error,
     },
+    /// The bytes are neither binary WebAssembly nor valid text.
     #[error("{name} is not valid WebAssembly text: {message}")]
-    Text { name: String, message: String },
+    Text {
+        /// The guest's name.
+        name: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// The binary is neither a core module nor a component.
     #[error("{name} is not a WebAssembly module or component")]
-    NotWasm { name: String },
+    NotWasm {
+        /// The guest's name.
+        name: String,
+    },
+    /// Wasmtime rejected the guest.
     #[error("{name} failed to compile: {message}")]
-    Compile { name: String, message: String },
+    Compile {
+        /// The guest's name.
+        name: String,
+        /// Wasmtime's message.
+        message: String,
+    },
 }
 
 /// Which of the two shapes of the contract a guest has.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArtifactKind {
+    /// A core module with the flat `"rusm"` imports.
     Module,
+    /// A component of the `rusm:runtime@0.1.0` world (or a `wasi:cli`
+    /// command).
     Component,
 }
 

@@ -10,9 +10,12 @@ use parking_lot::RwLock;
 use rusm_caps::Capabilities;
 use rusm_core::{ProcessQuota, SpawnOptions};
 
+/// The quotas of one profile, by cap.
+type ByCap = Vec<(u64, Arc<ProcessQuota>)>;
+
 /// Process quotas by profile name, then by cap.
 pub(crate) struct Quotas {
-    by_profile: RwLock<HashMap<Box<str>, Vec<(u64, Arc<ProcessQuota>)>>>,
+    by_profile: RwLock<HashMap<Box<str>, ByCap>>,
 }
 
 impl Quotas {
