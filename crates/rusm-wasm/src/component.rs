@@ -1,5 +1,7 @@
-//! The component shape of the contract: the `rusm:runtime@0.1.0` world,
-//! bound with `bindgen!`, next to WASI preview 2.
+//! The component shape of the contract: the host side of the
+//! `rusm:runtime@0.1.0` world (types from `bindings.rs`), next to WASI
+//! preview 2, and how a component is instantiated and run (its
+//! [`Shape`]).
 
 use std::time::Duration;
 

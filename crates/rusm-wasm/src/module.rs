@@ -4,6 +4,8 @@
 //! calls the shared [`Actor`] operation, and writes results back. A pointer
 //! range outside the memory ends the process (`out of bounds` in its
 //! reason); the host never touches memory outside the guest's.
+//!
+//! How a module is instantiated and run is its [`Shape`] (at the end).
 
 use std::time::Duration;
 
