@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::p2::bindings::{Command, CommandPre};
+use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 use crate::actor::{AbiError, Actor, KvFailure, Runtime};
@@ -253,12 +253,6 @@ impl<R: Runtime> ComponentEntry<R> {
     }
 }
 
-/// A live component, by its entry point.
-pub(crate) enum ComponentInstance {
-    Actor(ActorWorld),
-    Command(Command),
-}
-
 /// A compiled component, with its entry on each engine.
 pub(crate) struct ComponentCode<R: 'static>(PerEngine<Component, ComponentEntry<R>>);
 
@@ -272,7 +266,6 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
     type Data = ComponentState<R>;
     type Linker = Linker<ComponentState<R>>;
     type Entry = ComponentEntry<R>;
-    type Instance = ComponentInstance;
 
     fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
         let mut table = ResourceTable::new();
@@ -301,31 +294,20 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
         )
     }
 
-    async fn instantiate(
+    async fn run(
         entry: &Self::Entry,
         store: &mut Store<Self::Data>,
-    ) -> wasmtime::Result<ComponentInstance> {
+    ) -> wasmtime::Result<wasmtime::Result<bool>> {
         Ok(match entry {
             ComponentEntry::Actor(pre) => {
-                ComponentInstance::Actor(pre.instantiate_async(store).await?)
+                let world = pre.instantiate_async(&mut *store).await?;
+                world.call_run(store).await.map(|()| true)
             }
             ComponentEntry::Command(pre) => {
-                ComponentInstance::Command(pre.instantiate_async(store).await?)
-            }
-        })
-    }
-
-    async fn call(
-        _entry: &Self::Entry,
-        instance: ComponentInstance,
-        store: &mut Store<Self::Data>,
-    ) -> wasmtime::Result<bool> {
-        match instance {
-            ComponentInstance::Actor(world) => world.call_run(store).await.map(|()| true),
-            ComponentInstance::Command(cmd) => {
+                let cmd = pre.instantiate_async(&mut *store).await?;
                 cmd.wasi_cli_run().call_run(store).await.map(|r| r.is_ok())
             }
-        }
+        })
     }
 }
 

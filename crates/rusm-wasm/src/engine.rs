@@ -63,6 +63,7 @@ pub enum EngineKind {
 impl EngineKind {
     /// The engines a process tries, in order: the pool first if its memory
     /// grant fits a slot, and always on demand last.
+    #[inline]
     pub(crate) fn to_try(fits_pool: bool) -> &'static [EngineKind] {
         if fits_pool {
             &[EngineKind::Pooled, EngineKind::OnDemand]
@@ -120,6 +121,7 @@ impl Engines {
         })
     }
 
+    #[inline]
     pub(crate) fn get(&self, kind: EngineKind) -> &Engine {
         self.engines.get(kind)
     }

@@ -10,8 +10,7 @@
 use std::time::Duration;
 
 use wasmtime::{
-    Caller, Engine, Extern, Instance, InstancePre, Linker, Memory, Module, ModuleExport, Store,
-    TypedFunc,
+    Caller, Engine, Extern, InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc,
 };
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtxBuilder, WasiView};
@@ -631,7 +630,6 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
     type Data = ModuleState<R>;
     type Linker = Linker<ModuleState<R>>;
     type Entry = ModuleEntry<R>;
-    type Instance = Instance;
 
     fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
         ModuleState {
@@ -662,15 +660,8 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
         )
     }
 
-    async fn instantiate(entry: &Self::Entry, store: &mut Store<Self::Data>) -> Result<Instance> {
-        entry.pre.instantiate_async(store).await
-    }
-
-    async fn call(
-        entry: &Self::Entry,
-        instance: Instance,
-        store: &mut Store<Self::Data>,
-    ) -> Result<bool> {
+    async fn run(entry: &Self::Entry, store: &mut Store<Self::Data>) -> Result<Result<bool>> {
+        let instance = entry.pre.instantiate_async(&mut *store).await?;
         if let Some(memory) = entry
             .memory
             .as_ref()
@@ -688,13 +679,15 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
             // SAFETY: `ModuleEntry::new` only keeps exports of type `[] -> []`.
             unsafe { TypedFunc::<(), ()>::new_unchecked(&*store, func) }
         };
-        if let Some(init) = &entry.initialize {
-            func(store, init).call_async(&mut *store, ()).await?;
+        if let Some(init) = &entry.initialize
+            && let Err(e) = func(store, init).call_async(&mut *store, ()).await
+        {
+            return Ok(Err(e));
         }
-        func(store, &entry.entry)
+        Ok(func(store, &entry.entry)
             .call_async(&mut *store, ())
-            .await?;
-        Ok(true)
+            .await
+            .map(|()| true))
     }
 }
 

@@ -27,6 +27,7 @@ impl Quotas {
 
     /// `options` with the core-enforced grants of `caps`, for a process
     /// named `name`.
+    #[inline]
     pub(crate) fn spawn_options(
         &self,
         caps: &Capabilities,

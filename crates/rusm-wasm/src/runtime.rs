@@ -2,6 +2,7 @@
 //! and spawns Wasm processes on an actor-core node.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,16 +12,14 @@ use rusm_core::{Ctx, Error, ExitReason, ExitWatch, Node, Pid, SpawnOptions, Star
 use wasmtime::Linker;
 use wasmtime::component::Linker as ComponentLinker;
 
-use crate::actor::{Actor, Runtime};
+use crate::actor::Runtime;
 use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
 use crate::engine::{Engines, PerKind, WasmConfig};
-use crate::launch::{Shape, launch};
-use crate::limits::Limits;
+use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
 use crate::quotas::Quotas;
-use crate::wasi;
 
 /// Called for every Wasm process spawned, with its effective capabilities
 /// (the lifecycle log's spawn line).
@@ -98,7 +97,7 @@ pub struct WasmSpawn {
 }
 
 /// Everything one Wasm spawn needs, whoever asked for it.
-struct Launch {
+struct Request {
     artifact: Artifact,
     caps: Arc<Capabilities>,
     /// The registered component it runs, if spawned by name.
@@ -109,10 +108,10 @@ struct Launch {
     options: SpawnOptions,
 }
 
-impl Launch {
+impl Request {
     /// An artifact spawned directly by the host.
     fn host(artifact: &Artifact, spawn: WasmSpawn) -> Self {
-        Launch {
+        Request {
             artifact: artifact.clone(),
             caps: spawn.caps,
             component: None,
@@ -131,7 +130,7 @@ impl Launch {
         parent: Pid,
         options: SpawnOptions,
     ) -> Self {
-        Launch {
+        Request {
             caps: registered.caps_for(spawner),
             artifact: registered.artifact,
             component: Some(registered.name.clone()),
@@ -216,7 +215,7 @@ impl WasmRuntime {
 
     /// Spawn a Wasm process.
     pub fn spawn(&self, artifact: &Artifact, spawn: WasmSpawn) -> Result<Pid, Error> {
-        Ok(self.inner.start(Launch::host(artifact, spawn), false)?.0)
+        Ok(self.inner.start(Request::host(artifact, spawn), false)?.0)
     }
 
     /// Spawn a Wasm process and get a future of its exit reason.
@@ -225,7 +224,7 @@ impl WasmRuntime {
         artifact: &Artifact,
         spawn: WasmSpawn,
     ) -> Result<(Pid, ExitWatch), Error> {
-        self.inner.start_watched(Launch::host(artifact, spawn))
+        self.inner.start_watched(Request::host(artifact, spawn))
     }
 
     /// Spawn a registered component from the host, under its declared
@@ -238,8 +237,8 @@ impl WasmRuntime {
         options: SpawnOptions,
     ) -> Result<Pid, Error> {
         let registered = self.inner.components.get(name)?;
-        let launch = Launch::component(registered, Spawner::Host, Vec::new(), parent, options);
-        Ok(self.inner.start(launch, false)?.0)
+        let request = Request::component(registered, Spawner::Host, Vec::new(), parent, options);
+        Ok(self.inner.start(request, false)?.0)
     }
 
     /// Spawn a registered component as a root process from the host, with
@@ -250,7 +249,7 @@ impl WasmRuntime {
         args: Vec<String>,
     ) -> Result<(Pid, ExitWatch), Error> {
         let registered = self.inner.components.get(name)?;
-        self.inner.start_watched(Launch::component(
+        self.inner.start_watched(Request::component(
             registered,
             Spawner::Host,
             args,
@@ -291,14 +290,14 @@ impl Runtime for RuntimeInner {
         if !arg.is_empty() {
             options = options.first_message(0, arg);
         }
-        let launch = Launch::component(
+        let request = Request::component(
             registered,
             Spawner::Process(spawner_caps),
             Vec::new(),
             spawner.pid(),
             options,
         );
-        Ok(self.start(launch, false)?.0)
+        Ok(self.start(request, false)?.0)
     }
 
     fn is_registered(&self, name: &str) -> bool {
@@ -315,8 +314,8 @@ impl Runtime for RuntimeInner {
 }
 
 impl RuntimeInner {
-    fn start_watched(self: &Arc<Self>, launch: Launch) -> Result<(Pid, ExitWatch), Error> {
-        let (pid, watch) = self.start(launch, true)?;
+    fn start_watched(self: &Arc<Self>, request: Request) -> Result<(Pid, ExitWatch), Error> {
+        let (pid, watch) = self.start(request, true)?;
         Ok((pid, watch.expect("asked for a watch")))
     }
 
@@ -324,10 +323,10 @@ impl RuntimeInner {
     /// exit watch pay for one.
     fn start(
         self: &Arc<Self>,
-        launch: Launch,
+        request: Request,
         watched: bool,
     ) -> Result<(Pid, Option<ExitWatch>), Error> {
-        let Launch {
+        let Request {
             artifact,
             caps,
             component,
@@ -335,27 +334,59 @@ impl RuntimeInner {
             args,
             parent,
             options,
-        } = launch;
+        } = request;
         let options = self.quotas.spawn_options(&caps, &name, options);
         let rt = self.clone();
         // Kept for the spawn log only when someone listens: every clone of a
         // shared `Arc` is a write to a cache line all spawns touch.
         let log = (self.on_spawn.is_some() || tracing::enabled!(tracing::Level::DEBUG))
             .then(|| (name.clone(), caps.clone()));
+        let is_module = matches!(artifact.0.code, Code::Module(_));
+        let process = Process {
+            uses_wasi: artifact.0.uses_wasi,
+            artifact,
+            caps,
+            component,
+            name,
+            args,
+        };
         // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
         // instantiate and call futures), and unboxed it would be copied
         // whole at every move on the way into the task, several per spawn.
-        let body = move |ctx| Box::pin(run(rt, ctx, artifact, caps, component, name, args));
-        let (pid, watch) = if watched {
-            let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
-            (pid, Some(watch))
+        // One body per shape, chosen here, so that the body is the launch
+        // path itself rather than a future moved into another.
+        let (pid, watch) = if is_module {
+            self.spawn_body(parent, options, watched, move |ctx| {
+                Box::pin(launch(rt, ctx, process, module_code))
+            })?
         } else {
-            (self.node.spawn_from(parent, options, body)?, None)
+            self.spawn_body(parent, options, watched, move |ctx| {
+                Box::pin(launch(rt, ctx, process, component_code))
+            })?
         };
         if let Some((name, caps)) = log {
             self.spawned(pid, &name, &caps);
         }
         Ok((pid, watch))
+    }
+
+    fn spawn_body<F, Fut>(
+        &self,
+        parent: Pid,
+        options: SpawnOptions,
+        watched: bool,
+        body: F,
+    ) -> Result<(Pid, Option<ExitWatch>), Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future<Output = ExitReason> + Send + 'static,
+    {
+        Ok(if watched {
+            let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
+            (pid, Some(watch))
+        } else {
+            (self.node.spawn_from(parent, options, body)?, None)
+        })
     }
 
     fn spawned(&self, pid: Pid, name: &str, caps: &Capabilities) {
@@ -366,66 +397,52 @@ impl RuntimeInner {
     }
 }
 
-/// The body of every Wasm process: its grants' host side, then the launch
-/// path of its shape.
-async fn run(
-    rt: Arc<RuntimeInner>,
-    ctx: Ctx,
-    artifact: Artifact,
-    caps: Arc<Capabilities>,
-    component: Option<Arc<str>>,
-    name: Arc<str>,
-    args: Vec<String>,
-) -> ExitReason {
-    // A grant that cannot be built ends the process before any guest code,
-    // whether or not the guest would have used it.
-    let mut wasi = if artifact.0.uses_wasi || !caps.preopens.is_empty() {
-        let mut argv = Vec::with_capacity(args.len() + 1);
-        argv.push(name.to_string());
-        argv.extend(args);
-        match wasi::builder(&caps, &argv, &rt.env_dir) {
-            Ok(b) => Some(b),
-            Err(e) => return ExitReason::failed_to_start(e),
-        }
-    } else {
-        None
-    };
-    // `max-open-files` is the capacity of the process's WASI resource table.
-    let open_files = usize::try_from(caps.max_open_files).unwrap_or(usize::MAX);
-    let fits_pool = caps.max_memory_mb <= rt.config.pool_memory_mb;
-    let actor = Actor {
-        ctx,
-        runtime: rt.clone(),
-        limits: Limits::new(caps.max_memory_mb),
-        caps,
-        component,
-        current: None,
-    };
-    let (engines, wasi) = (&rt.engines, wasi.as_mut());
+impl Launcher<ModuleCode<RuntimeInner>> for RuntimeInner {
+    fn engines(&self) -> &Engines {
+        &self.engines
+    }
+
+    fn linkers(&self) -> &PerKind<Linker<ModuleState<RuntimeInner>>> {
+        &self.module_linkers
+    }
+
+    fn env_dir(&self) -> &Path {
+        &self.env_dir
+    }
+
+    fn pool_memory_mb(&self) -> u64 {
+        self.config.pool_memory_mb
+    }
+}
+
+impl Launcher<ComponentCode<RuntimeInner>> for RuntimeInner {
+    fn engines(&self) -> &Engines {
+        &self.engines
+    }
+
+    fn linkers(&self) -> &PerKind<ComponentLinker<ComponentState<RuntimeInner>>> {
+        &self.component_linkers
+    }
+
+    fn env_dir(&self) -> &Path {
+        &self.env_dir
+    }
+
+    fn pool_memory_mb(&self) -> u64 {
+        self.config.pool_memory_mb
+    }
+}
+
+fn module_code(artifact: &Artifact) -> &ModuleCode<RuntimeInner> {
     match &artifact.0.code {
-        Code::Module(code) => {
-            let data = ModuleCode::data(actor, wasi, open_files);
-            launch(
-                code,
-                engines,
-                &rt.module_linkers,
-                data,
-                fits_pool,
-                open_files,
-            )
-            .await
-        }
-        Code::Component(code) => {
-            let data = ComponentCode::data(actor, wasi, open_files);
-            launch(
-                code,
-                engines,
-                &rt.component_linkers,
-                data,
-                fits_pool,
-                open_files,
-            )
-            .await
-        }
+        Code::Module(code) => code,
+        Code::Component(_) => unreachable!("`start` launches only modules as modules"),
+    }
+}
+
+fn component_code(artifact: &Artifact) -> &ComponentCode<RuntimeInner> {
+    match &artifact.0.code {
+        Code::Component(code) => code,
+        Code::Module(_) => unreachable!("`start` launches only components as components"),
     }
 }
