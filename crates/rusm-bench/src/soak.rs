@@ -411,7 +411,7 @@ async fn hostile_slot(r: Arc<Runtime>, shared: Arc<Shared>, index: usize, h: Hos
             .max_processes(Some(1000))
             .build();
         caps.profile = component.into();
-        r.rt.register(component, artifact.clone(), Some(caps));
+        r.rt.add_component(component, artifact.clone(), Some(caps));
     }
     let sandboxed = Arc::new(Capabilities::sandboxed());
     while !shared.stop.load(Ordering::Relaxed) {

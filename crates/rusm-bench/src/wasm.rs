@@ -21,7 +21,7 @@ use futures::StreamExt;
 use futures::stream::FuturesUnordered;
 use rusm_caps::{Capabilities, SpawnGrant};
 use rusm_core::{ExitReason, Node, NodeConfig, Pid, SpawnOptions};
-use rusm_wasm::{Artifact, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
+use rusm_wasm::{Artifact, EngineKind, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 use tokio::task::JoinSet;
 
 use crate::core::resident_bytes;
@@ -170,7 +170,9 @@ pub async fn raw_module_storm(
     total: u64,
     in_flight: usize,
 ) -> anyhow::Result<f64> {
-    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let engine = w(wasmtime::Engine::new(
+        &config.wasmtime_config(EngineKind::Pooled),
+    ))?;
     let module = w(wasmtime::Module::new(&engine, wat))?;
     let linker = wasmtime::Linker::<()>::new(&engine);
     let pre = w(linker.instantiate_pre(&module))?;
@@ -188,7 +190,9 @@ pub async fn raw_component_storm(
     total: u64,
     in_flight: usize,
 ) -> anyhow::Result<f64> {
-    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let engine = w(wasmtime::Engine::new(
+        &config.wasmtime_config(EngineKind::Pooled),
+    ))?;
     let component = w(wasmtime::component::Component::new(&engine, wat))?;
     let linker = wasmtime::component::Linker::<()>::new(&engine);
     let pre = w(linker.instantiate_pre(&component))?;
@@ -318,12 +322,12 @@ pub async fn guest_ping_pong(r: &Runtime, path: &Path, rounds: u64) -> anyhow::R
         .rt
         .load_file(path)
         .map_err(|e| anyhow::anyhow!("{e} (build the guests first: scripts/build-guests.sh)"))?;
-    r.rt.register("pong", artifact.clone(), None);
+    r.rt.add_component("pong", artifact.clone(), None);
     let caps = Capabilities::builder(Capabilities::sandboxed())
         .allow_spawn(SpawnGrant::Only(vec!["pong".into()]))
         .allow_stdio(true)
         .build();
-    r.rt.register("ping", artifact, Some(caps));
+    r.rt.add_component("ping", artifact, Some(caps));
     let start = Instant::now();
     let (_, exit) =
         r.rt.spawn_component_watched("ping", vec![rounds.to_string()])?;
@@ -362,7 +366,9 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
           (local.set $i (i64.add (local.get $i) (i64.const 1)))
           (br $l)))
         (call $send (i64.const -1))))"#;
-    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let engine = w(wasmtime::Engine::new(
+        &config.wasmtime_config(EngineKind::Pooled),
+    ))?;
     let mut linker = wasmtime::Linker::<Ends>::new(&engine);
     w(linker.func_wrap_async(
         "env",
@@ -443,7 +449,9 @@ pub fn park_floor_ns(config: &WasmConfig, parks: u64) -> anyhow::Result<(f64, f6
           (call $park)
           (local.set $n (i64.sub (local.get $n) (i64.const 1)))
           (br_if $l (i64.gt_s (local.get $n) (i64.const 0))))))"#;
-    let engine = w(wasmtime::Engine::new(&config.wasmtime_config(true)))?;
+    let engine = w(wasmtime::Engine::new(
+        &config.wasmtime_config(EngineKind::Pooled),
+    ))?;
     let mut linker = wasmtime::Linker::<()>::new(&engine);
     w(linker.func_wrap_async("env", "park", |_, (): ()| Box::new(ParkOnce(false))))?;
     let pre = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, PARKER))?))?;

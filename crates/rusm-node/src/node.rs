@@ -71,7 +71,7 @@ impl RusmNode {
             Ok(n) => tracing::debug!(open_files = n, "raised the soft open-file limit"),
             Err(e) => tracing::warn!(error = %e, "could not raise the open-file limit"),
         }
-        let store = match manifest.and_then(|m| m.store.as_ref()) {
+        let kv = match manifest.and_then(|m| m.store.as_ref()) {
             Some(path) => Some(rusm_kv::Store::open(path)?),
             None => None,
         };
@@ -82,7 +82,7 @@ impl RusmNode {
         };
         let node = Node::new(config);
         let options = RuntimeOptions {
-            store,
+            kv,
             env_dir: manifest.map(|m| m.dir.clone()),
             cache_dir: cache_dir(),
             on_spawn: Some(Arc::new(lifecycle::spawned)),
@@ -112,7 +112,7 @@ impl RusmNode {
                             error,
                         })?;
                 rusm.runtime
-                    .register(&c.name, artifact, Some(c.caps.clone()));
+                    .add_component(&c.name, artifact, Some(c.caps.clone()));
             }
             rusm.start_residents(m)?;
         }

@@ -2,28 +2,45 @@
 //!
 //! The core-module imports and the component bindings are thin adapters
 //! over [`Actor`]: they move bytes in and out of guest memory and turn
-//! [`AbiError`] into an ABI code or a WIT `error`. Every capability check
-//! happens here, so "where is this grant enforced?" has one answer.
+//! [`AbiError`] into an ABI code or a WIT `error`. The grants checked at
+//! call time (process control, spawn, storage, reserved names) are
+//! checked here; the crate docs list where every other grant is enforced.
+//!
+//! An actor reaches the runtime that spawned it only through the small
+//! [`Runtime`] trait (spawn by name, the component registry, the kv
+//! store), so this module, and the shapes built on it, know nothing of the
+//! runtime's engines, linkers or artifacts. Every process of a runtime has
+//! the same `R`: the calls are static.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rusm_caps::Capabilities;
-use rusm_core::{Ctx, Message, Pid};
+use rusm_core::{Ctx, Error, Message, Pid};
+use wasmtime::ResourceLimiter;
 
 use crate::exit::GuestFault;
-use crate::runtime::RuntimeInner;
+use crate::info::{self, ProcessInfo};
+use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
 
 /// The contract's error codes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AbiError {
+    /// `no-process`: the target is not alive.
     NoProcess,
+    /// `denied`: a grant is missing.
     Denied,
+    /// `invalid`: a malformed argument (bad UTF-8, an empty name...).
     Invalid,
+    /// `timeout`: a `receive` timed out.
     Timeout,
+    /// `no-store`: storage is granted but the node has no store.
     NoStore,
+    /// `exists`: the name is taken.
     Exists,
+    /// `not-found`: no such name, key or component.
     NotFound,
+    /// `limit`: a size or count limit was reached.
     Limit,
 }
 
@@ -91,20 +108,82 @@ impl KvFailure {
     }
 }
 
+/// What a process needs of the runtime that spawned it.
+pub(crate) trait Runtime: Send + Sync + Sized + 'static {
+    /// Spawn the registered component `name` for `spawner` (whose
+    /// `allow-spawn` was checked), with `arg` as its first message if not
+    /// empty.
+    fn spawn_by_name(
+        self: &Arc<Self>,
+        spawner: &Ctx,
+        spawner_caps: &Arc<Capabilities>,
+        name: &str,
+        arg: Vec<u8>,
+        link: bool,
+    ) -> Result<Pid, Error>;
+
+    /// Whether `name` is a registered component.
+    fn is_registered(&self, name: &str) -> bool;
+
+    /// Whether `name` is a declared component, reserved for its processes.
+    fn is_component_name(&self, name: &str) -> bool;
+
+    /// The node's durable store, if it has one.
+    fn kv(&self) -> Option<&rusm_kv::Store>;
+}
+
 /// What a Wasm process is, as far as the contract goes: its handle on the
-/// node, its capabilities and its current message.
-pub(crate) struct Actor {
+/// node, its capabilities, its memory budget and its current message.
+pub(crate) struct Actor<R> {
     pub(crate) ctx: Ctx,
-    pub(crate) runtime: Arc<RuntimeInner>,
+    pub(crate) runtime: Arc<R>,
     pub(crate) caps: Arc<Capabilities>,
     /// The registered component it runs, if it was spawned by name.
     pub(crate) component: Option<Arc<str>>,
     pub(crate) current: Option<Message>,
+    pub(crate) limits: Limits,
 }
 
 type AbiResult<T> = Result<T, AbiError>;
 
-impl Actor {
+/// The store limiter of both shapes: the budget is in [`Limits`]; the
+/// actor adds the context that hears the memory total (for
+/// `process_info`), which a limiter of its own would need a second handle
+/// on.
+impl<R: Send + Sync + 'static> ResourceLimiter for Actor<R> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits
+            .memory_growing(&self.ctx, current, desired, maximum)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn instances(&self) -> usize {
+        MAX_INSTANCES
+    }
+
+    fn tables(&self) -> usize {
+        MAX_TABLES
+    }
+
+    fn memories(&self) -> usize {
+        MAX_MEMORIES
+    }
+}
+
+impl<R: Runtime> Actor<R> {
     pub(crate) fn own_pid(&self) -> u64 {
         self.ctx.pid().get()
     }
@@ -223,13 +302,13 @@ impl Actor {
         Ok(self.ctx.processes().into_iter().map(Pid::get).collect())
     }
 
-    /// `info`, with `name` kept only when it names a registered component
-    /// (the contract's `component`: "the manifest component it runs, if
+    /// `info`, with `component` kept only when it names a registered
+    /// component (the contract's "the manifest component it runs, if
     /// any"), not a file stem.
-    pub(crate) fn info(&self, target: u64) -> AbiResult<rusm_core::ProcessInfo> {
+    pub(crate) fn info(&self, target: u64) -> AbiResult<ProcessInfo> {
         let target = self.may_manage(target)?;
-        let mut info = self.ctx.info(target).ok_or(AbiError::NoProcess)?;
-        info.name = info.name.filter(|n| self.runtime.is_registered(n));
+        let mut info = info::record(self.ctx.info(target).ok_or(AbiError::NoProcess)?);
+        info.component = info.component.filter(|n| self.runtime.is_registered(n));
         Ok(info)
     }
 
@@ -266,14 +345,11 @@ impl Actor {
         self.ctx.set_label(label)
     }
 
-    fn store(&self) -> Result<&rusm_kv::Store, KvFailure> {
+    fn kv(&self) -> Result<&rusm_kv::Store, KvFailure> {
         if !self.caps.allow_storage {
             return Err(AbiError::Denied.into());
         }
-        self.runtime
-            .store
-            .as_ref()
-            .ok_or(KvFailure::Abi(AbiError::NoStore))
+        self.runtime.kv().ok_or(KvFailure::Abi(AbiError::NoStore))
     }
 
     pub(crate) async fn kv_get(
@@ -281,7 +357,7 @@ impl Actor {
         bucket: &str,
         key: &str,
     ) -> Result<Option<Vec<u8>>, KvFailure> {
-        Ok(self.store()?.get(bucket, key).await?)
+        Ok(self.kv()?.get(bucket, key).await?)
     }
 
     pub(crate) async fn kv_set(
@@ -290,15 +366,15 @@ impl Actor {
         key: &str,
         value: Vec<u8>,
     ) -> Result<(), KvFailure> {
-        Ok(self.store()?.set(bucket, key, value).await?)
+        Ok(self.kv()?.set(bucket, key, value).await?)
     }
 
     pub(crate) async fn kv_delete(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
-        Ok(self.store()?.delete(bucket, key).await?)
+        Ok(self.kv()?.delete(bucket, key).await?)
     }
 
     pub(crate) async fn kv_exists(&self, bucket: &str, key: &str) -> Result<bool, KvFailure> {
-        Ok(self.store()?.exists(bucket, key).await?)
+        Ok(self.kv()?.exists(bucket, key).await?)
     }
 
     pub(crate) async fn kv_keys(
@@ -306,7 +382,7 @@ impl Actor {
         bucket: &str,
         prefix: &str,
     ) -> Result<Vec<String>, KvFailure> {
-        Ok(self.store()?.keys(bucket, prefix).await?)
+        Ok(self.kv()?.keys(bucket, prefix).await?)
     }
 
     pub(crate) async fn kv_cas(
@@ -317,24 +393,8 @@ impl Actor {
         value: Vec<u8>,
     ) -> Result<bool, KvFailure> {
         Ok(self
-            .store()?
+            .kv()?
             .compare_and_swap(bucket, key, expected, value)
             .await?)
-    }
-
-    /// `process_info` as the JSON object the core-module ABI returns.
-    pub(crate) fn info_json(info: &rusm_core::ProcessInfo) -> String {
-        serde_json::json!({
-            "pid": info.pid.get(),
-            "component": info.name,
-            "label": info.label,
-            "names": info.names,
-            "links": info.links.iter().map(|p| p.get()).collect::<Vec<_>>(),
-            "monitored_by": info.monitored_by.iter().map(|p| p.get()).collect::<Vec<_>>(),
-            "mailbox_len": info.mailbox_len,
-            "trap_exit": info.trap_exit,
-            "memory_bytes": info.memory_bytes,
-        })
-        .to_string()
     }
 }

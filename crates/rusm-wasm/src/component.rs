@@ -1,57 +1,38 @@
-//! The component shape of the contract: the `rusm:runtime@0.1.0` world,
-//! bound with `bindgen!`, next to WASI preview 2.
+//! The component shape of the contract: the host side of the
+//! `rusm:runtime@0.1.0` world (types from `bindings.rs`), next to WASI
+//! preview 2, and how a component is instantiated and run (its
+//! [`Shape`]).
 
 use std::time::Duration;
 
-use wasmtime::Engine;
-use wasmtime::component::{HasSelf, Linker, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::p2::bindings::CommandPre;
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
-use crate::actor::{AbiError, Actor, KvFailure};
-use crate::exit::GuestFault;
-use crate::limits::Limits;
-
-mod bindings {
-    wasmtime::component::bindgen!({
-        path: "wit/rusm.wit",
-        world: "actor",
-        // Only the calls that wait are async (they park the fiber); the
-        // rest run as plain host calls, without a boxed future each.
-        imports: {
-            "rusm:runtime/process.receive": async | trappable,
-            "rusm:runtime/process.sleep": async | trappable,
-            "rusm:runtime/kv.get": async | trappable,
-            "rusm:runtime/kv.set": async | trappable,
-            "rusm:runtime/kv.delete": async | trappable,
-            "rusm:runtime/kv.exists": async | trappable,
-            "rusm:runtime/kv.keys": async | trappable,
-            "rusm:runtime/kv.compare-and-swap": async | trappable,
-            default: trappable,
-        },
-        exports: { default: async },
-    });
-}
-
-pub(crate) use bindings::Actor as ActorWorld;
-pub(crate) use bindings::ActorPre;
-
-use bindings::rusm;
-use bindings::rusm::runtime::types::{
-    Error as WitError, Message as WitMessage, MessageKind, ProcessInfo,
+use crate::actor::{AbiError, Actor, KvFailure, Runtime};
+use crate::bindings::rusm;
+use crate::bindings::rusm::runtime::types::{
+    Error as WitError, Message as WitMessage, MessageKind,
 };
+use crate::bindings::{Actor as ActorWorld, ActorPre};
+use crate::engine::{EngineKind, Engines, PerEngine};
+use crate::exit::{GuestFault, describe};
+use crate::info::ProcessInfo;
+use crate::launch::Shape;
 
 /// The store data of a component process.
-pub(crate) struct ComponentState {
-    pub(crate) actor: Actor,
+pub(crate) struct ComponentState<R> {
+    pub(crate) actor: Actor<R>,
     /// `None` for a component that imports no WASI interface. Boxed, like
     /// the module's: the state is moved whole into its store, and most
     /// actors use no WASI.
     pub(crate) wasi: Option<Box<WasiCtx>>,
+    /// Its WASI resources; its capacity is `max-open-files`.
     pub(crate) table: ResourceTable,
-    pub(crate) limits: Limits,
 }
 
-impl WasiView for ComponentState {
+impl<R: Runtime> WasiView for ComponentState<R> {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         let ctx = self
             .wasi
@@ -65,7 +46,7 @@ impl WasiView for ComponentState {
 }
 
 /// A linker with WASI preview 2 and the `rusm` world.
-pub(crate) fn linker(engine: &Engine) -> wasmtime::Result<Linker<ComponentState>> {
+pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
@@ -100,9 +81,9 @@ fn kv<T>(r: Result<T, KvFailure>) -> Abi<T> {
     }
 }
 
-impl rusm::runtime::types::Host for ComponentState {}
+impl<R: Runtime> rusm::runtime::types::Host for ComponentState<R> {}
 
-impl rusm::runtime::process::Host for ComponentState {
+impl<R: Runtime> rusm::runtime::process::Host for ComponentState<R> {
     fn own_pid(&mut self) -> wasmtime::Result<u64> {
         Ok(self.actor.own_pid())
     }
@@ -194,17 +175,7 @@ impl rusm::runtime::process::Host for ComponentState {
     }
 
     fn info(&mut self, target: u64) -> Abi<ProcessInfo> {
-        abi(self.actor.info(target).map(|i| ProcessInfo {
-            pid: i.pid.get(),
-            component: i.name,
-            label: i.label,
-            names: i.names,
-            links: i.links.iter().map(|p| p.get()).collect(),
-            monitored_by: i.monitored_by.iter().map(|p| p.get()).collect(),
-            mailbox_len: i.mailbox_len,
-            trap_exit: i.trap_exit,
-            memory_bytes: i.memory_bytes,
-        }))
+        abi(self.actor.info(target))
     }
 
     fn register(&mut self, name: String) -> Abi<()> {
@@ -225,7 +196,7 @@ impl rusm::runtime::process::Host for ComponentState {
     }
 }
 
-impl rusm::runtime::kv::Host for ComponentState {
+impl<R: Runtime> rusm::runtime::kv::Host for ComponentState<R> {
     async fn get(&mut self, bucket: String, key: String) -> Abi<Option<Vec<u8>>> {
         kv(self.actor.kv_get(&bucket, &key).await)
     }
@@ -258,4 +229,92 @@ impl rusm::runtime::kv::Host for ComponentState {
             .kv_cas(&bucket, &key, expected, replacement)
             .await)
     }
+}
+
+/// A component's pre-instantiated entry: the `actor` world's `run`, or a
+/// `wasi:cli/run` command.
+pub(crate) enum ComponentEntry<R: 'static> {
+    Actor(ActorPre<ComponentState<R>>),
+    Command(CommandPre<ComponentState<R>>),
+}
+
+impl<R: Runtime> ComponentEntry<R> {
+    fn new(linker: &Linker<ComponentState<R>>, component: &Component) -> Result<Self, String> {
+        let pre = linker
+            .instantiate_pre(component)
+            .map_err(|e| describe(&e))?;
+        if let Ok(actor) = ActorPre::new(pre.clone()) {
+            return Ok(ComponentEntry::Actor(actor));
+        }
+        match CommandPre::new(pre) {
+            Ok(cmd) => Ok(ComponentEntry::Command(cmd)),
+            Err(_) => Err("no entry point: export `run` or `wasi:cli/run`".into()),
+        }
+    }
+}
+
+/// A compiled component, with its entry on each engine.
+pub(crate) struct ComponentCode<R: 'static>(PerEngine<Component, ComponentEntry<R>>);
+
+impl<R: Runtime> ComponentCode<R> {
+    pub(crate) fn new(component: Component) -> Self {
+        ComponentCode(PerEngine::new(component))
+    }
+}
+
+impl<R: Runtime> Shape<R> for ComponentCode<R> {
+    type Data = ComponentState<R>;
+    type Linker = Linker<ComponentState<R>>;
+    type Entry = ComponentEntry<R>;
+
+    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
+        let mut table = ResourceTable::new();
+        table.set_max_capacity(open_files);
+        ComponentState {
+            actor,
+            wasi: wasi.map(|b| Box::new(b.build())),
+            table,
+        }
+    }
+
+    fn actor(data: &mut Self::Data) -> &mut Actor<R> {
+        &mut data.actor
+    }
+
+    fn entry(
+        &self,
+        kind: EngineKind,
+        engines: &Engines,
+        linker: &Self::Linker,
+    ) -> Result<&Self::Entry, &str> {
+        self.0.pre(
+            kind,
+            |c| move_to(c, engines.get(EngineKind::Pooled)),
+            |c| ComponentEntry::new(linker, c),
+        )
+    }
+
+    async fn run(
+        entry: &Self::Entry,
+        store: &mut Store<Self::Data>,
+    ) -> wasmtime::Result<wasmtime::Result<bool>> {
+        Ok(match entry {
+            ComponentEntry::Actor(pre) => {
+                let world = pre.instantiate_async(&mut *store).await?;
+                world.call_run(store).await.map(|()| true)
+            }
+            ComponentEntry::Command(pre) => {
+                let cmd = pre.instantiate_async(&mut *store).await?;
+                cmd.wasi_cli_run().call_run(store).await.map(|r| r.is_ok())
+            }
+        })
+    }
+}
+
+/// Move compiled code to the pooled engine (see `module::move_to`).
+fn move_to(component: &Component, to: &Engine) -> Result<Component, String> {
+    let bytes = component.serialize().map_err(|e| e.to_string())?;
+    // SAFETY: serialized just now by this process from a component of a
+    // compatible engine.
+    unsafe { Component::deserialize(to, &bytes) }.map_err(|e| e.to_string())
 }

@@ -8,9 +8,13 @@
 //! strategy is a per-`Engine` setting, hence two engines. Both share every
 //! setting that shapes compiled code, so an artifact compiled for one is
 //! deserialized into the other rather than compiled twice.
+//!
+//! What a runtime keeps once per engine (the engines themselves, the
+//! linkers, each artifact's compiled code and `InstancePre`) is indexed by
+//! [`EngineKind`].
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
@@ -45,27 +49,81 @@ impl Default for WasmConfig {
     }
 }
 
+/// Which of a runtime's two engines.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The pooling allocator: fixed slots, copy-on-write memory images,
+    /// warm fiber stacks. Where processes go first.
+    Pooled,
+    /// Allocation on demand: any size, no limit on count. Where processes
+    /// go when the pool is full or they may outgrow a slot.
+    OnDemand,
+}
+
+impl EngineKind {
+    /// The engines a process tries, in order: the pool first if its memory
+    /// grant fits a slot, and always on demand last.
+    #[inline]
+    pub(crate) fn to_try(fits_pool: bool) -> &'static [EngineKind] {
+        if fits_pool {
+            &[EngineKind::Pooled, EngineKind::OnDemand]
+        } else {
+            &[EngineKind::OnDemand]
+        }
+    }
+}
+
+/// One `T` for each engine (a linker, say).
+pub(crate) struct PerKind<T> {
+    pooled: T,
+    on_demand: T,
+}
+
+impl<T> PerKind<T> {
+    pub(crate) fn new(
+        mut make: impl FnMut(EngineKind) -> wasmtime::Result<T>,
+    ) -> wasmtime::Result<Self> {
+        Ok(PerKind {
+            pooled: make(EngineKind::Pooled)?,
+            on_demand: make(EngineKind::OnDemand)?,
+        })
+    }
+
+    pub(crate) fn get(&self, kind: EngineKind) -> &T {
+        match kind {
+            EngineKind::Pooled => &self.pooled,
+            EngineKind::OnDemand => &self.on_demand,
+        }
+    }
+}
+
+/// The two engines, and the ticker that bumps their epochs while they live.
 pub(crate) struct Engines {
-    pub(crate) pooled: Engine,
-    pub(crate) on_demand: Engine,
+    engines: PerKind<Engine>,
     stop_ticker: Arc<AtomicBool>,
 }
 
 impl Engines {
     pub(crate) fn new(config: &WasmConfig) -> wasmtime::Result<Self> {
-        let pooled = Engine::new(&config.wasmtime_config(true))?;
-        let on_demand = Engine::new(&config.wasmtime_config(false))?;
+        let engines = PerKind::new(|kind| Engine::new(&config.wasmtime_config(kind)))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(
-            vec![pooled.clone(), on_demand.clone()],
+            vec![
+                engines.get(EngineKind::Pooled).clone(),
+                engines.get(EngineKind::OnDemand).clone(),
+            ],
             config.epoch_tick,
             stop_ticker.clone(),
         );
         Ok(Engines {
-            pooled,
-            on_demand,
+            engines,
             stop_ticker,
         })
+    }
+
+    #[inline]
+    pub(crate) fn get(&self, kind: EngineKind) -> &Engine {
+        self.engines.get(kind)
     }
 }
 
@@ -76,14 +134,58 @@ impl Drop for Engines {
 }
 
 impl WasmConfig {
-    /// The exact Wasmtime settings of this runtime's pooled (or on-demand)
-    /// engine, so a baseline can run raw Wasmtime on equal terms.
-    pub fn wasmtime_config(&self, pooled: bool) -> Config {
+    /// The exact Wasmtime settings of one of this runtime's engines, so a
+    /// baseline can run raw Wasmtime on equal terms.
+    pub fn wasmtime_config(&self, kind: EngineKind) -> Config {
         let mut c = base_config(self);
-        if pooled {
+        if kind == EngineKind::Pooled {
             c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool_config(self)));
         }
         c
+    }
+}
+
+/// A guest's compiled code and its `InstancePre` (`P`) for each engine.
+/// Code is compiled for the on-demand engine, which accepts any module,
+/// and moved to the pooled engine on first use; code that does not fit a
+/// pool slot (a huge initial memory) simply never gets a pooled copy.
+pub(crate) struct PerEngine<C, P> {
+    pub(crate) on_demand: C,
+    pooled: OnceLock<Result<C, String>>,
+    pre_pooled: OnceLock<Result<P, String>>,
+    pre_on_demand: OnceLock<Result<P, String>>,
+}
+
+impl<C: Clone, P> PerEngine<C, P> {
+    pub(crate) fn new(on_demand: C) -> Self {
+        PerEngine {
+            on_demand,
+            pooled: OnceLock::new(),
+            pre_pooled: OnceLock::new(),
+            pre_on_demand: OnceLock::new(),
+        }
+    }
+
+    /// The `InstancePre` for one engine, built on first use and borrowed
+    /// afterwards (a spawn clones nothing). `Err` is why the guest cannot
+    /// start there (an unknown import, or no fit for the pool).
+    pub(crate) fn pre(
+        &self,
+        kind: EngineKind,
+        move_to_pool: impl FnOnce(&C) -> Result<C, String>,
+        link: impl FnOnce(&C) -> Result<P, String>,
+    ) -> Result<&P, &str> {
+        let pre = match kind {
+            EngineKind::OnDemand => self.pre_on_demand.get_or_init(|| link(&self.on_demand)),
+            EngineKind::Pooled => self.pre_pooled.get_or_init(|| {
+                let code = self
+                    .pooled
+                    .get_or_init(|| move_to_pool(&self.on_demand))
+                    .clone()?;
+                link(&code)
+            }),
+        };
+        pre.as_ref().map_err(String::as_str)
     }
 }
 

@@ -10,9 +10,10 @@
 //!
 //! The ideas a reader needs:
 //!
-//! - **One contract, two shapes.** [`module`](crate) imports and the
-//!   component bindings are adapters over one set of operations
-//!   (`actor.rs`), where every capability check lives.
+//! - **One contract, two shapes.** The core-module imports (`module.rs`)
+//!   and the component bindings (`component.rs`) are thin adapters over one
+//!   set of operations, the `Actor` (`actor.rs`); both shapes share one
+//!   launch path (`launch.rs`), generic over the shape.
 //! - **Async all the way.** Guests run on Wasmtime fibers; `recv`, `sleep`
 //!   and storage calls park the fiber and free the worker thread. An epoch
 //!   ticker makes every guest yield regularly, so a spinning guest cannot
@@ -20,11 +21,42 @@
 //!   effect at the next yield.
 //! - **Fast spawns.** A pooling allocator with copy-on-write memory images
 //!   and a per-artifact `InstancePre`; when the pool is full, processes fall
-//!   back to a second, on-demand engine, so the number of live processes is
-//!   bounded by memory, not by the pool.
+//!   back to a second, on-demand engine ([`EngineKind`]), so the number of
+//!   live processes is bounded by memory, not by the pool.
 //! - **Isolation.** Messages are copied out of the sender's memory and into
 //!   the receiver's; a trap ends only its own process, with a one-line
 //!   reason.
+//!
+//! # Where each grant is enforced
+//!
+//! Every grant of a process's `Capabilities` (CAPABILITIES.md) has one
+//! place that enforces it:
+//!
+//! | Grant | Enforced in | How |
+//! |---|---|---|
+//! | `preopens` (filesystem) | `wasi.rs` | the only directories in the WASI context |
+//! | `env` | `wasi.rs` | the only variables in the WASI context |
+//! | `allow-stdio` | `wasi.rs` | stdio inherited, else empty and discarded |
+//! | `allow-network`, `allow-listen` | `wasi.rs` | the WASI context's socket address check |
+//! | `max-memory-mb` | `limits.rs` | the store limiter (all memories and tables together); also picks the engine (`launch.rs`) |
+//! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
+//! | `max-processes` | `quotas.rs`, counted by rusm-core | one `ProcessQuota` per profile and cap |
+//! | `mailbox-capacity`, `max-queued-mb` | `quotas.rs`, enforced by rusm-core | spawn options of every process |
+//! | `allow-process-control` | `actor.rs` | `may_manage` (`kill`, `link`, `info`...), `processes`, `unregister` of another's name |
+//! | `allow-spawn` | `actor.rs` | `Actor::spawn`, before the registry is asked |
+//! | the child's capabilities | `components.rs` | `Registered::caps_for`: declared profile, else the spawner's, `sandboxed` from the host |
+//! | `allow-storage` | `actor.rs` | `Actor::kv`, before every storage call |
+//! | a declared component's name | `actor.rs` | `may_use_name`: only its own processes may register it |
+//! | `allow-global-names` | not here | cluster names are the cluster's |
+//!
+//! # Modules, in layers
+//!
+//! Each module imports only modules above it in this list:
+//! `exit`, `engine`, `wasi`, `quotas`, `components`, `bindings` (no crate
+//! imports); `limits`; `info`; `actor`; `launch`; `module` and
+//! `component`; `artifact`; `runtime`. The actor reaches the runtime
+//! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
+//! process of a runtime has the same one, so the calls are static.
 //!
 //! ```
 //! use rusm_core::{Node, NodeConfig, ExitReason, Pid, SpawnOptions};
@@ -45,15 +77,20 @@
 
 mod actor;
 mod artifact;
+mod bindings;
 mod component;
+mod components;
 mod engine;
 mod exit;
+mod info;
+mod launch;
 mod limits;
 mod module;
+mod quotas;
 mod runtime;
 mod wasi;
 
 pub use actor::AbiError;
-pub use artifact::{Artifact, ArtifactKind, LoadError};
-pub use engine::WasmConfig;
-pub use runtime::{RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};
+pub use artifact::{ArtifactKind, LoadError};
+pub use engine::{EngineKind, WasmConfig};
+pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

@@ -9,23 +9,24 @@
 //! process ends with `failed to start`. How many memories, tables and
 //! instances one process may have is bounded too: each memory reserves
 //! address space and memory maps on the host even while it is empty.
+//!
+//! Each process's [`Limits`] are owned by its `Actor`, which is the store's
+//! `ResourceLimiter` in both shapes and hands every request to them.
 
 use rusm_core::Ctx;
-use wasmtime::ResourceLimiter;
 
-use crate::component::ComponentState;
 use crate::exit::LimitExceeded;
-use crate::module::ModuleState;
 
 /// Linear memories per process. Toolchains emit one (a component with the
 /// preview-1 adapter, a few); anything near this is an attack on the
 /// host's address space.
-const MAX_MEMORIES: usize = 16;
+pub(crate) const MAX_MEMORIES: usize = 16;
 /// Tables per process.
-const MAX_TABLES: usize = 64;
+pub(crate) const MAX_TABLES: usize = 64;
 /// Core instances per process (a component is several).
-const MAX_INSTANCES: usize = 64;
+pub(crate) const MAX_INSTANCES: usize = 64;
 
+/// One process's memory and table budget, and what it has used.
 pub(crate) struct Limits {
     max_memory_bytes: usize,
     max_table_elements: usize,
@@ -56,10 +57,10 @@ impl Limits {
     ///
     /// Past the grant, the process traps. A growth within it that
     /// Wasmtime will refuse anyway (past the memory's declared maximum, or
-    /// a pool slot's) fails as `memory.grow` fails, without being counted. One it refuses
-    /// after this check for another reason (the host is out of memory)
+    /// a pool slot's) fails as `memory.grow` fails, without being counted.
+    /// One it refuses after this check for another reason (the host is out of memory)
     /// stays counted: the total can only err on the strict side.
-    fn memory_growing(
+    pub(crate) fn memory_growing(
         &mut self,
         ctx: &Ctx,
         current: usize,
@@ -87,7 +88,7 @@ impl Limits {
     }
 
     /// Like [`Limits::memory_growing`], for table elements.
-    fn table_growing(
+    pub(crate) fn table_growing(
         &mut self,
         current: usize,
         desired: usize,
@@ -112,45 +113,3 @@ impl Limits {
         Ok(true)
     }
 }
-
-// The store data of each shape is its own limiter: the limits need the
-// process's context, and the data already holds it (a second handle per
-// process would be two more shared reference counts per spawn).
-macro_rules! limited_by_actor {
-    ($($state:ty),*) => {$(
-        impl ResourceLimiter for $state {
-            fn memory_growing(
-                &mut self,
-                current: usize,
-                desired: usize,
-                maximum: Option<usize>,
-            ) -> wasmtime::Result<bool> {
-                self.limits
-                    .memory_growing(&self.actor.ctx, current, desired, maximum)
-            }
-
-            fn table_growing(
-                &mut self,
-                current: usize,
-                desired: usize,
-                maximum: Option<usize>,
-            ) -> wasmtime::Result<bool> {
-                self.limits.table_growing(current, desired, maximum)
-            }
-
-            fn instances(&self) -> usize {
-                MAX_INSTANCES
-            }
-
-            fn tables(&self) -> usize {
-                MAX_TABLES
-            }
-
-            fn memories(&self) -> usize {
-                MAX_MEMORIES
-            }
-        }
-    )*};
-}
-
-limited_by_actor!(ModuleState, ComponentState);

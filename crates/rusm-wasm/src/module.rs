@@ -4,24 +4,30 @@
 //! calls the shared [`Actor`] operation, and writes results back. A pointer
 //! range outside the memory ends the process (`out of bounds` in its
 //! reason); the host never touches memory outside the guest's.
+//!
+//! How a module is instantiated and run is its [`Shape`] (at the end).
 
 use std::time::Duration;
 
-use wasmtime::{Caller, Engine, Extern, Linker, Memory};
+use wasmtime::{
+    Caller, Engine, Extern, InstancePre, Linker, Memory, Module, ModuleExport, Store, TypedFunc,
+};
 use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 
-use crate::actor::{AbiError, Actor};
-use crate::exit::GuestFault;
-use crate::limits::Limits;
+use crate::actor::{AbiError, Actor, Runtime};
+use crate::engine::{EngineKind, Engines, PerEngine};
+use crate::exit::{GuestFault, describe};
+use crate::info;
+use crate::launch::Shape;
 
 /// The store data of a core-module process.
-pub(crate) struct ModuleState {
-    pub(crate) actor: Actor,
+pub(crate) struct ModuleState<R> {
+    pub(crate) actor: Actor<R>,
     /// `None` for a guest that imports no WASI function.
     /// Boxed: the state is moved whole into its store at every spawn, and
     /// a WASI context is most of its size.
     pub(crate) wasi: Option<Box<WasiP1Ctx>>,
-    pub(crate) limits: Limits,
     /// The guest's exported `memory`, once it is instantiated: every call
     /// that passes a pointer uses it, and a lookup by name costs a string
     /// search per call.
@@ -29,7 +35,8 @@ pub(crate) struct ModuleState {
 }
 
 type Result<T> = wasmtime::Result<T>;
-type Ctx<'a> = Caller<'a, ModuleState>;
+/// A host call's view of the calling guest (not rusm-core's `Ctx`).
+type GuestCaller<'a, R> = Caller<'a, ModuleState<R>>;
 
 const MODULE: &str = "rusm";
 
@@ -39,7 +46,7 @@ fn oob(call: &'static str) -> wasmtime::Error {
 
 /// The guest's memory: cached after instantiation, looked up by name
 /// before (an import called from a start function).
-fn memory(caller: &mut Ctx<'_>, call: &'static str) -> Result<Memory> {
+fn memory<R>(caller: &mut GuestCaller<'_, R>, call: &'static str) -> Result<Memory> {
     match caller.data().memory {
         Some(m) => Ok(m),
         None => caller
@@ -58,8 +65,8 @@ fn range(call: &'static str, ptr: i32, len: usize) -> Result<std::ops::Range<usi
 }
 
 /// The guest's bytes at `(ptr, len)`, borrowed.
-fn slice<'a>(
-    caller: &'a mut Ctx<'_>,
+fn slice<'a, R>(
+    caller: &'a mut GuestCaller<'_, R>,
     call: &'static str,
     ptr: i32,
     len: usize,
@@ -72,7 +79,12 @@ fn slice<'a>(
 }
 
 /// The guest's bytes at `(ptr, len)`, copied out.
-fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, len: i32) -> Result<Vec<u8>> {
+fn read<R>(
+    caller: &mut GuestCaller<'_, R>,
+    call: &'static str,
+    ptr: i32,
+    len: i32,
+) -> Result<Vec<u8>> {
     if len == 0 {
         return Ok(Vec::new());
     }
@@ -90,7 +102,12 @@ enum Tags {
 }
 
 impl Tags {
-    fn read(caller: &mut Ctx<'_>, call: &'static str, ptr: i32, count: i32) -> Result<Tags> {
+    fn read<R>(
+        caller: &mut GuestCaller<'_, R>,
+        call: &'static str,
+        ptr: i32,
+        count: i32,
+    ) -> Result<Tags> {
         let count = count as u32 as usize;
         if count == 0 {
             return Ok(Tags::Inline([0; INLINE_TAGS], 0));
@@ -119,8 +136,8 @@ impl Tags {
 }
 
 /// UTF-8 text at `(ptr, len)`; `Err(Ok(INVALID))` for bad UTF-8.
-fn read_str(
-    caller: &mut Ctx<'_>,
+fn read_str<R>(
+    caller: &mut GuestCaller<'_, R>,
     call: &'static str,
     ptr: i32,
     len: i32,
@@ -130,7 +147,13 @@ fn read_str(
 }
 
 /// Write at most `cap` bytes of `data` at `buf`.
-fn write(caller: &mut Ctx<'_>, call: &'static str, buf: i32, cap: i32, data: &[u8]) -> Result<()> {
+fn write<R>(
+    caller: &mut GuestCaller<'_, R>,
+    call: &'static str,
+    buf: i32,
+    cap: i32,
+    data: &[u8],
+) -> Result<()> {
     let n = data.len().min(cap.max(0) as usize);
     if n == 0 {
         return Ok(());
@@ -159,24 +182,24 @@ fn timeout(ms: i64) -> Option<Duration> {
     (ms >= 0).then(|| Duration::from_millis(ms as u64))
 }
 
-fn wasi_ctx(s: &mut ModuleState) -> &mut WasiP1Ctx {
+fn wasi_ctx<R>(s: &mut ModuleState<R>) -> &mut WasiP1Ctx {
     s.wasi
         .as_deref_mut()
         .expect("a WASI context is built for every guest that imports WASI")
 }
 
 /// A linker with WASI preview 1 and every `"rusm"` import.
-pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
+pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut l, wasi_ctx)?;
 
-    l.func_wrap(MODULE, "own_pid", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "own_pid", |c: GuestCaller<'_, R>| {
         c.data().actor.own_pid() as i64
     })?;
     l.func_wrap(
         MODULE,
         "send",
-        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
             let data = read(&mut c, "send", ptr, len)?;
             Ok(code(c.data().actor.send(to as u64, tag, data)))
         },
@@ -184,7 +207,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap_async(
         MODULE,
         "recv",
-        |mut c: Ctx<'_>, (tags_ptr, count, ms): (i32, i32, i64)| {
+        |mut c: GuestCaller<'_, R>, (tags_ptr, count, ms): (i32, i32, i64)| {
             Box::new(async move {
                 // Checked before the tags are read: a huge count is a
                 // malformed call, not a read of the whole memory.
@@ -204,17 +227,17 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             })
         },
     )?;
-    l.func_wrap(MODULE, "msg_sender", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_sender", |c: GuestCaller<'_, R>| {
         c.data()
             .actor
             .current
             .as_ref()
             .map_or(0, |m| m.sender.get() as i64)
     })?;
-    l.func_wrap(MODULE, "msg_tag", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_tag", |c: GuestCaller<'_, R>| {
         c.data().actor.current.as_ref().map_or(0, |m| m.tag)
     })?;
-    l.func_wrap(MODULE, "msg_len", |c: Ctx<'_>| {
+    l.func_wrap(MODULE, "msg_len", |c: GuestCaller<'_, R>| {
         c.data()
             .actor
             .current
@@ -224,7 +247,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "msg_read",
-        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, buf: i32, cap: i32| -> Result<i32> {
             let data = c
                 .data_mut()
                 .actor
@@ -244,14 +267,22 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             ))
         },
     )?;
-    l.func_wrap(MODULE, "make_ref", |c: Ctx<'_>| c.data().actor.make_ref())?;
-    l.func_wrap_async(MODULE, "sleep", |c: Ctx<'_>, (ms,): (i64,)| {
+    l.func_wrap(MODULE, "make_ref", |c: GuestCaller<'_, R>| {
+        c.data().actor.make_ref()
+    })?;
+    l.func_wrap_async(MODULE, "sleep", |c: GuestCaller<'_, R>, (ms,): (i64,)| {
         Box::new(async move { c.data().actor.sleep(ms.max(0) as u64).await })
     })?;
     l.func_wrap(
         MODULE,
         "send_after",
-        |mut c: Ctx<'_>, to: i64, tag: i64, ptr: i32, len: i32, delay: i64| -> Result<i64> {
+        |mut c: GuestCaller<'_, R>,
+         to: i64,
+         tag: i64,
+         ptr: i32,
+         len: i32,
+         delay: i64|
+         -> Result<i64> {
             let data = read(&mut c, "send_after", ptr, len)?;
             Ok(
                 match c
@@ -265,14 +296,14 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             )
         },
     )?;
-    l.func_wrap(MODULE, "cancel_timer", |c: Ctx<'_>, id: i64| {
+    l.func_wrap(MODULE, "cancel_timer", |c: GuestCaller<'_, R>, id: i64| {
         c.data().actor.cancel_timer(id) as i32
     })?;
 
     l.func_wrap(
         MODULE,
         "spawn",
-        |mut c: Ctx<'_>,
+        |mut c: GuestCaller<'_, R>,
          name_ptr: i32,
          name_len: i32,
          arg_ptr: i32,
@@ -290,31 +321,33 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             })
         },
     )?;
-    l.func_wrap(MODULE, "link", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "link", |c: GuestCaller<'_, R>, pid: i64| {
         code(c.data().actor.link(pid as u64))
     })?;
-    l.func_wrap(MODULE, "unlink", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "unlink", |c: GuestCaller<'_, R>, pid: i64| {
         code(c.data().actor.unlink(pid as u64))
     })?;
-    l.func_wrap(MODULE, "monitor", |c: Ctx<'_>, pid: i64| {
-        match c.data().actor.monitor(pid as u64) {
-            Ok(r) => r,
-            Err(e) => e.code() as i64,
-        }
+    l.func_wrap(MODULE, "monitor", |c: GuestCaller<'_, R>, pid: i64| match c
+        .data()
+        .actor
+        .monitor(pid as u64)
+    {
+        Ok(r) => r,
+        Err(e) => e.code() as i64,
     })?;
-    l.func_wrap(MODULE, "demonitor", |c: Ctx<'_>, r: i64| {
+    l.func_wrap(MODULE, "demonitor", |c: GuestCaller<'_, R>, r: i64| {
         code(c.data().actor.demonitor(r))
     })?;
-    l.func_wrap(MODULE, "trap_exit", |c: Ctx<'_>, on: i32| {
+    l.func_wrap(MODULE, "trap_exit", |c: GuestCaller<'_, R>, on: i32| {
         c.data().actor.trap_exit(on != 0) as i32
     })?;
-    l.func_wrap(MODULE, "kill", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "kill", |c: GuestCaller<'_, R>, pid: i64| {
         code(c.data().actor.kill(pid as u64))
     })?;
     l.func_wrap(
         MODULE,
         "exit",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<()> {
             // The whole range must be the guest's, but a reason keeps at
             // most a kilobyte: no need to copy megabytes to cut them.
             let text = if len == 0 {
@@ -327,13 +360,13 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
             Err(GuestFault::Exit(reason).into())
         },
     )?;
-    l.func_wrap(MODULE, "is_alive", |c: Ctx<'_>, pid: i64| {
+    l.func_wrap(MODULE, "is_alive", |c: GuestCaller<'_, R>, pid: i64| {
         c.data().actor.is_alive(pid as u64) as i32
     })?;
     l.func_wrap(
         MODULE,
         "list_processes",
-        |mut c: Ctx<'_>, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, buf: i32, cap: i32| -> Result<i32> {
             let pids = match c.data().actor.processes() {
                 Ok(p) => p,
                 Err(e) => return Ok(e.code()),
@@ -350,9 +383,9 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "process_info",
-        |mut c: Ctx<'_>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
             let json = match c.data().actor.info(pid as u64) {
-                Ok(info) => Actor::info_json(&info),
+                Ok(info) => info::to_json(&info),
                 Err(e) => return Ok(e.code()),
             };
             write(&mut c, "process_info", buf, cap, json.as_bytes())?;
@@ -362,7 +395,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "register",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<i32> {
             Ok(match read_str(&mut c, "register", ptr, len)? {
                 Ok(name) => code(c.data().actor.register(&name)),
                 Err(e) => e.code(),
@@ -372,7 +405,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "unregister",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i32> {
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<i32> {
             Ok(match read_str(&mut c, "unregister", ptr, len)? {
                 Ok(name) => code(c.data().actor.unregister(&name)),
                 Err(e) => e.code(),
@@ -382,7 +415,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "whereis",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<i64> {
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<i64> {
             Ok(match read_str(&mut c, "whereis", ptr, len)? {
                 Ok(name) => c
                     .data()
@@ -396,7 +429,7 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
     l.func_wrap(
         MODULE,
         "set_label",
-        |mut c: Ctx<'_>, ptr: i32, len: i32| -> Result<()> {
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<()> {
             let label = if len == 0 {
                 String::new()
             } else {
@@ -414,8 +447,8 @@ pub(crate) fn linker(engine: &Engine) -> Result<Linker<ModuleState>> {
 }
 
 /// Bucket and key of a storage call; `Err(Ok(code))` for bad UTF-8.
-fn bucket_key(
-    c: &mut Ctx<'_>,
+fn bucket_key<R>(
+    c: &mut GuestCaller<'_, R>,
     call: &'static str,
     b: (i32, i32),
     k: (i32, i32),
@@ -425,11 +458,11 @@ fn bucket_key(
     Ok(bucket.and_then(|b| key.map(|k| (b, k))))
 }
 
-fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
+fn add_kv<R: Runtime>(l: &mut Linker<ModuleState<R>>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_get",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_, R>, (bp, bl, kp, kl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_get", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -449,7 +482,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_set",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl, vp, vl): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_, R>, (bp, bl, kp, kl, vp, vl): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_set", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -466,7 +499,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_delete",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_, R>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_delete", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -482,7 +515,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_exists",
-        |mut c: Ctx<'_>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_, R>, (bp, bl, kp, kl): (i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_exists", (bp, bl), (kp, kl))? {
                     Ok(bk) => bk,
@@ -498,7 +531,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_keys",
-        |mut c: Ctx<'_>, (bp, bl, pp, pl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
+        |mut c: GuestCaller<'_, R>, (bp, bl, pp, pl, buf, cap): (i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, prefix) = match bucket_key(&mut c, "kv_keys", (bp, bl), (pp, pl))? {
                     Ok(bk) => bk,
@@ -522,7 +555,7 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
     l.func_wrap_async(
         MODULE,
         "kv_cas",
-        |mut c: Ctx<'_>,
+        |mut c: GuestCaller<'_, R>,
          (bp, bl, kp, kl, ep, el, vp, vl): (i32, i32, i32, i32, i32, i32, i32, i32)| {
             Box::new(async move {
                 let (b, k) = match bucket_key(&mut c, "kv_cas", (bp, bl), (kp, kl))? {
@@ -543,4 +576,127 @@ fn add_kv(l: &mut Linker<ModuleState>) -> Result<()> {
         },
     )?;
     Ok(())
+}
+
+/// A module's `InstancePre` and the exports every spawn looks up, resolved
+/// once by index: a lookup by name costs a string-pool search per spawn.
+pub(crate) struct ModuleEntry<R> {
+    pre: InstancePre<ModuleState<R>>,
+    memory: Option<ModuleExport>,
+    initialize: Option<ModuleExport>,
+    /// `run`, else `_start`.
+    entry: ModuleExport,
+}
+
+impl<R: Runtime> ModuleEntry<R> {
+    fn new(pre: InstancePre<ModuleState<R>>) -> std::result::Result<Self, String> {
+        let module = pre.module();
+        let func = |name: &str| {
+            module
+                .get_export(name)
+                .is_some_and(|ty| {
+                    ty.func()
+                        .is_some_and(|f| f.params().len() == 0 && f.results().len() == 0)
+                })
+                .then(|| module.get_export_index(name))
+                .flatten()
+        };
+        let entry = func("run")
+            .or_else(|| func("_start"))
+            .ok_or("no entry point: export `run` or `_start`")?;
+        Ok(ModuleEntry {
+            memory: module
+                .get_export("memory")
+                .is_some_and(|ty| ty.memory().is_some())
+                .then(|| module.get_export_index("memory"))
+                .flatten(),
+            initialize: func("_initialize"),
+            entry,
+            pre,
+        })
+    }
+}
+
+/// A compiled core module, with its entry on each engine.
+pub(crate) struct ModuleCode<R>(PerEngine<Module, ModuleEntry<R>>);
+
+impl<R: Runtime> ModuleCode<R> {
+    pub(crate) fn new(module: Module) -> Self {
+        ModuleCode(PerEngine::new(module))
+    }
+}
+
+impl<R: Runtime> Shape<R> for ModuleCode<R> {
+    type Data = ModuleState<R>;
+    type Linker = Linker<ModuleState<R>>;
+    type Entry = ModuleEntry<R>;
+
+    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
+        ModuleState {
+            actor,
+            wasi: wasi.map(|b| {
+                let mut p1 = b.build_p1();
+                WasiView::ctx(&mut p1).table.set_max_capacity(open_files);
+                Box::new(p1)
+            }),
+            memory: None,
+        }
+    }
+
+    fn actor(data: &mut Self::Data) -> &mut Actor<R> {
+        &mut data.actor
+    }
+
+    fn entry(
+        &self,
+        kind: EngineKind,
+        engines: &Engines,
+        linker: &Self::Linker,
+    ) -> std::result::Result<&Self::Entry, &str> {
+        self.0.pre(
+            kind,
+            |m| move_to(m, engines.get(EngineKind::Pooled)),
+            |m| ModuleEntry::new(linker.instantiate_pre(m).map_err(|e| describe(&e))?),
+        )
+    }
+
+    async fn run(entry: &Self::Entry, store: &mut Store<Self::Data>) -> Result<Result<bool>> {
+        let instance = entry.pre.instantiate_async(&mut *store).await?;
+        if let Some(memory) = entry
+            .memory
+            .as_ref()
+            .and_then(|m| instance.get_module_export(&mut *store, m))
+            .and_then(Extern::into_memory)
+        {
+            // (Its size reached `process_info` through the limiter already.)
+            store.data_mut().memory = Some(memory);
+        }
+        let func = |store: &mut Store<ModuleState<R>>, export| {
+            let func = instance
+                .get_module_export(&mut *store, export)
+                .and_then(Extern::into_func)
+                .expect("the export was found in this instance's module");
+            // SAFETY: `ModuleEntry::new` only keeps exports of type `[] -> []`.
+            unsafe { TypedFunc::<(), ()>::new_unchecked(&*store, func) }
+        };
+        if let Some(init) = &entry.initialize
+            && let Err(e) = func(store, init).call_async(&mut *store, ()).await
+        {
+            return Ok(Err(e));
+        }
+        Ok(func(store, &entry.entry)
+            .call_async(&mut *store, ())
+            .await
+            .map(|()| true))
+    }
+}
+
+/// Move compiled code to the pooled engine: both engines share their
+/// code-shaping settings, so this deserializes instead of compiling (and
+/// checks that the module fits a pool slot).
+fn move_to(module: &Module, to: &Engine) -> std::result::Result<Module, String> {
+    let bytes = module.serialize().map_err(|e| e.to_string())?;
+    // SAFETY: serialized just now by this process from a module of a
+    // compatible engine.
+    unsafe { Module::deserialize(to, &bytes) }.map_err(|e| e.to_string())
 }

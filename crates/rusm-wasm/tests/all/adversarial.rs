@@ -172,7 +172,7 @@ async fn a_spawn_bomb_stops_at_its_profile_cap() {
         .build();
     caps.profile = "bomber".into();
     // Ad hoc: the copies inherit the spawner's capabilities, cap included.
-    h.rt.register("bomb", artifact.clone(), None);
+    h.rt.add_component("bomb", artifact.clone(), None);
     let first = h.spawn(&artifact, caps);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(h.node.is_alive(first));
@@ -253,7 +253,7 @@ async fn a_resident_name_and_its_supervisor_are_out_of_reach() {
     // under a native supervisor.
     let svc = h.load("svc", r#"(module (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
         (memory (export "memory") 1) (func (export "run") (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))"#);
-    h.rt.register("svc", svc, Some(Capabilities::sandboxed()));
+    h.rt.add_component("svc", svc, Some(Capabilities::sandboxed()));
     let start = h.rt.start_fn("svc");
     let spec =
         rusm_core::SupervisorSpec::new(rusm_core::Strategy::OneForOne, 3, Duration::from_secs(5))

@@ -564,7 +564,7 @@ async fn info_component_names_a_component_spawned_by_name() {
     let c = g.list_at_eq(INFO_COMPONENT + 4, "named");
     g.check(&c, "info.component is `named`");
     let guest = h.load("named-artifact", &g.wat());
-    h.rt.register("named", guest, Some(Capabilities::sandboxed()));
+    h.rt.add_component("named", guest, Some(Capabilities::sandboxed()));
     let pid =
         h.rt.spawn_component("named", Pid::NODE, SpawnOptions::new())
             .expect("spawn by name");
@@ -898,7 +898,7 @@ async fn kill_of_a_non_child_is_denied_without_process_control() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_component_manages_its_own_child_without_process_control() {
     let h = harness();
-    h.rt.register("sleeper", h.load("sleeper", SLEEPER_MODULE), None);
+    h.rt.add_component("sleeper", h.load("sleeper", SLEEPER_MODULE), None);
     let mut g = Guest::new();
     g.local("child", "i64").local("mon", "i64");
     let name = g.s("sleeper");

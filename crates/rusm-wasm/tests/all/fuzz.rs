@@ -782,7 +782,7 @@ async fn run(seed: u64) -> Vec<String> {
         .build();
     privileged.profile = "fuzz-privileged".into();
     let child = h.load("fuzz-child", TRIVIAL);
-    h.rt.register("fuzz-child", child, Some(Capabilities::sandboxed()));
+    h.rt.add_component("fuzz-child", child, Some(Capabilities::sandboxed()));
 
     let dead = h
         .node

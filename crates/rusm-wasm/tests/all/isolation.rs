@@ -9,7 +9,7 @@ use rusm_core::{Ctx, ExitReason, Pid, SpawnOptions};
 
 use crate::{fixture, harness};
 
-pub async fn park(ctx: Ctx) {
+pub(crate) async fn park(ctx: Ctx) {
     ctx.receive(&[i64::MIN], None).await.ok();
 }
 

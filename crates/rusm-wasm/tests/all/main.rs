@@ -25,16 +25,22 @@ impl Lifecycle for Exits {
     }
 }
 
+/// A node, a Wasm runtime on it, and the exit reason of every process.
 pub struct Harness {
+    /// The node.
     pub node: Node,
+    /// The runtime under test, with a 200-slot pool.
     pub rt: WasmRuntime,
+    /// Every exit reason, by pid.
     pub exits: Arc<Exits>,
 }
 
+/// A harness with default options.
 pub fn harness() -> Harness {
     harness_with(RuntimeOptions::default(), NodeConfig::default())
 }
 
+/// A harness with these runtime options and node configuration.
 pub fn harness_with(options: RuntimeOptions, config: NodeConfig) -> Harness {
     let exits = Arc::new(Exits::default());
     let node = Node::new(NodeConfig {
@@ -56,7 +62,7 @@ pub fn harness_with_store() -> (Harness, rusm_kv::Store, tempfile::TempDir) {
     let store = rusm_kv::Store::open(dir.path().join("kv.redb")).expect("store");
     let h = harness_with(
         RuntimeOptions {
-            store: Some(store.clone()),
+            kv: Some(store.clone()),
             ..Default::default()
         },
         NodeConfig::default(),
@@ -65,16 +71,19 @@ pub fn harness_with_store() -> (Harness, rusm_kv::Store, tempfile::TempDir) {
 }
 
 impl Harness {
+    /// Load a guest from text; panics with the load error.
     pub fn load(&self, name: &str, wat: &str) -> Artifact {
         self.rt
             .load_bytes(name, wat.as_bytes())
             .unwrap_or_else(|e| panic!("{name}: {e}"))
     }
 
+    /// Spawn from the host under `caps`.
     pub fn spawn(&self, artifact: &Artifact, caps: Capabilities) -> Pid {
         self.spawn_with(artifact, caps, SpawnOptions::new())
     }
 
+    /// Spawn from the host under `caps`, with spawn options.
     pub fn spawn_with(
         &self,
         artifact: &Artifact,
@@ -101,6 +110,7 @@ impl Harness {
         self.reason(pid).await
     }
 
+    /// The exit reason of `pid`, waiting up to a few seconds for it.
     pub async fn reason(&self, pid: Pid) -> ExitReason {
         for _ in 0..3000 {
             if let Some(r) = self.exits.0.lock().unwrap().get(&pid) {
@@ -120,6 +130,7 @@ pub fn fixture(name: &str) -> String {
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
+/// The `trusted` profile.
 pub fn trusted() -> Capabilities {
     Capabilities::trusted()
 }

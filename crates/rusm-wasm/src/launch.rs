@@ -1,0 +1,170 @@
+//! The one launch path of every Wasm process, whatever its shape and
+//! engine: build the host side of its grants, pick an engine, instantiate,
+//! call the entry point, and turn the outcome into an exit reason.
+//!
+//! A process tries the pooled engine first (if its memory grant fits a
+//! slot) and falls back to the on-demand engine when the guest has no
+//! pooled copy or the pool is full. What differs between a core module and
+//! a component (the store data, how to instantiate, what the entry point
+//! is) is the [`Shape`] trait; [`launch`] is generic over it, so each shape
+//! gets its own monomorphic copy and a spawn pays for no dispatch.
+//!
+//! [`launch`] is a process's whole body, not a step awaited inside one:
+//! every future awaited inside another is moved into it whole, and this
+//! one holds Wasmtime's instantiate and call futures (about 2 KiB).
+
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+
+use rusm_caps::Capabilities;
+use rusm_core::{Ctx, ExitReason};
+use wasmtime::{PoolConcurrencyLimitError, Store};
+use wasmtime_wasi::WasiCtxBuilder;
+
+use crate::actor::{Actor, Runtime};
+use crate::engine::{EngineKind, Engines, PerKind};
+use crate::exit::{describe, exit_reason, too_many_resources};
+use crate::limits::Limits;
+use crate::wasi;
+
+/// One shape of guest as the launch path sees it, implemented by a shape's
+/// compiled code (`ModuleCode`, `ComponentCode`).
+pub(crate) trait Shape<R: Runtime>: Sync {
+    /// The store data of a process of this shape.
+    type Data: Send + 'static;
+    /// What resolves the guest's imports, one per engine.
+    type Linker: Sync;
+    /// The guest pre-instantiated on one engine, with its entry point.
+    type Entry: Sync;
+
+    /// The store data of a new process: `wasi` is `Some` when the guest
+    /// imports WASI or is granted preopens; `open_files` is the capacity of
+    /// its WASI resource table (`max-open-files`).
+    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data;
+
+    /// The actor in the store data: the store's limiter.
+    fn actor(data: &mut Self::Data) -> &mut Actor<R>;
+
+    /// The guest's entry on `kind`, built on first use. `Err` is why the
+    /// guest cannot start there.
+    fn entry(
+        &self,
+        kind: EngineKind,
+        engines: &Engines,
+        linker: &Self::Linker,
+    ) -> Result<&Self::Entry, &str>;
+
+    /// Instantiate the guest in `store` and call its entry point. The
+    /// outer `Err` is a failed instantiation (the guest never ran); the
+    /// inner result is the entry call's: `Ok(true)` for a normal end,
+    /// `Ok(false)` for a command that reported failure. One future for
+    /// both steps: each future awaited inside another is moved into it.
+    fn run(
+        entry: &Self::Entry,
+        store: &mut Store<Self::Data>,
+    ) -> impl Future<Output = wasmtime::Result<wasmtime::Result<bool>>> + Send;
+}
+
+/// What the launch path needs of a runtime, for guests of shape `S`.
+pub(crate) trait Launcher<S: Shape<Self>>: Runtime {
+    fn engines(&self) -> &Engines;
+    /// The linkers of shape `S`, one per engine.
+    fn linkers(&self) -> &PerKind<S::Linker>;
+    /// Where `./.env` is looked for (environment grants).
+    fn env_dir(&self) -> &Path;
+    /// The largest memory grant a pool slot holds.
+    fn pool_memory_mb(&self) -> u64;
+}
+
+/// One process to launch: its guest (`A`, which holds the code of shape
+/// `S`) and what it runs as.
+pub(crate) struct Process<A> {
+    pub(crate) artifact: A,
+    /// Whether the guest imports WASI.
+    pub(crate) uses_wasi: bool,
+    pub(crate) caps: Arc<Capabilities>,
+    /// The registered component it runs, if spawned by name.
+    pub(crate) component: Option<Arc<str>>,
+    /// `argv[0]`.
+    pub(crate) name: Arc<str>,
+    /// WASI arguments after `argv[0]`.
+    pub(crate) args: Vec<String>,
+}
+
+/// The body of every Wasm process of shape `S`: `code` finds the shape's
+/// code in the process's artifact.
+pub(crate) async fn launch<R, S, A>(
+    rt: Arc<R>,
+    ctx: Ctx,
+    process: Process<A>,
+    code: impl Fn(&A) -> &S,
+) -> ExitReason
+where
+    R: Launcher<S>,
+    S: Shape<R>,
+{
+    let Process {
+        artifact,
+        uses_wasi,
+        caps,
+        component,
+        name,
+        args,
+    } = process;
+    // A grant that cannot be built ends the process before any guest code,
+    // whether or not the guest would have used it.
+    let mut wasi = if uses_wasi || !caps.preopens.is_empty() {
+        let mut argv = Vec::with_capacity(args.len() + 1);
+        argv.push(name.to_string());
+        argv.extend(args);
+        match wasi::builder(&caps, &argv, rt.env_dir()) {
+            Ok(b) => Some(b),
+            Err(e) => return ExitReason::failed_to_start(e),
+        }
+    } else {
+        None
+    };
+    // `max-open-files` is the capacity of the process's WASI resource table.
+    let open_files = usize::try_from(caps.max_open_files).unwrap_or(usize::MAX);
+    let fits_pool = caps.max_memory_mb <= rt.pool_memory_mb();
+    let actor = Actor {
+        ctx,
+        runtime: rt.clone(),
+        limits: Limits::new(caps.max_memory_mb),
+        caps,
+        component,
+        current: None,
+    };
+    let mut data = S::data(actor, wasi.as_mut(), open_files);
+    let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());
+    for &kind in EngineKind::to_try(fits_pool) {
+        let pooled = kind == EngineKind::Pooled;
+        let entry = match code.entry(kind, engines, linkers.get(kind)) {
+            Ok(e) => e,
+            // No pooled copy (it does not fit a slot): on demand.
+            Err(_) if pooled => continue,
+            Err(e) => return ExitReason::failed_to_start(e),
+        };
+        let mut store = Store::new(engines.get(kind), data);
+        store.limiter(|data| S::actor(data));
+        store.epoch_deadline_async_yield_and_update(1);
+        return match S::run(entry, &mut store).await {
+            Err(e) if pooled && pool_exhausted(&e) => {
+                data = store.into_data();
+                continue;
+            }
+            // The guest never ran (or its start function trapped, which
+            // is still "could not be built").
+            Err(e) => ExitReason::failed_to_start(describe(&e)),
+            Ok(Ok(true)) => ExitReason::Normal,
+            Ok(Ok(false)) => ExitReason::from_exit_code(1),
+            Ok(Err(e)) => too_many_resources(&e, open_files).unwrap_or_else(|| exit_reason(&e)),
+        };
+    }
+    unreachable!("the on-demand engine is always tried last")
+}
+
+fn pool_exhausted(e: &wasmtime::Error) -> bool {
+    e.chain().any(|c| c.is::<PoolConcurrencyLimitError>())
+}

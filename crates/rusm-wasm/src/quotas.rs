@@ -1,0 +1,71 @@
+//! The grants the actor core enforces for a Wasm process, set at spawn:
+//! `max-processes` (a [`ProcessQuota`] shared by every process of a
+//! profile), `mailbox-capacity` and `max-queued-mb`. rusm-core counts and
+//! refuses; this module only hands it the numbers.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use rusm_caps::Capabilities;
+use rusm_core::{ProcessQuota, SpawnOptions};
+
+/// The quotas of one profile, by cap.
+type ByCap = Vec<(u64, Arc<ProcessQuota>)>;
+
+/// Process quotas by profile name, then by cap.
+pub(crate) struct Quotas {
+    by_profile: RwLock<HashMap<Box<str>, ByCap>>,
+}
+
+impl Quotas {
+    pub(crate) fn new() -> Self {
+        Quotas {
+            by_profile: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// `options` with the core-enforced grants of `caps`, for a process
+    /// named `name`.
+    #[inline]
+    pub(crate) fn spawn_options(
+        &self,
+        caps: &Capabilities,
+        name: &Arc<str>,
+        options: SpawnOptions,
+    ) -> SpawnOptions {
+        let quota = caps.max_processes.map(|max| self.quota(&caps.profile, max));
+        let max_queued =
+            usize::try_from(caps.max_queued_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
+        options
+            .name(name.clone())
+            .mailbox_capacity(caps.mailbox_capacity)
+            .max_queued(Some(max_queued))
+            .quota(quota)
+    }
+
+    /// The process quota of a profile, shared by every spawn under it
+    /// (a per-spawn override of `max_processes` under the same profile name
+    /// is a quota of its own). Looked up under a read lock without
+    /// allocating: every spawn under a capped profile (all of `sandboxed`)
+    /// comes here.
+    fn quota(&self, profile: &str, max: u64) -> Arc<ProcessQuota> {
+        let find = |quotas: &[(u64, Arc<ProcessQuota>)]| {
+            quotas
+                .iter()
+                .find(|(m, _)| *m == max)
+                .map(|(_, q)| q.clone())
+        };
+        if let Some(q) = self.by_profile.read().get(profile).and_then(|qs| find(qs)) {
+            return q;
+        }
+        let mut quotas = self.by_profile.write();
+        let of_profile = quotas.entry(profile.into()).or_default();
+        if let Some(q) = find(of_profile) {
+            return q;
+        }
+        let q = ProcessQuota::new(max);
+        of_profile.push((max, q.clone()));
+        q
+    }
+}
