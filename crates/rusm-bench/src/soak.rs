@@ -625,7 +625,10 @@ pub async fn soak(duration: Duration, every: Duration) -> anyhow::Result<Report>
             // to find which one a healthy guest's latency suffers from.
             let only = std::env::var("RUSM_SOAK_ONLY").ok();
             for (i, h) in hostiles().into_iter().enumerate() {
-                if only.as_deref().is_some_and(|o| !o.split(',').any(|n| n == h.name)) {
+                if only
+                    .as_deref()
+                    .is_some_and(|o| !o.split(',').any(|n| n == h.name))
+                {
                     continue;
                 }
                 slots.spawn(hostile_slot(r.clone(), shared.clone(), i, h));
