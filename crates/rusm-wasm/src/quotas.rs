@@ -3,12 +3,14 @@
 //! profile), `mailbox-capacity` and `max-queued-mb`. rusm-core counts and
 //! refuses; this module only hands it the numbers.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
 use rusm_caps::Capabilities;
 use rusm_core::{ProcessQuota, SpawnOptions};
+// Profile names come from the operator's manifest or the host, never from
+// a guest, and every capped spawn hashes one: FxHash, not SipHash.
+use rustc_hash::FxHashMap as HashMap;
 
 /// The quotas of one profile, by cap.
 type ByCap = Vec<(u64, Arc<ProcessQuota>)>;
@@ -21,7 +23,7 @@ pub(crate) struct Quotas {
 impl Quotas {
     pub(crate) fn new() -> Self {
         Quotas {
-            by_profile: RwLock::new(HashMap::new()),
+            by_profile: RwLock::new(HashMap::default()),
         }
     }
 
