@@ -98,12 +98,9 @@ impl Node {
         if !attached {
             let waker = {
                 let mut st = w.lock();
-                let extra = st.extra();
-                let before = extra.monitors.len();
-                extra.monitors.retain(|&(r, _)| r != reference);
                 // Unless the watcher died meanwhile (its exit dropped the
                 // record), the reservation becomes the `noproc` down.
-                if st.alive && st.extra().monitors.len() < before {
+                if st.take_monitor(reference).is_some() && st.alive {
                     st.push_signal(Message::down(target, reference, "noproc"))
                 } else {
                     None
@@ -124,13 +121,7 @@ impl Node {
         let w = self.inner.table.get(watcher).ok_or(Error::NoProcess)?;
         let target = {
             let mut st = w.lock();
-            let Some(extra) = st.extra.as_deref_mut() else {
-                return Err(Error::NotFound);
-            };
-            let Some(i) = extra.monitors.iter().position(|&(r, _)| r == reference) else {
-                return Err(Error::NotFound);
-            };
-            let target = extra.monitors.swap_remove(i).1;
+            let target = st.take_monitor(reference).ok_or(Error::NotFound)?;
             st.refund(SIGNAL_RESERVE);
             target
         };
@@ -245,12 +236,7 @@ impl Node {
                 };
                 let waker = {
                     let mut st = p.lock();
-                    let held = st.extra.as_deref_mut().is_some_and(|e| {
-                        let before = e.monitors.len();
-                        e.monitors.retain(|&(r, _)| r != reference);
-                        e.monitors.len() < before
-                    });
-                    if st.alive && held {
+                    if st.take_monitor(reference).is_some() && st.alive {
                         let text = reason_text.get_or_insert_with(|| reason.to_string());
                         st.push_signal(Message::down(pid, reference, text))
                     } else {

@@ -177,6 +177,17 @@ impl State {
         self.queued = self.queued.saturating_sub(bytes);
     }
 
+    /// Drop the record of the monitor `reference` this process holds, and
+    /// say what it watched; `None` if it holds no such monitor (never set,
+    /// undone, fired, or the process has ended). Its reservation stays for
+    /// the caller: refunded by `demonitor`, turned into the `down` by a
+    /// delivery.
+    pub(crate) fn take_monitor(&mut self, reference: Ref) -> Option<Pid> {
+        let monitors = &mut self.extra.as_deref_mut()?.monitors;
+        let i = monitors.iter().position(|&(r, _)| r == reference)?;
+        Some(monitors.swap_remove(i).1)
+    }
+
     /// Drop the link to `peer` and its reservation; whether there was one.
     pub(crate) fn remove_link(&mut self, peer: Pid) -> bool {
         match self.links.iter().position(|&l| l == peer) {
