@@ -9,6 +9,7 @@ use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::actor::{AbiError, Actor, KvFailure, Runtime};
 use crate::bindings::rusm;
@@ -20,6 +21,7 @@ use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
+use crate::outbound::Outbound;
 
 /// The store data of a component process.
 pub(crate) struct ComponentState<R> {
@@ -30,6 +32,8 @@ pub(crate) struct ComponentState<R> {
     pub(crate) wasi: Option<Box<WasiCtx>>,
     /// Its WASI resources; its capacity is `max-open-files`.
     pub(crate) table: ResourceTable,
+    /// `wasi:http`'s side, made on the first HTTP call.
+    pub(crate) http: Option<Box<(WasiHttpCtx, Outbound)>>,
 }
 
 impl<R: Runtime> WasiView for ComponentState<R> {
@@ -45,10 +49,23 @@ impl<R: Runtime> WasiView for ComponentState<R> {
     }
 }
 
-/// A linker with WASI preview 2 and the `rusm` world.
+impl<R: Runtime> WasiHttpView for ComponentState<R> {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        let (ctx, hooks) = &mut **self.http.get_or_insert_with(Default::default);
+        WasiHttpCtxView {
+            ctx,
+            table: &mut self.table,
+            hooks,
+        }
+    }
+}
+
+/// A linker with WASI preview 2, `wasi:http` (types and the outgoing
+/// handler, whose requests `outbound.rs` decides) and the `rusm` world.
 pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     Ok(l)
 }
@@ -274,6 +291,7 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
             actor,
             wasi: wasi.map(|b| Box::new(b.build())),
             table,
+            http: None,
         }
     }
 

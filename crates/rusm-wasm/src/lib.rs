@@ -38,6 +38,7 @@
 //! | `env` | `wasi.rs` | the only variables in the WASI context |
 //! | `allow-stdio` | `wasi.rs` | stdio inherited, else empty and discarded |
 //! | `allow-network`, `allow-listen` | `wasi.rs` | the WASI context's socket address check |
+//! | `allow-network` for HTTP | `outbound.rs` | `Outbound::send_request`, every `wasi:http` request |
 //! | `max-memory-mb` | `limits.rs` | the store limiter (all memories and tables together); also picks the engine (`launch.rs`) |
 //! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
 //! | `max-processes` | `quotas.rs`, counted by rusm-core | one `ProcessQuota` per profile and cap |
@@ -52,8 +53,8 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `wasi`, `quotas`, `components`, `bindings` (no crate
-//! imports); `limits`; `info`; `actor`; `launch`; `module` and
+//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`
+//! (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -86,6 +87,7 @@ mod info;
 mod launch;
 mod limits;
 mod module;
+mod outbound;
 mod quotas;
 mod runtime;
 mod wasi;
