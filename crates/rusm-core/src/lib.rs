@@ -71,4 +71,4 @@ pub use node::{Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
 pub use reference::FIRST_REF;
 pub use spawn::{ExitWatch, ProcessQuota, SpawnOptions};
-pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec};
+pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec, replace_child};

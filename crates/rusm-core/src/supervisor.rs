@@ -15,6 +15,22 @@ use tokio::time::Instant;
 
 use crate::{Ctx, Error, ExitReason, Message, MessageKind, Node, Pid, Ref, SpawnOptions};
 
+/// The tag of the host's request that a supervisor replace one child (see
+/// [`replace_child`]). Only a message from [`Pid::NODE`] with this tag is
+/// taken as one: a guest cannot make a supervisor restart anything.
+const REPLACE_CHILD: i64 = i64::MIN + 0x5250; // "RP"
+
+/// Ask the supervisor `supervisor` to replace its child `id` with a fresh
+/// one: the running child gets a graceful stop (`shutdown`, then the
+/// spec's `shutdown_timeout`, then `kill`) and is started again by its
+/// start function, which is how code reloading restarts a resident on new
+/// code. A replacement is not a failure, so it does not count toward the
+/// restart intensity. Requests are handled one at a time, in order; a
+/// child that is not running (it finished) is left alone.
+pub fn replace_child(node: &Node, supervisor: Pid, id: &str) -> Result<(), Error> {
+    node.send(Pid::NODE, supervisor, REPLACE_CHILD, id.as_bytes().to_vec())
+}
+
 /// Which children restart when one ends abnormally.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Strategy {
@@ -220,6 +236,15 @@ async fn supervise(ctx: Ctx, spec: SupervisorSpec) -> ExitReason {
                     other => ExitReason::linked(m.sender, other),
                 };
             }
+            MessageKind::Data if m.tag == REPLACE_CHILD && m.sender == Pid::NODE => {
+                let id = String::from_utf8_lossy(&m.data);
+                let Some(i) = sup.spec.children.iter().position(|c| c.id == id) else {
+                    continue;
+                };
+                if let Err(reason) = sup.replace(i).await {
+                    return reason;
+                }
+            }
             MessageKind::Data => {}
         }
     }
@@ -279,6 +304,23 @@ impl Supervisor {
                         return Err(ExitReason::Shutdown);
                     }
                 }
+            }
+        }
+    }
+
+    /// Stop child `i` gracefully and start it again, outside the restart
+    /// intensity. If the new start fails, that is a failure like any
+    /// other: it goes through [`Supervisor::restart`], which counts.
+    async fn replace(&mut self, i: usize) -> Result<(), ExitReason> {
+        let Some(child) = self.running[i].take() else {
+            return Ok(());
+        };
+        self.stop_child(child).await;
+        match self.start(i) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::warn!(child = %self.spec.children[i].id, error = %e, "replacement failed to start");
+                self.restart(i).await
             }
         }
     }

@@ -7,7 +7,7 @@
 //! resident components under one supervisor with the manifest's strategy
 //! and restart intensity. [`RusmNode::start_root`] starts a root process
 //! (await its [`Root`] for the exit reason); [`RusmNode::shutdown`] stops
-//! everything gracefully.
+//! everything gracefully; a [`Reloader`] swaps in changed code.
 //!
 //! The node knows the manifest; the Wasm backend does not: this crate is
 //! where a `[components.<name>]` entry becomes a registered artifact with a
@@ -20,4 +20,4 @@ mod os;
 
 pub use error::NodeError;
 pub use lifecycle::TARGET as LIFECYCLE_TARGET;
-pub use node::{Residents, Root, RusmNode};
+pub use node::{Reloaded, Reloader, Residents, Root, RusmNode};

@@ -9,7 +9,7 @@ use rusm_core::{
     ChildSpec, Ctx, ExitReason, ExitWatch, Node, NodeConfig, Pid, Restart, SpawnOptions, Strategy,
     SupervisorSpec,
 };
-use rusm_manifest::Manifest;
+use rusm_manifest::{ComponentDecl, Manifest};
 use rusm_wasm::{RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
@@ -22,6 +22,40 @@ pub struct RusmNode {
     profiles: Profiles,
     shutdown_after: Duration,
     supervisor: Option<(Pid, ExitWatch)>,
+    /// The manifest's components, as a reload reads their files again.
+    components: Arc<[ComponentDecl]>,
+}
+
+/// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
+/// that a signal handler or a file watcher can hold while the node runs.
+#[derive(Clone)]
+pub struct Reloader {
+    node: Node,
+    runtime: WasmRuntime,
+    components: Arc<[ComponentDecl]>,
+    /// The residents' supervisor, through which residents are replaced.
+    supervisor: Option<Pid>,
+}
+
+/// What a reload did to one component whose file changed.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reloaded {
+    /// New code from now on: `from` and `to` are the short hashes.
+    Replaced {
+        /// The component.
+        name: String,
+        /// The code it ran.
+        from: String,
+        /// The code it runs now.
+        to: String,
+    },
+    /// The file no longer loads; the old code stays.
+    Failed {
+        /// The component.
+        name: String,
+        /// Why, in one line.
+        error: String,
+    },
 }
 
 /// A root process, running.
@@ -101,6 +135,7 @@ impl RusmNode {
             profiles: manifest.map(|m| m.profiles.clone()).unwrap_or_default(),
             shutdown_after: manifest.map_or(Duration::from_secs(5), |m| m.shutdown),
             supervisor: None,
+            components: manifest.map_or_else(|| Arc::from([]), |m| m.components.clone().into()),
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -171,6 +206,18 @@ impl RusmNode {
         self.supervisor = Some((pid, watch));
         Ok(())
     }
+
+    /// A handle that reloads this node's changed components (see
+    /// [`Reloader::reload`]).
+    pub fn reloader(&self) -> Reloader {
+        Reloader {
+            node: self.node.clone(),
+            runtime: self.runtime.clone(),
+            components: self.components.clone(),
+            supervisor: self.supervisor.as_ref().map(|(pid, _)| *pid),
+        }
+    }
+
 
     /// Start `target` as the root process: a manifest component (under its
     /// declared profile), or a `.wasm`/`.wat` file under `profile`.
@@ -246,5 +293,60 @@ impl RusmNode {
         if killed > 0 {
             tracing::warn!(target: crate::LIFECYCLE_TARGET, "rusm: {killed} process(es) did not stop in time and were killed");
         }
+    }
+}
+
+impl Reloader {
+    /// Reload every component whose file changed (SIGHUP, `rusm dev`):
+    /// new spawns get the new code at once, running processes finish on
+    /// the code they started with (it is freed when the last of them
+    /// ends), and each resident of a reloaded component is replaced, one
+    /// at a time, through a graceful stop, outside the restart intensity.
+    /// A file that no longer loads keeps the old code. The manifest itself
+    /// is not read again. Each outcome is logged as a lifecycle line.
+    pub fn reload(&self) -> Vec<Reloaded> {
+        let mut outcomes = Vec::new();
+        for c in self.components.iter() {
+            let Some(old) = self.runtime.component(&c.name) else {
+                continue;
+            };
+            let outcome = match self.runtime.load_file(&c.path) {
+                Ok(new) if new.same_code(&old) => continue,
+                Ok(new) => {
+                    let (from, to) = (old.short_hash(), new.short_hash());
+                    self.runtime
+                        .add_component(&c.name, new, Some(c.caps.clone()));
+                    tracing::info!(target: crate::LIFECYCLE_TARGET, "rusm reload {} {from} -> {to}", c.name);
+                    if c.resident
+                        && let Some(sup) = self.supervisor
+                        && let Err(e) = rusm_core::replace_child(&self.node, sup, &c.name)
+                    {
+                        tracing::warn!(target: crate::LIFECYCLE_TARGET, "rusm reload {}: its resident was not restarted: {e}", c.name);
+                    }
+                    Reloaded::Replaced {
+                        name: c.name.clone(),
+                        from,
+                        to,
+                    }
+                }
+                Err(e) => {
+                    // One log line: a compiler's message may span several.
+                    let error = e
+                        .to_string()
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    tracing::error!(target: crate::LIFECYCLE_TARGET, "rusm reload {} failed: {error}", c.name);
+                    Reloaded::Failed {
+                        name: c.name.clone(),
+                        error,
+                    }
+                }
+            };
+            outcomes.push(outcome);
+        }
+        outcomes
     }
 }

@@ -72,6 +72,9 @@ pub(crate) struct Compiled<R: 'static> {
     /// Whether it imports any WASI function: a guest that does not gets no
     /// WASI context at all, which makes its spawn much cheaper.
     pub(crate) uses_wasi: bool,
+    /// The SHA-256 of its binary form: what the memo of loaded guests is
+    /// keyed by, and how a reload tells changed code from unchanged.
+    pub(crate) digest: [u8; 32],
 }
 
 /// A guest's code, by shape.
@@ -172,6 +175,7 @@ pub(crate) fn compile<R: Runtime>(
         name: name.to_string(),
         code,
         uses_wasi,
+        digest,
     })
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 use rusm_caps::Capabilities;
@@ -55,6 +55,17 @@ impl Artifact {
     pub fn kind(&self) -> ArtifactKind {
         self.0.kind()
     }
+
+    /// The first 12 hex digits of the SHA-256 of its binary form, as the
+    /// reload log names code (`rusm reload api 1a2b.. -> 3c4d..`).
+    pub fn short_hash(&self) -> String {
+        hex::encode(&self.0.digest[..6])
+    }
+
+    /// Whether both are the same code (the same binary form).
+    pub fn same_code(&self, other: &Artifact) -> bool {
+        self.0.digest == other.0.digest
+    }
 }
 
 /// The Wasm backend of one node. Cheap to clone.
@@ -71,7 +82,10 @@ pub(crate) struct RuntimeInner {
     engines: Engines,
     module_linkers: PerKind<Linker<ModuleState<RuntimeInner>>>,
     component_linkers: PerKind<ComponentLinker<ComponentState<RuntimeInner>>>,
-    artifacts: Mutex<HashMap<[u8; 32], Artifact>>,
+    /// Guests loaded, by digest, so the same bytes compile once. Weak: the
+    /// memo must not keep code alive after a reload replaced it and its
+    /// last process ended.
+    artifacts: Mutex<HashMap<[u8; 32], Weak<Compiled<RuntimeInner>>>>,
     components: Components<Artifact>,
     quotas: Quotas,
     kv: Option<rusm_kv::Store>,
@@ -185,8 +199,8 @@ impl WasmRuntime {
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Artifact, LoadError> {
         let binary = artifact::to_binary(name, bytes)?;
         let digest = artifact::hash(&binary);
-        if let Some(a) = self.inner.artifacts.lock().get(&digest) {
-            return Ok(a.clone());
+        if let Some(a) = self.inner.artifacts.lock().get(&digest).and_then(Weak::upgrade) {
+            return Ok(Artifact(a));
         }
         let compiled = artifact::compile(
             &self.inner.engines,
@@ -195,14 +209,16 @@ impl WasmRuntime {
             digest,
             self.inner.cache_dir.as_deref(),
         )?;
-        let a = Artifact(Arc::new(compiled));
-        Ok(self
-            .inner
-            .artifacts
-            .lock()
-            .entry(digest)
-            .or_insert(a)
-            .clone())
+        let mut memo = self.inner.artifacts.lock();
+        // Another thread may have compiled the same bytes meanwhile: keep
+        // one copy, so both callers share it.
+        if let Some(a) = memo.get(&digest).and_then(Weak::upgrade) {
+            return Ok(Artifact(a));
+        }
+        memo.retain(|_, w| w.strong_count() > 0);
+        let a = Arc::new(compiled);
+        memo.insert(digest, Arc::downgrade(&a));
+        Ok(Artifact(a))
     }
 
     /// Add a component for spawn-by-name (replacing one of the same name).
@@ -211,6 +227,12 @@ impl WasmRuntime {
     /// `None` it is ad hoc: it inherits its spawner's capabilities.
     pub fn add_component(&self, name: &str, artifact: Artifact, caps: Option<Capabilities>) {
         self.inner.components.add(name, artifact, caps);
+    }
+
+    /// The artifact a registered component runs now, if `name` is
+    /// registered.
+    pub fn component(&self, name: &str) -> Option<Artifact> {
+        self.inner.components.get(name).ok().map(|r| r.artifact)
     }
 
     /// Spawn a Wasm process.
@@ -444,5 +466,39 @@ fn component_code(artifact: &Artifact) -> &ComponentCode<RuntimeInner> {
     match &artifact.0.code {
         Code::Component(code) => code,
         Code::Module(_) => unreachable!("`start` launches only components as components"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusm_core::NodeConfig;
+
+    /// After a reload, the old code must go when its last process ends:
+    /// only processes and registrations hold an artifact, never the memo
+    /// that makes the same bytes compile once.
+    #[test]
+    fn the_memo_of_loaded_guests_does_not_keep_code_alive() {
+        let tokio = tokio::runtime::Runtime::new().expect("a tokio runtime");
+        let _entered = tokio.enter();
+        let node = Node::new(NodeConfig::default());
+        let config = WasmConfig {
+            pool_slots: 2,
+            ..WasmConfig::default()
+        };
+        let rt = WasmRuntime::new(node, config, RuntimeOptions::default()).expect("a runtime");
+        let a = rt.load_bytes("a", b"(module)").expect("loads");
+        let again = rt.load_bytes("a", b"(module)").expect("loads");
+        assert!(Arc::ptr_eq(&a.0, &again.0), "the same bytes load once");
+        assert!(a.same_code(&again));
+        rt.add_component("a", a.clone(), None);
+        let b = rt.load_bytes("b", b"(module (func))").expect("loads");
+        assert!(!a.same_code(&b));
+        assert_ne!(a.short_hash(), b.short_hash());
+        let old = Arc::downgrade(&a.0);
+        drop((a, again));
+        assert!(old.upgrade().is_some(), "still registered");
+        rt.add_component("a", b, None);
+        assert!(old.upgrade().is_none(), "replaced, and nothing else holds it");
     }
 }

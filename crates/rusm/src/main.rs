@@ -209,6 +209,7 @@ async fn run(
     // Handlers first: a signal during boot must still mean a graceful stop.
     let mut signals = Signals::new()?;
     let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
+    reload_on_hangup(signals.hangup.take(), node.reloader());
     match target {
         Some(target) => {
             let root = node.start_root(&target, &capability, args)?;
@@ -271,10 +272,25 @@ fn root_status(name: &str, pid: rusm_core::Pid, reason: &ExitReason) -> ExitCode
     }
 }
 
-/// SIGINT and SIGTERM, as one stream of "stop now".
+/// SIGHUP reloads the components whose files changed (MANIFEST.md,
+/// *Reloading code*). Loading compiles, so it runs off the async workers.
+fn reload_on_hangup(hangup: Option<tokio::signal::unix::Signal>, reloader: rusm_node::Reloader) {
+    let Some(mut hangup) = hangup else { return };
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            let r = reloader.clone();
+            let _ = tokio::task::spawn_blocking(move || r.reload()).await;
+        }
+    });
+}
+
+/// SIGINT and SIGTERM, as one stream of "stop now"; and SIGHUP, caught
+/// from the start (its default action would end the node) and handed to
+/// [`reload_on_hangup`] once the node is up.
 struct Signals {
     int: tokio::signal::unix::Signal,
     term: tokio::signal::unix::Signal,
+    hangup: Option<tokio::signal::unix::Signal>,
 }
 
 impl Signals {
@@ -283,6 +299,7 @@ impl Signals {
         Ok(Signals {
             int: signal(SignalKind::interrupt())?,
             term: signal(SignalKind::terminate())?,
+            hangup: Some(signal(SignalKind::hangup())?),
         })
     }
 

@@ -14,6 +14,7 @@ mod caps;
 mod diagnostics;
 mod example;
 mod hostile;
+mod reload;
 mod residents;
 mod run;
 mod signals;
@@ -277,6 +278,11 @@ impl Running {
 
     pub(crate) fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// stdout so far.
+    pub(crate) fn stdout(&self) -> String {
+        self.stdout.lock().expect("not poisoned").clone()
     }
 
     /// Waits until stdout or stderr has a line for which `found` holds.
