@@ -13,7 +13,10 @@
 //! - **One contract, two shapes.** The core-module imports (`module.rs`)
 //!   and the component bindings (`component.rs`) are thin adapters over one
 //!   set of operations, the `Actor` (`actor.rs`); both shapes share one
-//!   launch path (`launch.rs`), generic over the shape.
+//!   launch path (`launch.rs`), generic over the shape. An HTTP handler
+//!   is a component too: [`WasmRuntime::spawn_request`] spawns one process
+//!   per request through the same path, the request in its spawn input
+//!   (`incoming.rs`).
 //! - **Async all the way.** Guests run on Wasmtime fibers; `recv`, `sleep`
 //!   and storage calls park the fiber and free the worker thread. An epoch
 //!   ticker makes every guest yield regularly, so a spinning guest cannot
@@ -53,8 +56,8 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`
-//! (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
+//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`,
+//! `incoming` (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -83,6 +86,7 @@ mod component;
 mod components;
 mod engine;
 mod exit;
+mod incoming;
 mod info;
 mod launch;
 mod limits;
@@ -95,4 +99,7 @@ mod wasi;
 pub use actor::AbiError;
 pub use artifact::{ArtifactKind, LoadError};
 pub use engine::{EngineKind, WasmConfig};
+pub use incoming::{
+    BodyError, ErrorCode, HandlerResponse, HyperIncomingBody, HyperOutgoingBody, IncomingRequest,
+};
 pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

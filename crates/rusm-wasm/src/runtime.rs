@@ -17,6 +17,7 @@ use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
 use crate::engine::{Engines, PerKind, WasmConfig};
+use crate::incoming::{IncomingRequest, Pending};
 use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
 use crate::quotas::Quotas;
@@ -106,6 +107,8 @@ struct Request {
     args: Vec<String>,
     parent: Pid,
     options: SpawnOptions,
+    /// The HTTP request of a handler process.
+    incoming: Option<Box<Pending>>,
 }
 
 impl Request {
@@ -119,6 +122,7 @@ impl Request {
             args: spawn.args,
             parent: spawn.parent,
             options: spawn.options,
+            incoming: None,
         }
     }
 
@@ -138,6 +142,7 @@ impl Request {
             args,
             parent,
             options,
+            incoming: None,
         }
     }
 }
@@ -258,6 +263,33 @@ impl WasmRuntime {
         ))
     }
 
+    /// Spawn a process of the registered component `name` for one HTTP
+    /// request (SERVING.md), under its declared profile, and get a future
+    /// of its exit reason. The component must export
+    /// `wasi:http/incoming-handler`: its `handle` is called once with the
+    /// request, and the response it sets goes to `request.respond`. A
+    /// component without that export still gets a pid, and ends
+    /// `failed to start`; a core module is refused with
+    /// [`Error::Invalid`] (preview 1 has no HTTP).
+    ///
+    /// The process is a full RUSM process: `options` may link or monitor
+    /// it, and the lifecycle log shows it like any other.
+    pub fn spawn_request(
+        &self,
+        name: &str,
+        request: IncomingRequest,
+        options: SpawnOptions,
+    ) -> Result<(Pid, ExitWatch), Error> {
+        let registered = self.inner.components.get(name)?;
+        if registered.artifact.kind() != ArtifactKind::Component {
+            return Err(Error::Invalid);
+        }
+        let mut spawn =
+            Request::component(registered, Spawner::Host, Vec::new(), Pid::NODE, options);
+        spawn.incoming = Some(Box::new(request.into()));
+        self.inner.start_watched(spawn)
+    }
+
     /// A supervisor start function for a registered component: the child
     /// runs under its declared profile, linked and monitored by the
     /// supervisor.
@@ -334,6 +366,7 @@ impl RuntimeInner {
             args,
             parent,
             options,
+            incoming,
         } = request;
         let options = self.quotas.spawn_options(&caps, &name, options);
         let rt = self.clone();
@@ -349,6 +382,7 @@ impl RuntimeInner {
             component,
             name,
             args,
+            request: incoming,
         };
         // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
         // instantiate and call futures), and unboxed it would be copied
