@@ -20,5 +20,5 @@ mod os;
 
 pub use error::NodeError;
 pub use lifecycle::TARGET as LIFECYCLE_TARGET;
-pub use rusm_serve::ACCESS_LOG_TARGET;
 pub use node::{Residents, Root, RusmNode};
+pub use rusm_serve::ACCESS_LOG_TARGET;

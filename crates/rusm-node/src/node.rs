@@ -275,7 +275,10 @@ impl RusmNode {
             .collect();
         let server = rusm_serve::Server::start(config, self.runtime.clone()).await?;
         let addr = server.local_addr();
-        *self.server.lock().expect("never poisoned: no panics under it") = Some(server);
+        *self
+            .server
+            .lock()
+            .expect("never poisoned: no panics under it") = Some(server);
         Ok(Some(addr))
     }
 

@@ -3,6 +3,7 @@
 //! body as the handler writes it (which owns the request's [`InFlight`]
 //! guard, so a client that goes away kills the handler).
 
+use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -77,19 +78,52 @@ impl Body for Capped {
     }
 }
 
+/// Ready when the request body went over the cap; pending forever once
+/// the body is gone without going over. Can be polled again after either.
+pub(crate) struct OverCap(Option<oneshot::Receiver<()>>);
+
+impl OverCap {
+    pub(crate) fn new(rx: oneshot::Receiver<()>) -> Self {
+        OverCap(Some(rx))
+    }
+}
+
+impl Future for OverCap {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        let Some(rx) = &mut self.0 else {
+            return Poll::Pending;
+        };
+        match Pin::new(rx).poll(cx) {
+            Poll::Ready(Ok(())) => Poll::Ready(()),
+            Poll::Ready(Err(_)) => {
+                self.0 = None;
+                Poll::Pending
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
 /// A handler's response body on its way to the client. Reaching its end
 /// lets the handler finish by itself; being dropped before (the client
 /// went away, or stopped reading and the connection was closed) kills it.
+/// A request body that goes over the cap after the head went out cannot
+/// be answered 413 any more: the response is cut off instead (an error
+/// frame, which closes the connection) and the handler is killed.
 pub(crate) struct Streamed {
     inner: HyperOutgoingBody,
     in_flight: Option<InFlight>,
+    over: OverCap,
 }
 
 impl Streamed {
-    pub(crate) fn new(inner: HyperOutgoingBody, in_flight: InFlight) -> Self {
+    pub(crate) fn new(inner: HyperOutgoingBody, in_flight: InFlight, over: OverCap) -> Self {
         Streamed {
             inner,
             in_flight: Some(in_flight),
+            over,
         }
     }
 }
@@ -102,6 +136,11 @@ impl Body for Streamed {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        if Pin::new(&mut self.over).poll(cx).is_ready() {
+            // Dropping the guard kills the handler.
+            self.in_flight = None;
+            return Poll::Ready(Some(Err(BodyError::HttpRequestBodySize(None))));
+        }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         if let Poll::Ready(None) = polled
             && let Some(in_flight) = self.in_flight.take()

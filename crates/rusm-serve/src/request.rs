@@ -16,7 +16,7 @@ use rusm_wasm::{BodyError, ErrorCode, IncomingRequest};
 use tokio::sync::oneshot;
 
 use crate::admission::Pass;
-use crate::body::{Capped, Streamed};
+use crate::body::{Capped, OverCap, Streamed};
 use crate::router::Routed;
 use crate::server::{ConnActivity, Shared};
 
@@ -146,7 +146,8 @@ async fn answer(
         None => None,
     };
 
-    let (over_tx, mut over_rx) = oneshot::channel();
+    let (over_tx, over_rx) = oneshot::channel();
+    let mut over_rx = OverCap::new(over_rx);
     let (respond, mut responded) = oneshot::channel();
     let (parts, body) = request.into_parts();
     let body = Capped::boxed(body, shared.config.max_body_bytes, over_tx);
@@ -178,11 +179,11 @@ async fn answer(
     let deadline = tokio::time::sleep_until((start + shared.config.request_timeout).into());
     tokio::select! {
         biased;
-        Ok(()) = &mut over_rx => plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        () = &mut over_rx => plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
         answered = &mut responded => match answered {
             Ok(Ok(response)) => {
                 let (parts, body) = response.into_parts();
-                Response::from_parts(parts, Streamed::new(body, in_flight).boxed_unsync())
+                Response::from_parts(parts, Streamed::new(body, in_flight, over_rx).boxed_unsync())
             }
             // The handler set an error instead of a response.
             Ok(Err(ErrorCode::HttpRequestBodySize(_))) => {

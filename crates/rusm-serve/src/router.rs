@@ -126,7 +126,13 @@ mod tests {
             Routed::MethodNotAllowed("GET, POST".into())
         );
         for bad in [
-            "/api/../etc", "/api/./x", "/api//x", "/api/a%2Fb", "/api/%2e%2e/x", "/api/.", "x",
+            "/api/../etc",
+            "/api/./x",
+            "/api//x",
+            "/api/a%2Fb",
+            "/api/%2e%2e/x",
+            "/api/.",
+            "x",
         ] {
             assert_eq!(r.route("GET", bad), Routed::BadPath, "{bad}");
         }

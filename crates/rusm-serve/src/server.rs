@@ -82,12 +82,13 @@ impl Server {
         if config.tls.is_some() {
             return Err(ServeError::TlsUnsupported);
         }
-        let listener = TcpListener::bind(config.listen)
-            .await
-            .map_err(|error| ServeError::Bind {
-                addr: config.listen,
-                error,
-            })?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|error| ServeError::Bind {
+                    addr: config.listen,
+                    error,
+                })?;
         let addr = listener.local_addr().map_err(|error| ServeError::Bind {
             addr: config.listen,
             error,
@@ -196,9 +197,7 @@ async fn connection(
     let state = Arc::new(ConnState::default());
     let service = {
         let (shared, state) = (shared.clone(), state.clone());
-        service_fn(move |req| {
-            request::serve(shared.clone(), req, false, ConnActivity::new(&state))
-        })
+        service_fn(move |req| request::serve(shared.clone(), req, false, ConnActivity::new(&state)))
     };
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())

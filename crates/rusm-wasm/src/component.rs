@@ -370,7 +370,9 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
                     if answered.load(Ordering::Acquire) {
                         Ok(true)
                     } else {
-                        Err(wasmtime::Error::msg("the handler returned without a response"))
+                        Err(wasmtime::Error::msg(
+                            "the handler returned without a response",
+                        ))
                     }
                 })
             }

@@ -18,8 +18,8 @@ use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 use crate::actor::{AbiError, Actor, Runtime};
 use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
-use crate::info;
 use crate::incoming::Pending;
+use crate::info;
 use crate::launch::Shape;
 
 /// The store data of a core-module process.

@@ -174,7 +174,10 @@ impl Reader<'_> {
             if let Some(s) = self.string(k, item) {
                 let resolved = resolve(&self.dir, s);
                 let at = self.findings.position_of(item.span());
-                self.places.http.files.push((s.to_owned(), resolved.clone(), at));
+                self.places
+                    .http
+                    .files
+                    .push((s.to_owned(), resolved.clone(), at));
                 *slot = Some(resolved);
             }
         }
@@ -247,10 +250,8 @@ impl Reader<'_> {
                         let mut methods = Vec::new();
                         for m in names {
                             if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
-                                self.findings.error(
-                                    item.span(),
-                                    format!("`{m}` is not an HTTP method"),
-                                );
+                                self.findings
+                                    .error(item.span(), format!("`{m}` is not an HTTP method"));
                                 ok = false;
                             } else {
                                 methods.push(m.to_ascii_uppercase());
@@ -265,7 +266,11 @@ impl Reader<'_> {
                 "websocket" => route.websocket = self.boolean(key, item).unwrap_or(false),
                 "origins" => {
                     route.origins = self
-                        .strings(key, item, "a list of origins, e.g. [\"https://app.example\"]")
+                        .strings(
+                            key,
+                            item,
+                            "a list of origins, e.g. [\"https://app.example\"]",
+                        )
                         .unwrap_or_default()
                 }
                 _ => self.unknown(table, key, "in [[http.route]]", ROUTE_KEYS),
@@ -300,7 +305,10 @@ fn route_path_ok(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    let rest = rest.strip_suffix("/*").or_else(|| (rest == "*").then_some("")).unwrap_or(rest);
+    let rest = rest
+        .strip_suffix("/*")
+        .or_else(|| (rest == "*").then_some(""))
+        .unwrap_or(rest);
     if rest.is_empty() {
         return true;
     }
@@ -326,8 +334,11 @@ pub(super) fn unknown_route_components(
             );
         } else {
             let at = reader.findings.position_of(r.at.clone());
-            reader.places.http.components.push((r.name.clone(), at, r.websocket));
+            reader
+                .places
+                .http
+                .components
+                .push((r.name.clone(), at, r.websocket));
         }
     }
 }
-
