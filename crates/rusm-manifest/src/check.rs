@@ -123,7 +123,8 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
                 Severity::Error,
                 *at,
                 format!(
-                    "`{name}` is a core module, and an HTTP handler must be a component                      exporting `wasi:http/incoming-handler` (preview 1 has no HTTP)"
+                    "`{name}` is a core module, and an HTTP handler must be a component \
+                     exporting `wasi:http/incoming-handler` (preview 1 has no HTTP)"
                 ),
             );
         }
