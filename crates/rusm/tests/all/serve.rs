@@ -1,7 +1,8 @@
 //! Serving (SERVING.md) end to end: the real `rusm` binary with an
 //! `[http]` table, real requests over 127.0.0.1 from a hyper client (and
 //! raw sockets for malformed and slow clients), one handler component
-//! (`fixtures/handler.component.wat`, built from `handler.core.wat`), and
+//! (rusm-wasm's `tests/all/fixtures/handler.component.wat`, built from
+//! `handler.core.wat` by `build.sh` there), and
 //! the lifecycle log and access log on stderr.
 
 use std::io::{Read, Write};
@@ -15,7 +16,7 @@ use hyper_util::rt::TokioIo;
 
 use crate::{App, Running, guest};
 
-const HANDLER: &str = include_str!("fixtures/handler.component.wat");
+const HANDLER: &str = include_str!("../../../rusm-wasm/tests/all/fixtures/handler.component.wat");
 
 /// A resident that answers every message with `count N` (N from 1), sent
 /// to the pid in the message's first 8 bytes.
