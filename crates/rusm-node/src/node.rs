@@ -257,6 +257,7 @@ impl RusmNode {
         config.header_timeout = http.header_timeout;
         config.idle_timeout = http.idle_timeout;
         config.shutdown = m.shutdown;
+        config.max_message_bytes = m.max_message_bytes;
         config.tls = http.tls.as_ref().map(|(cert, key)| rusm_serve::TlsFiles {
             cert: cert.clone(),
             key: key.clone(),

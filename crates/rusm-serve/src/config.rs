@@ -24,8 +24,12 @@ pub struct ServeConfig {
     pub header_timeout: Duration,
     /// An idle keep-alive connection is closed after this.
     pub idle_timeout: Duration,
-    /// How long requests in flight get to finish on a graceful shutdown.
+    /// How long requests in flight get to finish on a graceful shutdown,
+    /// and a WebSocket connection process after its client closed.
     pub shutdown: Duration,
+    /// The largest WebSocket message (reassembled): past it the connection
+    /// closes with 1009 (the node's `max-message-mb`).
+    pub max_message_bytes: usize,
     /// HTTPS, when set.
     pub tls: Option<TlsFiles>,
     /// The routes, in any order (the longest matching path wins).
@@ -44,6 +48,7 @@ impl ServeConfig {
             header_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(60),
             shutdown: Duration::from_secs(5),
+            max_message_bytes: 16 << 20,
             tls: None,
             routes: Vec::new(),
         }

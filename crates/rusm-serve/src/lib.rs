@@ -26,6 +26,12 @@
 //!   the body ends, the handler finishes on its own; when the body is
 //!   dropped first, the handler is killed.
 //!
+//! On a `websocket = true` route an upgrade becomes a connection process
+//! and a socket process that owns the client (`websocket.rs`).
+//!
+//! With `tls` set it serves HTTPS (rustls with ring, `tls.rs`); the
+//! handler sees the scheme `https`.
+//!
 //! The crate knows nothing of the manifest: rusm-node builds a
 //! [`ServeConfig`] from `[http]`. Each request ends in one access-log line
 //! at `info`, target [`ACCESS_LOG_TARGET`]:
@@ -51,6 +57,8 @@ mod config;
 mod request;
 mod router;
 mod server;
+mod tls;
+mod websocket;
 
 pub use config::{Route, ServeConfig, TlsFiles};
 pub use request::ACCESS_LOG_TARGET;
@@ -69,7 +77,12 @@ pub enum ServeError {
         /// Why.
         error: std::io::Error,
     },
-    /// `tls` is set, and this build does not serve HTTPS yet.
-    #[error("`tls` is set, but this build does not serve HTTPS yet: remove `tls` from [http]")]
-    TlsUnsupported,
+    /// A `tls` file is unusable.
+    #[error("TLS: {}: {why}", path.display())]
+    Tls {
+        /// The certificate or key file.
+        path: std::path::PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
 }

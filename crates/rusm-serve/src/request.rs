@@ -54,7 +54,7 @@ impl Drop for InFlight {
     }
 }
 
-fn plain(status: StatusCode, text: &'static str) -> Response<ServeBody> {
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<ServeBody> {
     let mut response = Response::new(
         Full::new(Bytes::from_static(text.as_bytes()))
             .map_err(|never| match never {})
@@ -68,7 +68,7 @@ fn plain(status: StatusCode, text: &'static str) -> Response<ServeBody> {
     response
 }
 
-fn busy() -> Response<ServeBody> {
+pub(crate) fn busy() -> Response<ServeBody> {
     let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "busy: try again\n");
     response
         .headers_mut()
@@ -122,11 +122,7 @@ async fn answer(
     };
     let route = &shared.config.routes[index];
     if route.websocket {
-        // Refused honestly until WebSocket routes are served.
-        return plain(
-            StatusCode::NOT_IMPLEMENTED,
-            "WebSocket routes are not served yet\n",
-        );
+        return crate::websocket::upgrade(shared, index, request, who);
     }
     let announced = request
         .headers()

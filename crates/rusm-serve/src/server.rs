@@ -15,6 +15,7 @@ use rusm_wasm::WasmRuntime;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
 
 use crate::ServeError;
 use crate::admission::Gate;
@@ -79,9 +80,7 @@ impl Server {
     /// Bind `config.listen` and serve the routes' components of `runtime`
     /// (each must be registered with it) on the current tokio runtime.
     pub async fn start(config: ServeConfig, runtime: WasmRuntime) -> Result<Server, ServeError> {
-        if config.tls.is_some() {
-            return Err(ServeError::TlsUnsupported);
-        }
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
         let listener =
             TcpListener::bind(config.listen)
                 .await
@@ -105,8 +104,9 @@ impl Server {
             config,
         });
         let (stop, stopped) = watch::channel(false);
-        let accept = tokio::spawn(accept_loop(listener, shared.clone(), stopped));
-        tracing::info!(target: request::ACCESS_LOG_TARGET, "rusm http listening on http://{addr}");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let accept = tokio::spawn(accept_loop(listener, tls, shared.clone(), stopped));
+        tracing::info!(target: request::ACCESS_LOG_TARGET, "rusm http listening on {scheme}://{addr}");
         Ok(Server {
             addr,
             stop,
@@ -151,6 +151,7 @@ impl Server {
 
 async fn accept_loop(
     listener: TcpListener,
+    tls: Option<TlsAcceptor>,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
 ) -> JoinSet<()> {
@@ -178,8 +179,21 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
         let stopped = stopped.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            connection(stream, shared, stopped).await;
+            match tls {
+                None => connection(stream, false, shared, stopped).await,
+                Some(tls) => {
+                    // The handshake is part of the head: same deadline.
+                    let handshake =
+                        tokio::time::timeout(shared.config.header_timeout, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => connection(stream, true, shared, stopped).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
             drop(slot);
         });
         // Reap finished connections so the set does not grow.
@@ -188,21 +202,25 @@ async fn accept_loop(
     connections
 }
 
-async fn connection(
-    stream: tokio::net::TcpStream,
+async fn connection<S>(
+    stream: S,
+    https: bool,
     shared: Arc<Shared>,
     mut stopped: watch::Receiver<bool>,
-) {
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     let opened = Instant::now();
     let state = Arc::new(ConnState::default());
     let service = {
         let (shared, state) = (shared.clone(), state.clone());
-        service_fn(move |req| request::serve(shared.clone(), req, false, ConnActivity::new(&state)))
+        service_fn(move |req| request::serve(shared.clone(), req, https, ConnActivity::new(&state)))
     };
     let conn = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.config.header_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     let mut conn = std::pin::pin!(conn);
     let idle = shared.config.idle_timeout;
     let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));

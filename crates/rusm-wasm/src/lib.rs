@@ -52,12 +52,13 @@
 //! | `allow-storage` | `actor.rs` | `Actor::kv`, before every storage call |
 //! | a declared component's name | `actor.rs` | `may_use_name`: only its own processes may register it |
 //! | `allow-global-names` | not here | cluster names are the cluster's |
+//! | a WebSocket pid's one writer | `sockets.rs` | `Sockets::check`, before every `send` |
 //!
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
 //! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`,
-//! `incoming` (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
+//! `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -94,6 +95,7 @@ mod module;
 mod outbound;
 mod quotas;
 mod runtime;
+mod sockets;
 mod wasi;
 
 pub use actor::AbiError;

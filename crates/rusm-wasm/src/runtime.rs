@@ -12,7 +12,7 @@ use rusm_core::{Ctx, Error, ExitReason, ExitWatch, Node, Pid, SpawnOptions, Star
 use wasmtime::Linker;
 use wasmtime::component::Linker as ComponentLinker;
 
-use crate::actor::Runtime;
+use crate::actor::{AbiError, Runtime};
 use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
@@ -21,6 +21,7 @@ use crate::incoming::{IncomingRequest, Pending};
 use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
 use crate::quotas::Quotas;
+use crate::sockets::Sockets;
 
 /// Called for every Wasm process spawned, with its effective capabilities
 /// (the lifecycle log's spawn line).
@@ -75,6 +76,7 @@ pub(crate) struct RuntimeInner {
     artifacts: Mutex<HashMap<[u8; 32], Artifact>>,
     components: Components<Artifact>,
     quotas: Quotas,
+    sockets: Sockets,
     kv: Option<rusm_kv::Store>,
     env_dir: PathBuf,
     cache_dir: Option<PathBuf>,
@@ -164,6 +166,7 @@ impl WasmRuntime {
                 artifacts: Mutex::new(HashMap::new()),
                 components: Components::new(),
                 quotas: Quotas::new(),
+                sockets: Sockets::default(),
                 kv: options.kv,
                 env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
                 cache_dir: options.cache_dir,
@@ -301,6 +304,26 @@ impl WasmRuntime {
         })
     }
 
+    /// Make `socket` a WebSocket pid (SERVING.md) whose only writer is
+    /// `owner`: a send to it from any other Wasm process returns `DENIED`,
+    /// and one with a tag other than 1 (text) or 2 (binary) `INVALID`.
+    /// Undo with [`WasmRuntime::release_socket`] when the socket closes.
+    pub fn own_socket(&self, socket: Pid, owner: Pid) {
+        self.inner.sockets.own(socket, owner);
+    }
+
+    /// `socket` is no longer a WebSocket pid.
+    pub fn release_socket(&self, socket: Pid) {
+        self.inner.sockets.release(socket);
+    }
+
+    /// The capabilities a process of the registered component `name`
+    /// runs under when the host spawns it.
+    pub fn component_caps(&self, name: &str) -> Option<Arc<Capabilities>> {
+        let registered = self.inner.components.get(name).ok()?;
+        Some(registered.caps_for(Spawner::Host))
+    }
+
     /// Whether `name` is a declared component (its name is reserved for
     /// its own processes).
     pub fn is_component_name(&self, name: &str) -> bool {
@@ -342,6 +365,11 @@ impl Runtime for RuntimeInner {
 
     fn kv(&self) -> Option<&rusm_kv::Store> {
         self.kv.as_ref()
+    }
+
+    #[inline]
+    fn may_send(&self, from: Pid, to: Pid, tag: i64) -> Result<(), AbiError> {
+        self.sockets.check(from, to, tag)
     }
 }
 

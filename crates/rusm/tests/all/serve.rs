@@ -504,3 +504,212 @@ async fn a_slow_client_is_cut_off_and_others_are_served() {
     assert_eq!(get(addr, "/x/hello").await.status, 200);
     stop(running).assert_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_tls_files() {
+    use rustls_pki_types::pem::PemObject;
+    const CERT: &str = include_str!("fixtures/test-server.pem");
+    const KEY: &str = include_str!("fixtures/test-server.key");
+    let app = app(
+        "tls = { cert = \"certs/server.pem\", key = \"certs/server.key\" }\n\
+         [[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    app.write("certs/server.pem", CERT)
+        .write("certs/server.key", KEY);
+    let mut running = app.start(&["run"]);
+    running.wait_for_line("the listener", |l| {
+        l.starts_with("rusm http listening on https://")
+    });
+    let addr: SocketAddr = running
+        .stderr_now()
+        .lines()
+        .find_map(|l| l.strip_prefix("rusm http listening on https://"))
+        .expect("the line waited for")
+        .parse()
+        .expect("an address");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(CERT.as_bytes()).expect("a PEM cert"))
+        .expect("a root");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
+    let tls = connector.connect(name, tcp).await.expect("a TLS handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get("/x/hello")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("a request");
+    let response = sender.send_request(req).await.expect("a response");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    assert_eq!(&body[..], b"hello\n");
+    // Plain HTTP on the TLS port gets no answer.
+    let reply = raw(
+        addr,
+        b"GET /x/hello HTTP/1.1\r\nhost: x\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(!reply.contains("200"), "{reply}");
+    stop(running).assert_code(0);
+}
+
+/// The chat room: a resident registered as `room`. Tag 10 joins the
+/// sender, 11 broadcasts the data to every member (tag 20), 12 leaves.
+const ROOM: &str = r#"
+    (data (i32.const 1024) "room")
+    (global $members (mut i32) (i32.const 0))
+    (func (export "run")
+      (local $i i32) (local $len i32)
+      (drop (call $register (i32.const 1024) (i32.const 4)))
+      (loop $serve
+        (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+        (if (i64.eq (call $msg_tag) (i64.const 10))
+          (then
+            (i64.store (i32.add (i32.const 2048) (i32.shl (global.get $members) (i32.const 3)))
+                       (call $msg_sender))
+            (global.set $members (i32.add (global.get $members) (i32.const 1)))))
+        (if (i64.eq (call $msg_tag) (i64.const 12))
+          (then
+            (local.set $i (i32.const 0))
+            (loop $find
+              (if (i32.lt_u (local.get $i) (global.get $members))
+                (then
+                  (if (i64.eq (i64.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3))))
+                              (call $msg_sender))
+                    (then (i64.store (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3)))
+                                     (i64.const 0))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $find))))))
+        (if (i64.eq (call $msg_tag) (i64.const 11))
+          (then
+            (local.set $len (call $msg_len))
+            (drop (call $msg_read (i32.const 8192) (local.get $len)))
+            (local.set $i (i32.const 0))
+            (loop $each
+              (if (i32.lt_u (local.get $i) (global.get $members))
+                (then
+                  (drop (call $send (i64.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3))))
+                                    (i64.const 20) (i32.const 8192) (local.get $len)))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $each))))))
+        (br $serve)))"#;
+
+/// A connection process of the chat: joins the room on its first message
+/// (from the socket), forwards the client's text frames to the room and
+/// the room's broadcasts to its socket, leaves on close (tag 3).
+const CHAT: &str = r#"
+    (data (i32.const 1024) "room")
+    (func (export "run")
+      (local $socket i64) (local $room i64) (local $len i32)
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (local.set $socket (call $msg_sender))
+      (local.set $room (call $whereis (i32.const 1024) (i32.const 4)))
+      (drop (call $send (local.get $room) (i64.const 10) (i32.const 0) (i32.const 0)))
+      (block $closed
+        (loop $serve
+          (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+          (local.set $len (call $msg_len))
+          (drop (call $msg_read (i32.const 8192) (local.get $len)))
+          (br_if $closed (i64.eq (call $msg_tag) (i64.const 3)))
+          (if (i64.eq (call $msg_tag) (i64.const 1))
+            (then (drop (call $send (local.get $room) (i64.const 11) (i32.const 8192) (local.get $len)))))
+          (if (i64.eq (call $msg_tag) (i64.const 20))
+            (then (drop (call $send (local.get $socket) (i64.const 1) (i32.const 8192) (local.get $len)))))
+          (br $serve)))
+      (drop (call $send (local.get $room) (i64.const 12) (i32.const 0) (i32.const 0))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_chat_with_three_clients() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let extra = "\n[components.room]\npath = \"room.wat\"\nresident = true\n\n\
+                 [components.chat]\npath = \"chat.wat\"\n";
+    let app = app(
+        "[[http.route]]\npath = \"/chat\"\ncomponent = \"chat\"\nwebsocket = true\n\
+         origins = [\"https://app.example\"]\n",
+        extra,
+    );
+    app.write("room.wat", &guest(ROOM))
+        .write("chat.wat", &guest(CHAT));
+    let (running, addr) = serve(&app);
+
+    // Not an upgrade: 426. Another origin: 403.
+    let r = get(addr, "/chat").await;
+    assert_eq!(r.status, 426);
+    let connect = |origin: &'static str| async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = hyper::Request::get(format!("ws://{addr}/chat"))
+            .header("host", addr.to_string())
+            .header("origin", origin)
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header(
+                "sec-websocket-key",
+                tokio_tungstenite::tungstenite::handshake::client::generate_key(),
+            )
+            .body(())
+            .expect("a request");
+        tokio_tungstenite::client_async(req, stream).await
+    };
+    assert!(connect("https://evil.example").await.is_err());
+
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (ws, response) = connect("https://app.example").await.expect("an upgrade");
+        assert_eq!(response.status(), 101);
+        clients.push(ws);
+    }
+    // Let the three join the room before anyone speaks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, ws) in clients.iter_mut().enumerate() {
+        ws.send(Message::text(format!("hi from {i}")))
+            .await
+            .expect("send");
+    }
+    for ws in &mut clients {
+        let mut heard = Vec::new();
+        while heard.len() < 3 {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a broadcast in time")
+                .expect("open")
+                .expect("a frame");
+            if let Message::Text(t) = m {
+                heard.push(t.to_string());
+            }
+        }
+        heard.sort();
+        assert_eq!(heard, ["hi from 0", "hi from 1", "hi from 2"]);
+    }
+    // A client's close reaches its process (tag 3), which leaves and ends.
+    for mut ws in clients {
+        ws.close(None).await.expect("close");
+        while let Some(Ok(_)) = ws.next().await {}
+    }
+    let out = stop(running);
+    out.assert_code(0);
+    let normal = out
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.as_str() == "rusm exit  chat#N normal")
+        .count();
+    assert_eq!(normal, 3, "{}", out.stderr);
+}
