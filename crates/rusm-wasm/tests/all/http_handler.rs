@@ -127,3 +127,62 @@ async fn only_handlers_take_requests_and_handlers_take_only_requests() {
         "failed to start: an HTTP handler runs once per request, not by spawn"
     );
 }
+
+/// A guest that waits for the socket's pid (first message) and a go
+/// (second), sends to it with tag 1 and tag 5, and exits with the two
+/// results as its reason: `d` for 0, `b` for DENIED (-2), `a` for INVALID
+/// (-3).
+const SENDER: &str = r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "msg_read" (func $msg_read (param i32 i32) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (import "rusm" "exit" (func $exit (param i32 i32)))
+  (memory (export "memory") 1)
+  (func (export "run")
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (drop (call $msg_read (i32.const 0) (i32.const 8)))
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (i32.store8 (i32.const 16) (i32.add (i32.const 100)
+      (call $send (i64.load (i32.const 0)) (i64.const 1) (i32.const 0) (i32.const 1))))
+    (i32.store8 (i32.const 17) (i32.add (i32.const 100)
+      (call $send (i64.load (i32.const 0)) (i64.const 5) (i32.const 0) (i32.const 1))))
+    (call $exit (i32.const 16) (i32.const 2))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_its_owner_writes_to_a_socket_pid() {
+    let h = harness();
+    let guest = h.load("sender", SENDER);
+    // A host process stands in for the socket.
+    let socket = h
+        .node
+        .spawn(SpawnOptions::new(), |ctx| async move {
+            let _ = ctx.receive(&[99], None).await;
+        })
+        .expect("a socket");
+    let arg = socket.get().to_le_bytes().to_vec();
+    let spawn = || {
+        h.spawn_with(
+            &guest,
+            Capabilities::sandboxed(),
+            SpawnOptions::new().first_message(0, arg.clone()),
+        )
+    };
+    let (owner, stranger) = (spawn(), spawn());
+    h.rt.own_socket(socket, owner);
+    for pid in [owner, stranger] {
+        h.node
+            .send(rusm_core::Pid::NODE, pid, 1, Vec::new())
+            .expect("go");
+    }
+    // The owner writes text (and binary); another tag is INVALID.
+    assert_eq!(h.reason(owner).await.to_string(), "crashed: da");
+    // Anyone else is DENIED, whatever the tag.
+    assert_eq!(h.reason(stranger).await.to_string(), "crashed: bb");
+    // Released (the socket closed): ordinary sends again.
+    h.rt.release_socket(socket);
+    let late = spawn();
+    h.node
+        .send(rusm_core::Pid::NODE, late, 1, Vec::new())
+        .expect("go");
+    assert_eq!(h.reason(late).await.to_string(), "crashed: dd");
+}
