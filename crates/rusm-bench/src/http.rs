@@ -322,3 +322,144 @@ pub fn rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+/// A WebSocket connection process that echoes every frame to its socket
+/// and ends when the client closes (tag 3).
+pub const WS_ECHO: &str = r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "msg_sender" (func $msg_sender (result i64)))
+  (import "rusm" "msg_tag" (func $msg_tag (result i64)))
+  (import "rusm" "msg_len" (func $msg_len (result i32)))
+  (import "rusm" "msg_read" (func $msg_read (param i32 i32) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 2)
+  (func (export "run")
+    (local $socket i64) (local $len i32)
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (local.set $socket (call $msg_sender))
+    (loop $echo
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (if (i64.eq (call $msg_tag) (i64.const 3)) (then (return)))
+      (local.set $len (call $msg_read (i32.const 1024) (i32.const 65536)))
+      (drop (call $send (local.get $socket) (call $msg_tag) (i32.const 1024)
+                        (call $msg_len)))
+      (br $echo))))"#;
+
+/// rusm-serve with a WebSocket route `/echo` to [`WS_ECHO`].
+pub async fn rusm_ws_server() -> anyhow::Result<rusm_serve::Server> {
+    let node = Node::new(NodeConfig::default());
+    let config = WasmConfig {
+        pool_slots: 2_000,
+        ..WasmConfig::default()
+    };
+    let rt = WasmRuntime::new(node, config, RuntimeOptions::default())
+        .map_err(|e| anyhow::anyhow!("{e:#}"))?;
+    let echo = rt.load_bytes("echo", WS_ECHO.as_bytes())?;
+    rt.add_component("echo", echo, Some(Capabilities::sandboxed()));
+    let mut serve = rusm_serve::ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
+    let mut route = rusm_serve::Route::new("/echo", "echo");
+    route.websocket = true;
+    serve.routes.push(route);
+    Ok(rusm_serve::Server::start(serve, rt).await?)
+}
+
+/// The baseline: a native tokio-tungstenite echo server.
+pub async fn native_ws_server() -> anyhow::Result<SocketAddr> {
+    use futures::{SinkExt, StreamExt};
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let Ok(mut ws) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                while let Some(Ok(m)) = ws.next().await {
+                    if (m.is_text() || m.is_binary()) && ws.send(m).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    Ok(addr)
+}
+
+async fn ws_connect(
+    addr: SocketAddr,
+) -> anyhow::Result<tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/echo"), stream).await?;
+    Ok(ws)
+}
+
+/// Round trips per second over `connections` WebSocket connections, each
+/// sending its next text frame when the last one came back.
+pub async fn ws_round_trips(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut clients = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for _ in 0..connections {
+        let stop = stop.clone();
+        let mut ws = ws_connect(addr).await?;
+        clients.spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                ws.send(Message::text("ping")).await?;
+                match ws.next().await {
+                    Some(Ok(Message::Text(_))) => n += 1,
+                    other => anyhow::bail!("no echo: {other:?}"),
+                }
+            }
+            let _ = ws.close(None).await;
+            anyhow::Ok(n)
+        });
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    while let Some(r) = clients.join_next().await {
+        total += r??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Connections opened (upgraded, one echo) and closed per second, by
+/// `clients` clients in a loop.
+pub async fn ws_churn(addr: SocketAddr, clients: usize, duration: Duration) -> anyhow::Result<f64> {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut set = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for _ in 0..clients {
+        let stop = stop.clone();
+        set.spawn(async move {
+            let mut n = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let mut ws = ws_connect(addr).await?;
+                ws.send(Message::text("hi")).await?;
+                let _ = ws.next().await;
+                ws.close(None).await?;
+                while let Some(Ok(_)) = ws.next().await {}
+                n += 1;
+            }
+            anyhow::Ok(n)
+        });
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut total = 0;
+    while let Some(r) = set.join_next().await {
+        total += r??;
+    }
+    Ok(total as f64 / start.elapsed().as_secs_f64())
+}

@@ -73,6 +73,11 @@ enum Scenario {
     /// instance per request) and a native hyper hello (http.rs).
     #[cfg(feature = "wasm")]
     HttpHello,
+    /// WebSocket round trips/s over 1 and 100 connections, and connections
+    /// opened and closed per second, beside a native tokio-tungstenite
+    /// echo server (http.rs).
+    #[cfg(feature = "wasm")]
+    WsEcho,
     /// The hello handler with 1 request in 100 to a crashing one, for 30 s
     /// (`--quick`: 5 s): every other answer 200, RSS at start and end,
     /// beside the same load without crashes. Not in `all`.
@@ -202,6 +207,8 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::HttpHello => http_hello(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::HttpCrashLoad => http_crash_load(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::WsEcho => ws_echo(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::Soak => {
             let (duration, every) = if quick {
@@ -376,6 +383,49 @@ async fn http_hello(quick: bool) -> anyhow::Result<Report> {
         .note(format!(
             "hello handler (a wasi:http component), HTTP/1.1 keep-alive, in-repo hyper load generator on the same machine; best of {rounds} interleaved {d:?} rounds per side; p99 target: rusm p99 <= 1.5x raw p99"
         )))
+}
+
+/// ws-echo: the same WebSocket clients against rusm-serve (a connection
+/// process per connection, echoing) and a native tokio-tungstenite echo
+/// server, in interleaved rounds (best of each side).
+#[cfg(feature = "wasm")]
+async fn ws_echo(quick: bool) -> anyhow::Result<Report> {
+    let (d, rounds) = if quick {
+        (Duration::from_secs(1), 1)
+    } else {
+        (Duration::from_secs(3), 3)
+    };
+    let server = http::rusm_ws_server().await?;
+    let rusm = server.local_addr();
+    let native = http::native_ws_server().await?;
+    let mut best = [[0f64; 3]; 2];
+    for _ in 0..rounds {
+        for (side, addr) in [rusm, native].into_iter().enumerate() {
+            let figures = [
+                http::ws_round_trips(addr, 100, d).await?,
+                http::ws_round_trips(addr, 1, d).await?,
+                http::ws_churn(addr, 16, d).await?,
+            ];
+            for (b, f) in best[side].iter_mut().zip(figures) {
+                *b = b.max(f);
+            }
+        }
+    }
+    server.shutdown().await;
+    let [r, n] = best;
+    Ok(
+        Report::new("ws-echo", "round trips/s (100 connections)", r[0], true)
+            .baseline("native tokio-tungstenite echo", n[0])
+            .row("1 connection: rusm", r[1], "round trips/s")
+            .row("1 connection: native", n[1], "round trips/s")
+            .row("1 connection: rusm/native", r[1] / n[1], "x")
+            .row("connections opened+closed: rusm", r[2], "per s")
+            .row("connections opened+closed: native", n[2], "per s")
+            .row("connections opened+closed: rusm/native", r[2] / n[2], "x")
+            .note(format!(
+                "text frames of 4 bytes, one in flight per connection; churn: 16 clients each connecting, one echo, closing; best of {rounds} interleaved {d:?} rounds per side"
+            )),
+    )
 }
 
 /// http-crash-load: 1 request in 100 to a trapping handler; every other
