@@ -197,7 +197,7 @@ impl WasiHttpView for RawState {
 /// The raw baseline: hyper and a `ProxyPre`, a new store and instance per
 /// request, on an engine with the runtime's pooled settings and its 1 ms
 /// epoch tick (`wasmtime serve`'s design). The handler's `rusm:runtime`
-/// imports, which the hello path never calls, are defined as traps.
+/// imports, which the hello path never calls, trap.
 /// Returns its address and a flag that stops its epoch ticker.
 pub async fn raw_server(config: &WasmConfig) -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
     let w = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
@@ -206,9 +206,16 @@ pub async fn raw_server(config: &WasmConfig) -> anyhow::Result<(SocketAddr, Arc<
     let mut linker = Linker::<RawState>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(w)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(w)?;
-    linker
-        .define_unknown_imports_as_traps(&component)
-        .map_err(w)?;
+    // The handler's `rusm:runtime/process` imports, which the hello path
+    // never calls: traps.
+    let mut process = linker.instance("rusm:runtime/process@0.1.0").map_err(w)?;
+    for name in ["own-pid", "send", "receive", "sleep", "whereis"] {
+        process
+            .func_new(name, |_, _, _, _| {
+                Err(wasmtime::Error::msg("not linked in the raw baseline"))
+            })
+            .map_err(w)?;
+    }
     let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(w)?).map_err(w)?;
     let stop = Arc::new(AtomicBool::new(false));
     {
