@@ -19,6 +19,9 @@ mod report;
 // (issue 13), so that the two changes do not collide. Tighten them after.
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
+mod http;
+#[cfg(feature = "wasm")]
+#[allow(unreachable_pub)]
 mod soak;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
@@ -65,6 +68,21 @@ enum Scenario {
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
     GuestPingPong,
+    /// Requests/s and p50/p99 of a hello handler through rusm-serve at 64
+    /// and 256 connections, beside a raw wasmtime-wasi-http server (a new
+    /// instance per request) and a native hyper hello (http.rs).
+    #[cfg(feature = "wasm")]
+    HttpHello,
+    /// WebSocket round trips/s over 1 and 100 connections, and connections
+    /// opened and closed per second, beside a native tokio-tungstenite
+    /// echo server (http.rs).
+    #[cfg(feature = "wasm")]
+    WsEcho,
+    /// The hello handler with 1 request in 100 to a crashing one, for 30 s
+    /// (`--quick`: 5 s): every other answer 200, RSS at start and end,
+    /// beside the same load without crashes. Not in `all`.
+    #[cfg(feature = "wasm")]
+    HttpCrashLoad,
     /// Hostile guests among healthy ones for `--minutes` (default 10;
     /// `--quick`: 20 s): resident memory, live processes and round-trip
     /// p99 over time (soak.rs). Not in `all`.
@@ -159,7 +177,10 @@ impl Scenario {
     /// `scripts/build-guests.sh` builds, nor the minutes-long soak.
     fn in_all(self) -> bool {
         #[cfg(feature = "wasm")]
-        if matches!(self, Scenario::GuestPingPong | Scenario::Soak) {
+        if matches!(
+            self,
+            Scenario::GuestPingPong | Scenario::Soak | Scenario::HttpCrashLoad
+        ) {
             return false;
         }
         true
@@ -182,6 +203,12 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         | Scenario::WasmIdleMemory
         | Scenario::Fairness
         | Scenario::GuestPingPong) => wasm_scenario(s, opts).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpHello => http_hello(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpCrashLoad => http_crash_load(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::WsEcho => ws_echo(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::Soak => {
             let (duration, every) = if quick {
@@ -267,6 +294,176 @@ async fn kv_reads(quick: bool) -> anyhow::Result<Report> {
     Ok(report.note(format!(
         "{} tasks reading cached 100-byte values; why rusm-kv reads on the caller's thread",
         head.tasks
+    )))
+}
+
+/// http-hello: the same load generator against rusm-serve, a raw
+/// wasmtime-wasi-http server and native hyper, in interleaved rounds (the
+/// best round of each side counts: this machine is shared).
+#[cfg(feature = "wasm")]
+async fn http_hello(quick: bool) -> anyhow::Result<Report> {
+    use report::{Target, quantile_us};
+    let (d, rounds) = if quick {
+        (Duration::from_secs(1), 1)
+    } else {
+        (Duration::from_secs(4), 3)
+    };
+    let (server, _rt, config) = http::rusm_server(2_000).await?;
+    let rusm_addr = server.local_addr();
+    let (raw_addr, raw_ticker) = http::raw_server(&config).await?;
+    let native_addr = http::native_server().await?;
+    let mut report = None;
+    for conns in [64, 256] {
+        let mut best: [Option<http::Load>; 3] = [None, None, None];
+        for _ in 0..rounds {
+            for (i, addr) in [rusm_addr, raw_addr, native_addr].into_iter().enumerate() {
+                let l = http::load(addr, "/x/hello", conns, d, None).await?;
+                anyhow::ensure!(l.bad == 0, "{} bad answers from server {i}", l.bad);
+                if best[i]
+                    .as_ref()
+                    .is_none_or(|b| l.requests_per_sec > b.requests_per_sec)
+                {
+                    best[i] = Some(l);
+                }
+            }
+        }
+        let [Some(rusm), Some(raw), Some(native)] = best else {
+            unreachable!("every side ran at least once")
+        };
+        let p = |l: &http::Load, q| quantile_us(&l.latencies, q);
+        if report.is_none() {
+            report = Some(
+                Report::new("http-hello", "requests/s", rusm.requests_per_sec, true)
+                    .baseline("raw wasmtime-wasi-http", raw.requests_per_sec)
+                    .baseline("native hyper", native.requests_per_sec)
+                    .target(Target::Ratio("raw wasmtime-wasi-http", 0.9))
+                    .extra("connections", conns as f64)
+                    .extra("p50_us", p(&rusm, 0.5))
+                    .extra("p99_us", p(&rusm, 0.99))
+                    .extra("raw_p50_us", p(&raw, 0.5))
+                    .extra("raw_p99_us", p(&raw, 0.99))
+                    .extra("native_p99_us", p(&native, 0.99))
+                    .extra("p99_over_raw_p99", p(&rusm, 0.99) / p(&raw, 0.99)),
+            );
+        } else if let Some(r) = report.take() {
+            report = Some(
+                r.row(
+                    format!("{conns} connections: rusm"),
+                    rusm.requests_per_sec,
+                    "requests/s",
+                )
+                .row(
+                    format!("{conns} connections: raw"),
+                    raw.requests_per_sec,
+                    "requests/s",
+                )
+                .row(
+                    format!("{conns} connections: native"),
+                    native.requests_per_sec,
+                    "requests/s",
+                )
+                .row(
+                    format!("{conns} connections: rusm p99"),
+                    p(&rusm, 0.99),
+                    "us",
+                )
+                .row(format!("{conns} connections: raw p99"), p(&raw, 0.99), "us")
+                .row(
+                    format!("{conns} connections: native p99"),
+                    p(&native, 0.99),
+                    "us",
+                ),
+            );
+        }
+    }
+    raw_ticker.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.shutdown().await;
+    Ok(report
+        .expect("two connection counts ran")
+        .note(format!(
+            "hello handler (a wasi:http component), HTTP/1.1 keep-alive, in-repo hyper load generator on the same machine; best of {rounds} interleaved {d:?} rounds per side; p99 target: rusm p99 <= 1.5x raw p99"
+        )))
+}
+
+/// ws-echo: the same WebSocket clients against rusm-serve (a connection
+/// process per connection, echoing) and a native tokio-tungstenite echo
+/// server, in interleaved rounds (best of each side).
+#[cfg(feature = "wasm")]
+async fn ws_echo(quick: bool) -> anyhow::Result<Report> {
+    let (d, rounds) = if quick {
+        (Duration::from_secs(1), 1)
+    } else {
+        (Duration::from_secs(3), 3)
+    };
+    let server = http::rusm_ws_server().await?;
+    let rusm = server.local_addr();
+    let native = http::native_ws_server().await?;
+    let mut best = [[0f64; 3]; 2];
+    for _ in 0..rounds {
+        for (side, addr) in [rusm, native].into_iter().enumerate() {
+            let figures = [
+                http::ws_round_trips(addr, 100, d).await?,
+                http::ws_round_trips(addr, 1, d).await?,
+                http::ws_churn(addr, 16, d).await?,
+            ];
+            for (b, f) in best[side].iter_mut().zip(figures) {
+                *b = b.max(f);
+            }
+        }
+    }
+    server.shutdown().await;
+    let [r, n] = best;
+    Ok(
+        Report::new("ws-echo", "round trips/s (100 connections)", r[0], true)
+            .baseline("native tokio-tungstenite echo", n[0])
+            .row("1 connection: rusm", r[1], "round trips/s")
+            .row("1 connection: native", n[1], "round trips/s")
+            .row("1 connection: rusm/native", r[1] / n[1], "x")
+            .row("connections opened+closed: rusm", r[2], "per s")
+            .row("connections opened+closed: native", n[2], "per s")
+            .row("connections opened+closed: rusm/native", r[2] / n[2], "x")
+            .note(format!(
+                "text frames of 4 bytes, one in flight per connection; churn: 16 clients each connecting, one echo, closing; best of {rounds} interleaved {d:?} rounds per side"
+            )),
+    )
+}
+
+/// http-crash-load: 1 request in 100 to a trapping handler; every other
+/// answer must be 200; RSS at start and end, beside the same load without
+/// crashes.
+#[cfg(feature = "wasm")]
+async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
+    use report::quantile_us;
+    let d = Duration::from_secs(if quick { 5 } else { 30 });
+    let (server, _rt, _) = http::rusm_server(2_000).await?;
+    let addr = server.local_addr();
+    // Warm up (compile caches, pool slots), then measure RSS from there.
+    http::load(addr, "/x/hello", 64, Duration::from_secs(1), None).await?;
+    let rss_start = http::rss_mib();
+    let crashing = http::load(addr, "/x/hello", 64, d, Some((100, "/x/crash"))).await?;
+    let rss_end = http::rss_mib();
+    let clean = http::load(addr, "/x/hello", 64, Duration::from_secs(5).min(d), None).await?;
+    server.shutdown().await;
+    anyhow::ensure!(
+        crashing.bad == 0,
+        "{} good requests were not answered 200",
+        crashing.bad
+    );
+    Ok(Report::new(
+        "http-crash-load",
+        "requests/s",
+        crashing.requests_per_sec,
+        true,
+    )
+    .baseline("the same load without crashes", clean.requests_per_sec)
+    .extra("good_requests", crashing.latencies.len() as f64)
+    .extra("bad_answers", crashing.bad as f64)
+    .extra("crashing_requests", crashing.crashes as f64)
+    .extra("rss_start_mib", rss_start)
+    .extra("rss_end_mib", rss_end)
+    .extra("p99_us", quantile_us(&crashing.latencies, 0.99))
+    .note(format!(
+        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator)"
     )))
 }
 

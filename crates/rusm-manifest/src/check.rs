@@ -103,12 +103,56 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
         }
     }
 
+    for (written, path, at) in &places.http.files {
+        if !path.is_file() {
+            push(
+                Severity::Error,
+                *at,
+                format!("TLS file `{written}` does not exist (or is not a file)"),
+            );
+        }
+    }
+    for (name, at, websocket) in &places.http.components {
+        if *websocket {
+            continue;
+        }
+        if let Some(c) = manifest.component(name)
+            && is_core_module(&c.path)
+        {
+            push(
+                Severity::Error,
+                *at,
+                format!(
+                    "`{name}` is a core module, and an HTTP handler must be a component \
+                     exporting `wasi:http/incoming-handler` (preview 1 has no HTTP)"
+                ),
+            );
+        }
+    }
+
     if let (Some(store), Some((written, at))) = (&manifest.store, &places.store)
         && let Some(message) = store_problem(store, written)
     {
         push(Severity::Error, *at, message);
     }
     out
+}
+
+/// Whether the file is a core module (binary, or text starting with
+/// `(module`); `false` when it cannot be read (reported elsewhere).
+fn is_core_module(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    if bytes.starts_with(b"\0asm") {
+        return bytes.get(4..8) == Some(&[1, 0, 0, 0]);
+    }
+    let text = String::from_utf8_lossy(&bytes);
+    let code = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with(";;"));
+    code.is_some_and(|l| l.starts_with("(module"))
 }
 
 /// Why the store file could not be created (with its folders) on first use.

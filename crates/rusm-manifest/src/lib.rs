@@ -59,10 +59,12 @@
 
 mod check;
 mod diagnostic;
+mod http;
 mod manifest;
 mod read;
 
 pub use diagnostic::{Diagnostic, Severity};
+pub use http::{HttpDecl, RouteDecl};
 pub use manifest::{
     ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel,
     Manifest, Strategy, SupervisorConfig, UnknownLogLevel, UnknownStrategy,

@@ -1,6 +1,7 @@
 //! What a loaded `rusm.toml` says, with every default filled in and every
 //! path and profile resolved, so that the node never looks at TOML.
 
+use crate::http::HttpDecl;
 use rusm_caps::{Capabilities, Profiles};
 use std::fmt;
 use std::path::PathBuf;
@@ -40,6 +41,8 @@ pub struct Manifest {
     pub profiles: Profiles,
     /// The `[components.<name>]` entries, in the order of the file.
     pub components: Vec<ComponentDecl>,
+    /// `[http]`: the node serves when it is there (SERVING.md).
+    pub http: Option<HttpDecl>,
 }
 
 impl Manifest {

@@ -19,6 +19,8 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 use toml_edit::{Document, Item, TableLike, Value};
 
+mod http;
+
 type Span = Option<Range<usize>>;
 
 const ROOT_KEYS: &[&str] = &[
@@ -30,6 +32,7 @@ const ROOT_KEYS: &[&str] = &[
     "supervisor",
     "capabilities",
     "components",
+    "http",
 ];
 const LOG_KEYS: &[&str] = &["level"];
 const SUPERVISOR_KEYS: &[&str] = &["strategy", "max-restarts", "max-seconds"];
@@ -62,6 +65,8 @@ pub(crate) struct Places {
     pub components: Vec<ComponentPlace>,
     /// One per custom profile, in file order.
     pub profiles: Vec<ProfilePlace>,
+    /// What `[http]` names.
+    pub http: http::HttpPlaces,
 }
 
 #[derive(Debug)]
@@ -183,8 +188,10 @@ impl<'a> Reader<'a> {
             supervisor: SupervisorConfig::default(),
             profiles: Profiles::default(),
             components: Vec::new(),
+            http: None,
         };
         let mut components = Vec::new();
+        let mut route_components = Vec::new();
         for (key, item) in root.iter() {
             match key {
                 "store" => {
@@ -247,9 +254,18 @@ impl<'a> Reader<'a> {
                         components = self.components(table);
                     }
                 }
+                "http" => {
+                    if let Some(table) = self.table(key, item, "[http]") {
+                        let (decl, routes) = self.http(table, key_span(root, key));
+                        manifest.http = decl;
+                        route_components = routes;
+                    }
+                }
                 _ => self.unknown(root, key, "at the top level", ROOT_KEYS),
             }
         }
+        let declared: Vec<String> = components.iter().map(|c| c.name.clone()).collect();
+        http::unknown_route_components(self, &route_components, &declared);
         for c in components {
             let resolved = manifest.profiles.resolve(&c.capability);
             if resolved.fell_back {

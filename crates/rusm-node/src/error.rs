@@ -35,4 +35,7 @@ pub enum NodeError {
     /// (named first; the actor core's error second).
     #[error("the node could not spawn `{0}`: {1}")]
     Spawn(String, rusm_core::Error),
+    /// The `[http]` server could not start.
+    #[error(transparent)]
+    Serve(#[from] rusm_serve::ServeError),
 }

@@ -21,3 +21,4 @@ mod os;
 pub use error::NodeError;
 pub use lifecycle::TARGET as LIFECYCLE_TARGET;
 pub use node::{Reloaded, Reloader, Residents, Root, RusmNode};
+pub use rusm_serve::ACCESS_LOG_TARGET;

@@ -22,6 +22,8 @@ pub struct RusmNode {
     profiles: Profiles,
     shutdown_after: Duration,
     supervisor: Option<(Pid, ExitWatch)>,
+    /// The `[http]` server, once started; taken by `shutdown`.
+    server: std::sync::Mutex<Option<rusm_serve::Server>>,
     /// The manifest's components, as a reload reads their files again.
     components: Arc<[ComponentDecl]>,
 }
@@ -136,6 +138,7 @@ impl RusmNode {
             shutdown_after: manifest.map_or(Duration::from_secs(5), |m| m.shutdown),
             supervisor: None,
             components: manifest.map_or_else(|| Arc::from([]), |m| m.components.clone().into()),
+            server: std::sync::Mutex::new(None),
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -286,9 +289,67 @@ impl RusmNode {
         self.supervisor.is_some()
     }
 
-    /// Stop every process: `shutdown` first, then `kill` after the
-    /// manifest's `shutdown-seconds`.
+    /// Start serving the manifest's `[http]` (SERVING.md), if it has one:
+    /// returns the address it listens on. Boot first, so that the routes'
+    /// components are registered.
+    pub async fn serve(&self, m: &Manifest) -> Result<Option<std::net::SocketAddr>, NodeError> {
+        let Some(http) = &m.http else {
+            return Ok(None);
+        };
+        let mut config = rusm_serve::ServeConfig::new(http.listen);
+        config.max_connections = http.max_connections;
+        config.max_concurrent_requests = http.max_concurrent_requests;
+        config.max_body_bytes = http.max_body_bytes;
+        config.request_timeout = http.request_timeout;
+        config.header_timeout = http.header_timeout;
+        config.idle_timeout = http.idle_timeout;
+        config.shutdown = m.shutdown;
+        config.max_message_bytes = m.max_message_bytes;
+        config.tls = http.tls.as_ref().map(|(cert, key)| rusm_serve::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+        });
+        config.routes = http
+            .routes
+            .iter()
+            .map(|r| rusm_serve::Route {
+                path: r.path.clone(),
+                component: r.component.clone(),
+                methods: r.methods.clone(),
+                max_concurrent: r.max_concurrent,
+                websocket: r.websocket,
+                origins: r.origins.clone(),
+            })
+            .collect();
+        let server = rusm_serve::Server::start(config, self.runtime.clone()).await?;
+        let addr = server.local_addr();
+        *self
+            .server
+            .lock()
+            .expect("never poisoned: no panics under it") = Some(server);
+        Ok(Some(addr))
+    }
+
+    /// Whether it serves HTTP (and so runs until stopped).
+    pub fn is_serving(&self) -> bool {
+        self.server
+            .lock()
+            .expect("never poisoned: no panics under it")
+            .is_some()
+    }
+
+    /// Stop every process: the HTTP listener first, then requests in
+    /// flight get `shutdown-seconds` to finish; then `shutdown` to every
+    /// process, and `kill` after the manifest's `shutdown-seconds`.
     pub async fn shutdown(&self) {
+        let server = self
+            .server
+            .lock()
+            .expect("never poisoned: no panics under it")
+            .take();
+        if let Some(server) = server {
+            server.shutdown().await;
+        }
         let killed = self.node.shutdown(self.shutdown_after).await;
         if killed > 0 {
             tracing::warn!(target: crate::LIFECYCLE_TARGET, "rusm: {killed} process(es) did not stop in time and were killed");

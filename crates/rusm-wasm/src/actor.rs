@@ -130,6 +130,10 @@ pub(crate) trait Runtime: Send + Sync + Sized + 'static {
 
     /// The node's durable store, if it has one.
     fn kv(&self) -> Option<&rusm_kv::Store>;
+
+    /// Whether `from` may send `tag` to `to` (WebSocket pids,
+    /// `sockets.rs`).
+    fn may_send(&self, from: Pid, to: Pid, tag: i64) -> Result<(), AbiError>;
 }
 
 /// What a Wasm process is, as far as the contract goes: its handle on the
@@ -189,6 +193,7 @@ impl<R: Runtime> Actor<R> {
     }
 
     pub(crate) fn send(&self, to: u64, tag: i64, data: Vec<u8>) -> AbiResult<()> {
+        self.runtime.may_send(self.ctx.pid(), Pid(to), tag)?;
         Ok(self.ctx.send(Pid(to), tag, data)?)
     }
 

@@ -3,12 +3,14 @@
 //! preview 2, and how a component is instantiated and run (its
 //! [`Shape`]).
 
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::actor::{AbiError, Actor, KvFailure, Runtime};
@@ -19,6 +21,7 @@ use crate::bindings::rusm::runtime::types::{
 use crate::bindings::{Actor as ActorWorld, ActorPre};
 use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
+use crate::incoming::Pending;
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
 use crate::outbound::Outbound;
@@ -34,6 +37,8 @@ pub(crate) struct ComponentState<R> {
     pub(crate) table: ResourceTable,
     /// `wasi:http`'s side, made on the first HTTP call.
     pub(crate) http: Option<Box<(WasiHttpCtx, Outbound)>>,
+    /// The request of an HTTP handler process, until `handle` takes it.
+    pub(crate) request: Option<Box<Pending>>,
 }
 
 impl<R: Runtime> WasiView for ComponentState<R> {
@@ -248,11 +253,13 @@ impl<R: Runtime> rusm::runtime::kv::Host for ComponentState<R> {
     }
 }
 
-/// A component's pre-instantiated entry: the `actor` world's `run`, or a
-/// `wasi:cli/run` command.
+/// A component's pre-instantiated entry: the `actor` world's `run`, a
+/// `wasi:cli/run` command, or an HTTP handler's
+/// `wasi:http/incoming-handler` (run once per request, SERVING.md).
 pub(crate) enum ComponentEntry<R: 'static> {
     Actor(ActorPre<ComponentState<R>>),
     Command(CommandPre<ComponentState<R>>),
+    Handler(ProxyPre<ComponentState<R>>),
 }
 
 impl<R: Runtime> ComponentEntry<R> {
@@ -263,9 +270,15 @@ impl<R: Runtime> ComponentEntry<R> {
         if let Ok(actor) = ActorPre::new(pre.clone()) {
             return Ok(ComponentEntry::Actor(actor));
         }
-        match CommandPre::new(pre) {
-            Ok(cmd) => Ok(ComponentEntry::Command(cmd)),
-            Err(_) => Err("no entry point: export `run` or `wasi:cli/run`".into()),
+        if let Ok(cmd) = CommandPre::new(pre.clone()) {
+            return Ok(ComponentEntry::Command(cmd));
+        }
+        match ProxyPre::new(pre) {
+            Ok(handler) => Ok(ComponentEntry::Handler(handler)),
+            Err(_) => Err(
+                "no entry point: export `run`, `wasi:cli/run` or `wasi:http/incoming-handler`"
+                    .into(),
+            ),
         }
     }
 }
@@ -284,7 +297,12 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
     type Linker = Linker<ComponentState<R>>;
     type Entry = ComponentEntry<R>;
 
-    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
+    fn data(
+        actor: Actor<R>,
+        wasi: Option<&mut WasiCtxBuilder>,
+        open_files: usize,
+        request: Option<Box<Pending>>,
+    ) -> Self::Data {
         let mut table = ResourceTable::new();
         table.set_max_capacity(open_files);
         ComponentState {
@@ -292,6 +310,7 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
             wasi: wasi.map(|b| Box::new(b.build())),
             table,
             http: None,
+            request,
         }
     }
 
@@ -316,7 +335,47 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
         entry: &Self::Entry,
         store: &mut Store<Self::Data>,
     ) -> wasmtime::Result<wasmtime::Result<bool>> {
+        // A request goes only to a handler, and a handler runs only for
+        // one: either mismatch means the process could not start.
+        // The request stays in the store until instantiation succeeds: a
+        // full pool hands the store data back for the on-demand engine.
+        let has_request = store.data().request.is_some();
+        if has_request != matches!(entry, ComponentEntry::Handler(_)) {
+            return Err(wasmtime::Error::msg(if has_request {
+                "not an HTTP handler: it exports no `wasi:http/incoming-handler`"
+            } else {
+                "an HTTP handler runs once per request, not by spawn"
+            }));
+        }
         Ok(match entry {
+            ComponentEntry::Handler(pre) => {
+                let handler = pre.instantiate_async(&mut *store).await?;
+                let Pending {
+                    request,
+                    scheme,
+                    respond,
+                    answered,
+                } = *store.data_mut().request.take().expect("checked above");
+                let mut http = store.data_mut().http();
+                let request = http.new_incoming_request(scheme, request)?;
+                let out = http.new_response_outparam_from_callback(Pending::responder(
+                    respond,
+                    answered.clone(),
+                ))?;
+                let handled = handler
+                    .wasi_http_incoming_handler()
+                    .call_handle(&mut *store, request, out)
+                    .await;
+                handled.and_then(|()| {
+                    if answered.load(Ordering::Acquire) {
+                        Ok(true)
+                    } else {
+                        Err(wasmtime::Error::msg(
+                            "the handler returned without a response",
+                        ))
+                    }
+                })
+            }
             ComponentEntry::Actor(pre) => {
                 let world = pre.instantiate_async(&mut *store).await?;
                 world.call_run(store).await.map(|()| true)

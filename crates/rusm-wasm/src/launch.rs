@@ -25,6 +25,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::actor::{Actor, Runtime};
 use crate::engine::{EngineKind, Engines, PerKind};
 use crate::exit::{describe, exit_reason, too_many_resources};
+use crate::incoming::Pending;
 use crate::limits::Limits;
 use crate::wasi;
 
@@ -40,8 +41,15 @@ pub(crate) trait Shape<R: Runtime>: Sync {
 
     /// The store data of a new process: `wasi` is `Some` when the guest
     /// imports WASI or is granted preopens; `open_files` is the capacity of
-    /// its WASI resource table (`max-open-files`).
-    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data;
+    /// its WASI resource table (`max-open-files`); `request` is the HTTP
+    /// request of a handler process (only components are spawned with
+    /// one).
+    fn data(
+        actor: Actor<R>,
+        wasi: Option<&mut WasiCtxBuilder>,
+        open_files: usize,
+        request: Option<Box<Pending>>,
+    ) -> Self::Data;
 
     /// The actor in the store data: the store's limiter.
     fn actor(data: &mut Self::Data) -> &mut Actor<R>;
@@ -90,6 +98,8 @@ pub(crate) struct Process<A> {
     pub(crate) name: Arc<str>,
     /// WASI arguments after `argv[0]`.
     pub(crate) args: Vec<String>,
+    /// The request of an HTTP handler process.
+    pub(crate) request: Option<Box<Pending>>,
 }
 
 /// The body of every Wasm process of shape `S`: `code` finds the shape's
@@ -111,6 +121,7 @@ where
         component,
         name,
         args,
+        request,
     } = process;
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
@@ -136,7 +147,7 @@ where
         component,
         current: None,
     };
-    let mut data = S::data(actor, wasi.as_mut(), open_files);
+    let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());
     for &kind in EngineKind::to_try(fits_pool) {
         let pooled = kind == EngineKind::Pooled;

@@ -13,7 +13,10 @@
 //! - **One contract, two shapes.** The core-module imports (`module.rs`)
 //!   and the component bindings (`component.rs`) are thin adapters over one
 //!   set of operations, the `Actor` (`actor.rs`); both shapes share one
-//!   launch path (`launch.rs`), generic over the shape.
+//!   launch path (`launch.rs`), generic over the shape. An HTTP handler
+//!   is a component too: [`WasmRuntime::spawn_request`] spawns one process
+//!   per request through the same path, the request in its spawn input
+//!   (`incoming.rs`).
 //! - **Async all the way.** Guests run on Wasmtime fibers; `recv`, `sleep`
 //!   and storage calls park the fiber and free the worker thread. An epoch
 //!   ticker makes every guest yield regularly, so a spinning guest cannot
@@ -49,12 +52,13 @@
 //! | `allow-storage` | `actor.rs` | `Actor::kv`, before every storage call |
 //! | a declared component's name | `actor.rs` | `may_use_name`: only its own processes may register it |
 //! | `allow-global-names` | not here | cluster names are the cluster's |
+//! | a WebSocket pid's one writer | `sockets.rs` | `Sockets::check`, before every `send` |
 //!
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`
-//! (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
+//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`,
+//! `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -83,6 +87,7 @@ mod component;
 mod components;
 mod engine;
 mod exit;
+mod incoming;
 mod info;
 mod launch;
 mod limits;
@@ -90,9 +95,13 @@ mod module;
 mod outbound;
 mod quotas;
 mod runtime;
+mod sockets;
 mod wasi;
 
 pub use actor::AbiError;
 pub use artifact::{ArtifactKind, LoadError};
 pub use engine::{EngineKind, WasmConfig};
+pub use incoming::{
+    BodyError, ErrorCode, HandlerResponse, HyperIncomingBody, HyperOutgoingBody, IncomingRequest,
+};
 pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

@@ -18,6 +18,7 @@ use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 use crate::actor::{AbiError, Actor, Runtime};
 use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
+use crate::incoming::Pending;
 use crate::info;
 use crate::launch::Shape;
 
@@ -631,7 +632,13 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
     type Linker = Linker<ModuleState<R>>;
     type Entry = ModuleEntry<R>;
 
-    fn data(actor: Actor<R>, wasi: Option<&mut WasiCtxBuilder>, open_files: usize) -> Self::Data {
+    fn data(
+        actor: Actor<R>,
+        wasi: Option<&mut WasiCtxBuilder>,
+        open_files: usize,
+        request: Option<Box<Pending>>,
+    ) -> Self::Data {
+        debug_assert!(request.is_none(), "only components are HTTP handlers");
         ModuleState {
             actor,
             wasi: wasi.map(|b| {

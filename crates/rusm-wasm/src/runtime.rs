@@ -12,14 +12,16 @@ use rusm_core::{Ctx, Error, ExitReason, ExitWatch, Node, Pid, SpawnOptions, Star
 use wasmtime::Linker;
 use wasmtime::component::Linker as ComponentLinker;
 
-use crate::actor::Runtime;
+use crate::actor::{AbiError, Runtime};
 use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
 use crate::engine::{Engines, PerKind, WasmConfig};
+use crate::incoming::{IncomingRequest, Pending};
 use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
 use crate::quotas::Quotas;
+use crate::sockets::Sockets;
 
 /// Called for every Wasm process spawned, with its effective capabilities
 /// (the lifecycle log's spawn line).
@@ -88,6 +90,7 @@ pub(crate) struct RuntimeInner {
     artifacts: Mutex<HashMap<[u8; 32], Weak<Compiled<RuntimeInner>>>>,
     components: Components<Artifact>,
     quotas: Quotas,
+    sockets: Sockets,
     kv: Option<rusm_kv::Store>,
     env_dir: PathBuf,
     cache_dir: Option<PathBuf>,
@@ -120,6 +123,8 @@ struct Request {
     args: Vec<String>,
     parent: Pid,
     options: SpawnOptions,
+    /// The HTTP request of a handler process.
+    incoming: Option<Box<Pending>>,
 }
 
 impl Request {
@@ -133,6 +138,7 @@ impl Request {
             args: spawn.args,
             parent: spawn.parent,
             options: spawn.options,
+            incoming: None,
         }
     }
 
@@ -152,6 +158,7 @@ impl Request {
             args,
             parent,
             options,
+            incoming: None,
         }
     }
 }
@@ -173,6 +180,7 @@ impl WasmRuntime {
                 artifacts: Mutex::new(HashMap::new()),
                 components: Components::new(),
                 quotas: Quotas::new(),
+                sockets: Sockets::default(),
                 kv: options.kv,
                 env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
                 cache_dir: options.cache_dir,
@@ -280,6 +288,33 @@ impl WasmRuntime {
         ))
     }
 
+    /// Spawn a process of the registered component `name` for one HTTP
+    /// request (SERVING.md), under its declared profile, and get a future
+    /// of its exit reason. The component must export
+    /// `wasi:http/incoming-handler`: its `handle` is called once with the
+    /// request, and the response it sets goes to `request.respond`. A
+    /// component without that export still gets a pid, and ends
+    /// `failed to start`; a core module is refused with
+    /// [`Error::Invalid`] (preview 1 has no HTTP).
+    ///
+    /// The process is a full RUSM process: `options` may link or monitor
+    /// it, and the lifecycle log shows it like any other.
+    pub fn spawn_request(
+        &self,
+        name: &str,
+        request: IncomingRequest,
+        options: SpawnOptions,
+    ) -> Result<(Pid, ExitWatch), Error> {
+        let registered = self.inner.components.get(name)?;
+        if registered.artifact.kind() != ArtifactKind::Component {
+            return Err(Error::Invalid);
+        }
+        let mut spawn =
+            Request::component(registered, Spawner::Host, Vec::new(), Pid::NODE, options);
+        spawn.incoming = Some(Box::new(request.into()));
+        self.inner.start_watched(spawn)
+    }
+
     /// A supervisor start function for a registered component: the child
     /// runs under its declared profile, linked and monitored by the
     /// supervisor.
@@ -289,6 +324,26 @@ impl WasmRuntime {
         Arc::new(move |ctx: &Ctx, options: SpawnOptions| {
             rt.spawn_component(&name, ctx.pid(), options)
         })
+    }
+
+    /// Make `socket` a WebSocket pid (SERVING.md) whose only writer is
+    /// `owner`: a send to it from any other Wasm process returns `DENIED`,
+    /// and one with a tag other than 1 (text) or 2 (binary) `INVALID`.
+    /// Undo with [`WasmRuntime::release_socket`] when the socket closes.
+    pub fn own_socket(&self, socket: Pid, owner: Pid) {
+        self.inner.sockets.own(socket, owner);
+    }
+
+    /// `socket` is no longer a WebSocket pid.
+    pub fn release_socket(&self, socket: Pid) {
+        self.inner.sockets.release(socket);
+    }
+
+    /// The capabilities a process of the registered component `name`
+    /// runs under when the host spawns it.
+    pub fn component_caps(&self, name: &str) -> Option<Arc<Capabilities>> {
+        let registered = self.inner.components.get(name).ok()?;
+        Some(registered.caps_for(Spawner::Host))
     }
 
     /// Whether `name` is a declared component (its name is reserved for
@@ -333,6 +388,11 @@ impl Runtime for RuntimeInner {
     fn kv(&self) -> Option<&rusm_kv::Store> {
         self.kv.as_ref()
     }
+
+    #[inline]
+    fn may_send(&self, from: Pid, to: Pid, tag: i64) -> Result<(), AbiError> {
+        self.sockets.check(from, to, tag)
+    }
 }
 
 impl RuntimeInner {
@@ -356,6 +416,7 @@ impl RuntimeInner {
             args,
             parent,
             options,
+            incoming,
         } = request;
         let options = self.quotas.spawn_options(&caps, &name, options);
         let rt = self.clone();
@@ -371,6 +432,7 @@ impl RuntimeInner {
             component,
             name,
             args,
+            request: incoming,
         };
         // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
         // instantiate and call futures), and unboxed it would be copied

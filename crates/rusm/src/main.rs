@@ -186,7 +186,11 @@ fn init_log(level: LogLevel) {
         LogLevel::Info => "info",
         LogLevel::Debug => "debug",
     };
-    let mut filter = format!("off,{}={lifecycle}", rusm_node::LIFECYCLE_TARGET);
+    let mut filter = format!(
+        "off,{}={lifecycle},{}={lifecycle}",
+        rusm_node::LIFECYCLE_TARGET,
+        rusm_node::ACCESS_LOG_TARGET
+    );
     if let Ok(extra) = std::env::var("RUST_LOG") {
         filter.push(',');
         filter.push_str(&extra);
@@ -210,6 +214,9 @@ async fn run(
     let mut signals = Signals::new()?;
     let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
     reload_on_hangup(signals.hangup.take(), node.reloader());
+    if let Some(m) = &manifest {
+        node.serve(m).await.context("cannot serve [http]")?;
+    }
     match target {
         Some(target) => {
             let root = node.start_root(&target, &capability, args)?;
@@ -236,6 +243,20 @@ async fn run(
             Ok(root_status(&name, pid, &reason))
         }
         None => {
+            if node.is_serving() {
+                // A server runs until it is stopped; a resident giving up
+                // stops it too.
+                let outcome = tokio::select! {
+                    Residents::GaveUp(r) = node.residents(), if node.has_residents() => Some(r),
+                    () = signals.next() => None,
+                };
+                node.shutdown().await;
+                if let Some(reason) = outcome {
+                    eprintln!("rusm: the supervisor gave up: {reason}");
+                    return Ok(ExitCode::from(1));
+                }
+                return Ok(ExitCode::SUCCESS);
+            }
             if !node.has_residents() {
                 eprintln!(
                     "rusm: no resident components to run (mark one `resident = true`, or pass a TARGET)"

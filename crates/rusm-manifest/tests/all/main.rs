@@ -3,6 +3,7 @@
 
 mod check;
 mod diagnostics;
+mod http;
 mod load;
 
 use rusm_manifest::Diagnostic;

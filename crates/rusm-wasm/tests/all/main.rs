@@ -4,6 +4,7 @@
 mod adversarial;
 mod component;
 mod fuzz;
+mod http_handler;
 mod isolation;
 mod module_abi;
 

@@ -82,3 +82,64 @@ fn the_counter_example_runs_and_its_total_persists() {
     assert_eq!(totals, [80, 160], "the total lives in the store");
     assert!(dir.join("data/counter.redb").is_file());
 }
+
+/// `GET path` on a new connection; the whole reply.
+fn http_get(addr: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("a timeout");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out
+}
+
+#[test]
+fn the_web_example_serves_its_api_and_calls_its_resident() {
+    let app = App::new();
+    let dir = app.path().join("web");
+    copy_app(&examples_dir().join("web"), &dir);
+    // Any free port instead of 8080.
+    let manifest = dir.join("rusm.toml");
+    let text = std::fs::read_to_string(&manifest).expect("the manifest");
+    std::fs::write(&manifest, text.replace("127.0.0.1:8080", "127.0.0.1:0")).expect("write");
+
+    let check = app.command_in(&dir, &["check"]);
+    crate::Running::start(check)
+        .finish(crate::DEADLINE)
+        .assert_code(0);
+    let mut running = crate::Running::start(app.command_in(&dir, &["run"]));
+    running.wait_for_line("the listener", |l| l.starts_with("rusm http listening on "));
+    let stderr = running.stderr_now();
+    let addr = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rusm http listening on http://"))
+        .expect("the line waited for")
+        .to_string();
+    let hello = http_get(&addr, "/api/hello");
+    // (Bodies come chunked: the handler streams them.)
+    assert!(
+        hello.starts_with("HTTP/1.1 200") && hello.contains("\r\nhello\n"),
+        "{hello}"
+    );
+    for n in 1..=2 {
+        let reply = http_get(&addr, "/api/resident");
+        assert!(reply.contains(&format!("\r\ncount {n}\r\n")), "{reply}");
+    }
+    assert!(http_get(&addr, "/api/crash").starts_with("HTTP/1.1 500"));
+    running.signal(libc::SIGTERM);
+    let out = running.finish(crate::DEADLINE);
+    out.assert_code(0);
+    assert!(
+        out.stderr_lines()
+            .iter()
+            .any(|l| l.starts_with("rusm http GET /api/hello 200 ") && l.ends_with(" api#N")),
+        "{}",
+        out.show()
+    );
+}

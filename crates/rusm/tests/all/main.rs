@@ -17,6 +17,7 @@ mod hostile;
 mod reload;
 mod residents;
 mod run;
+mod serve;
 mod signals;
 
 use std::io::{BufRead, BufReader, Read};
@@ -312,6 +313,11 @@ impl Running {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
+    }
+
+    /// stderr so far.
+    pub(crate) fn stderr_now(&self) -> String {
+        self.stderr.lock().expect("not poisoned").clone()
     }
 
     /// Sends `signal` (`libc::SIGTERM`, ...) to the process.

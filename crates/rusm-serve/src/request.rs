@@ -1,0 +1,194 @@
+//! One request, from its head to its response head: route it, admit it,
+//! spawn its process, and turn what the process does into a status
+//! (SERVING.md's outcome table). Every request ends in one access-log
+//! line.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use rusm_core::{Node, Pid, SpawnOptions};
+use rusm_wasm::{BodyError, ErrorCode, IncomingRequest};
+use tokio::sync::oneshot;
+
+use crate::admission::Pass;
+use crate::body::{Capped, OverCap, Streamed};
+use crate::router::Routed;
+use crate::server::{ConnActivity, Shared};
+
+/// The body of every response the server sends.
+pub(crate) type ServeBody = UnsyncBoxBody<Bytes, BodyError>;
+
+/// The `tracing` target of the access log.
+pub const ACCESS_LOG_TARGET: &str = "rusm::http";
+
+/// A request's process while the request is still the server's business:
+/// it holds the request's places at the gates and, unless the handler's
+/// response ran to its end, kills the process when dropped (the client
+/// went away, the connection was closed, the server gave up on it).
+pub(crate) struct InFlight {
+    node: Node,
+    pid: Pid,
+    armed: bool,
+    _passes: (Pass, Option<Pass>),
+    _activity: ConnActivity,
+}
+
+impl InFlight {
+    /// The response went out whole: the handler ends by itself.
+    pub(crate) fn completed(mut self) {
+        self.armed = false;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if self.armed {
+            // Gone already is fine: it ended as the client left.
+            let _ = self.node.kill(self.pid);
+        }
+    }
+}
+
+pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<ServeBody> {
+    let mut response = Response::new(
+        Full::new(Bytes::from_static(text.as_bytes()))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+pub(crate) fn busy() -> Response<ServeBody> {
+    let mut response = plain(StatusCode::SERVICE_UNAVAILABLE, "busy: try again\n");
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
+/// Answer one request.
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    request: http::Request<Incoming>,
+    https: bool,
+    activity: ConnActivity,
+) -> Result<Response<ServeBody>, std::convert::Infallible> {
+    let start = Instant::now();
+    let method = request.method().clone();
+    let path = request.uri().path().to_string();
+    let mut who = String::from("-");
+    let response = answer(&shared, request, https, activity, start, &mut who).await;
+    tracing::info!(
+        target: ACCESS_LOG_TARGET,
+        "rusm http {method} {path} {} {:.1}ms {who}",
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64() * 1000.0,
+    );
+    Ok(response)
+}
+
+async fn answer(
+    shared: &Shared,
+    request: http::Request<Incoming>,
+    https: bool,
+    activity: ConnActivity,
+    start: Instant,
+    who: &mut String,
+) -> Response<ServeBody> {
+    let index = match shared
+        .router
+        .route(request.method().as_str(), request.uri().path())
+    {
+        Routed::Route(i) => i,
+        Routed::BadPath => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
+        Routed::NotFound => return plain(StatusCode::NOT_FOUND, "not found\n"),
+        Routed::MethodNotAllowed(allow) => {
+            let mut response = plain(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n");
+            if let Ok(allow) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(header::ALLOW, allow);
+            }
+            return response;
+        }
+    };
+    let route = &shared.config.routes[index];
+    if route.websocket {
+        return crate::websocket::upgrade(shared, index, request, who);
+    }
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > shared.config.max_body_bytes) {
+        return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+    }
+    let Some(node_pass) = shared.requests.enter() else {
+        return busy();
+    };
+    let route_pass = match &shared.route_gates[index] {
+        Some(gate) => match gate.enter() {
+            Some(p) => Some(p),
+            None => return busy(),
+        },
+        None => None,
+    };
+
+    let (over_tx, over_rx) = oneshot::channel();
+    let mut over_rx = OverCap::new(over_rx);
+    let (respond, mut responded) = oneshot::channel();
+    let (parts, body) = request.into_parts();
+    let body = Capped::boxed(body, shared.config.max_body_bytes, over_tx);
+    let incoming = IncomingRequest {
+        request: http::Request::from_parts(parts, body),
+        https,
+        respond,
+    };
+    let pid = match shared
+        .runtime
+        .spawn_request(&route.component, incoming, SpawnOptions::new())
+    {
+        Ok((pid, _exit)) => pid,
+        Err(rusm_core::Error::Limit) => return busy(),
+        Err(e) => {
+            tracing::warn!(component = %route.component, error = %e, "cannot spawn a request process");
+            return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
+        }
+    };
+    *who = format!("{}#{pid}", route.component);
+    let in_flight = InFlight {
+        node: shared.runtime.node().clone(),
+        pid,
+        armed: true,
+        _passes: (node_pass, route_pass),
+        _activity: activity,
+    };
+
+    let deadline = tokio::time::sleep_until((start + shared.config.request_timeout).into());
+    tokio::select! {
+        biased;
+        () = &mut over_rx => plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
+        answered = &mut responded => match answered {
+            Ok(Ok(response)) => {
+                let (parts, body) = response.into_parts();
+                Response::from_parts(parts, Streamed::new(body, in_flight, over_rx).boxed_unsync())
+            }
+            // The handler set an error instead of a response.
+            Ok(Err(ErrorCode::HttpRequestBodySize(_))) => {
+                plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+            }
+            Ok(Err(_)) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+            // It ended without one: a trap, a memory breach, no response.
+            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+        },
+        () = deadline => plain(StatusCode::GATEWAY_TIMEOUT, "the handler timed out\n"),
+    }
+}

@@ -1,0 +1,140 @@
+//! From a request's method and path to a route: the path checks that come
+//! before routing (400), the longest match (404 when none), and the
+//! route's methods (405 with `allow`).
+
+use crate::config::Route;
+
+/// Where a request goes.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Routed {
+    /// The route at this index of the server's routes.
+    Route(usize),
+    /// A path with `.`/`..` segments, `//`, or an encoded `/`.
+    BadPath,
+    /// No route matches.
+    NotFound,
+    /// A route matches but not for this method; the `allow` header.
+    MethodNotAllowed(String),
+}
+
+/// The routes as matched: each pattern's fixed part, longest first.
+pub(crate) struct Router {
+    /// (fixed part, is a prefix, route index), by decreasing specificity.
+    patterns: Vec<(String, bool, usize)>,
+    methods: Vec<Option<Vec<String>>>,
+}
+
+impl Router {
+    pub(crate) fn new(routes: &[Route]) -> Self {
+        let mut patterns: Vec<(String, bool, usize)> = routes
+            .iter()
+            .enumerate()
+            .map(|(i, r)| match r.path.strip_suffix("/*") {
+                Some(base) => (base.to_string(), true, i),
+                None => (r.path.clone(), false, i),
+            })
+            .collect();
+        // Longest first; at equal length an exact path before a prefix.
+        patterns.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.1.cmp(&b.1)));
+        Router {
+            patterns,
+            methods: routes.iter().map(|r| r.methods.clone()).collect(),
+        }
+    }
+
+    pub(crate) fn route(&self, method: &str, path: &str) -> Routed {
+        if !is_clean(path) {
+            return Routed::BadPath;
+        }
+        let found = self.patterns.iter().find(|(fixed, prefix, _)| {
+            if *prefix {
+                path == fixed
+                    || (path.starts_with(fixed.as_str())
+                        && path.as_bytes().get(fixed.len()) == Some(&b'/'))
+            } else {
+                path == fixed
+            }
+        });
+        let Some(&(_, _, index)) = found else {
+            return Routed::NotFound;
+        };
+        match &self.methods[index] {
+            Some(allowed) if !allowed.iter().any(|m| m == method) => {
+                Routed::MethodNotAllowed(allowed.join(", "))
+            }
+            _ => Routed::Route(index),
+        }
+    }
+}
+
+/// Whether `path` (without its query) is one a router may match: absolute,
+/// no empty segment (`//`), no `.` or `..` segment (also percent-encoded),
+/// no encoded `/` or `\`.
+fn is_clean(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix('/') else {
+        return false;
+    };
+    if rest.is_empty() {
+        return true;
+    }
+    let lower = rest.to_ascii_lowercase();
+    if lower.contains("%2f") || lower.contains("%5c") {
+        return false;
+    }
+    let segments: Vec<&str> = lower.split('/').collect();
+    let last = segments.len() - 1;
+    segments.iter().enumerate().all(|(i, s)| {
+        // A trailing slash (`/api/`) is an empty last segment, and fine.
+        let dots = s.replace("%2e", ".");
+        (!s.is_empty() || i == last) && dots != "." && dots != ".."
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn router() -> Router {
+        let mut api = Route::new("/api/*", "api");
+        api.methods = Some(vec!["GET".into(), "POST".into()]);
+        Router::new(&[
+            api,
+            Route::new("/api/special", "special"),
+            Route::new("/", "root"),
+            Route::new("/api/deep/*", "deep"),
+        ])
+    }
+
+    #[test]
+    fn longest_match_wins() {
+        let r = router();
+        assert_eq!(r.route("GET", "/api"), Routed::Route(0));
+        assert_eq!(r.route("GET", "/api/"), Routed::Route(0));
+        assert_eq!(r.route("GET", "/api/items/1"), Routed::Route(0));
+        assert_eq!(r.route("DELETE", "/api/special"), Routed::Route(1));
+        assert_eq!(r.route("GET", "/api/deep/x"), Routed::Route(3));
+        assert_eq!(r.route("GET", "/"), Routed::Route(2));
+        assert_eq!(r.route("GET", "/apix"), Routed::NotFound);
+        assert_eq!(r.route("GET", "/other"), Routed::NotFound);
+    }
+
+    #[test]
+    fn methods_and_bad_paths() {
+        let r = router();
+        assert_eq!(
+            r.route("PUT", "/api/items"),
+            Routed::MethodNotAllowed("GET, POST".into())
+        );
+        for bad in [
+            "/api/../etc",
+            "/api/./x",
+            "/api//x",
+            "/api/a%2Fb",
+            "/api/%2e%2e/x",
+            "/api/.",
+            "x",
+        ] {
+            assert_eq!(r.route("GET", bad), Routed::BadPath, "{bad}");
+        }
+    }
+}

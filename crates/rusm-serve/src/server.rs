@@ -1,0 +1,251 @@
+//! The listener and its connections: accept (at most `max-connections`
+//! at once), serve HTTP/1.1 on each with hyper, close connections that
+//! are slow to send a head or idle too long, and drain on shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use parking_lot::Mutex;
+use rusm_wasm::WasmRuntime;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+use tokio::task::JoinSet;
+use tokio_rustls::TlsAcceptor;
+
+use crate::ServeError;
+use crate::admission::Gate;
+use crate::config::ServeConfig;
+use crate::request;
+use crate::router::Router;
+
+/// What every connection of a server shares.
+pub(crate) struct Shared {
+    pub(crate) runtime: WasmRuntime,
+    pub(crate) config: ServeConfig,
+    pub(crate) router: Router,
+    /// `max-concurrent-requests`.
+    pub(crate) requests: Arc<Gate>,
+    /// Each route's `max-concurrent`, by route index.
+    pub(crate) route_gates: Vec<Option<Arc<Gate>>>,
+}
+
+/// Requests in flight on one connection, and when the last one ended: a
+/// connection is idle when it has none and has had none for a while.
+#[derive(Default)]
+pub(crate) struct ConnState {
+    active: AtomicUsize,
+    last: Mutex<Option<Instant>>,
+}
+
+/// One request in flight on a connection, until its response is done.
+pub(crate) struct ConnActivity(Arc<ConnState>);
+
+impl ConnActivity {
+    fn new(state: &Arc<ConnState>) -> Self {
+        state.active.fetch_add(1, Ordering::AcqRel);
+        ConnActivity(state.clone())
+    }
+}
+
+impl Drop for ConnActivity {
+    fn drop(&mut self) {
+        *self.0.last.lock() = Some(Instant::now());
+        self.0.active.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl ConnState {
+    /// Idle for longer than `limit` (no request in flight since then).
+    fn idle_for(&self, limit: Duration, opened: Instant) -> bool {
+        self.active.load(Ordering::Acquire) == 0
+            && self.last.lock().unwrap_or(opened).elapsed() >= limit
+    }
+}
+
+/// A running server. Dropping it stops accepting but does not drain: call
+/// [`Server::shutdown`].
+pub struct Server {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    accept: tokio::task::JoinHandle<JoinSet<()>>,
+    shared: Arc<Shared>,
+}
+
+impl Server {
+    /// Bind `config.listen` and serve the routes' components of `runtime`
+    /// (each must be registered with it) on the current tokio runtime.
+    pub async fn start(config: ServeConfig, runtime: WasmRuntime) -> Result<Server, ServeError> {
+        let tls = config.tls.as_ref().map(crate::tls::acceptor).transpose()?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|error| ServeError::Bind {
+                    addr: config.listen,
+                    error,
+                })?;
+        let addr = listener.local_addr().map_err(|error| ServeError::Bind {
+            addr: config.listen,
+            error,
+        })?;
+        let shared = Arc::new(Shared {
+            router: Router::new(&config.routes),
+            requests: Gate::new(config.max_concurrent_requests),
+            route_gates: config
+                .routes
+                .iter()
+                .map(|r| r.max_concurrent.map(Gate::new))
+                .collect(),
+            runtime,
+            config,
+        });
+        let (stop, stopped) = watch::channel(false);
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let accept = tokio::spawn(accept_loop(listener, tls, shared.clone(), stopped));
+        tracing::info!(target: request::ACCESS_LOG_TARGET, "rusm http listening on {scheme}://{addr}");
+        Ok(Server {
+            addr,
+            stop,
+            accept,
+            shared,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Requests in flight now.
+    pub fn in_flight(&self) -> usize {
+        self.shared.requests.in_flight()
+    }
+
+    /// Stop gracefully: the listener closes first; connections finish the
+    /// requests they have (each closes after its current response) for up
+    /// to `shutdown` (SERVING.md's `shutdown-seconds`); then the rest are
+    /// dropped, which kills their request processes.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let Ok(mut connections) = self.accept.await else {
+            return;
+        };
+        let drained = tokio::time::timeout(self.shared.config.shutdown, async {
+            while connections.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                target: request::ACCESS_LOG_TARGET,
+                "rusm http: {} connection(s) still busy after the drain, closed",
+                connections.len()
+            );
+            connections.shutdown().await;
+        }
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) -> JoinSet<()> {
+    let slots = Arc::new(Semaphore::new(shared.config.max_connections));
+    let mut connections = JoinSet::new();
+    loop {
+        // Past `max-connections`, new ones wait in the kernel's backlog.
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => s.expect("the semaphore is never closed"),
+            _ = stopped.changed() => break,
+        };
+        let (stream, _) = tokio::select! {
+            a = listener.accept() => match a {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: back off
+                    // instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = stopped.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        let stopped = stopped.clone();
+        let tls = tls.clone();
+        connections.spawn(async move {
+            match tls {
+                None => connection(stream, false, shared, stopped).await,
+                Some(tls) => {
+                    // The handshake is part of the head: same deadline.
+                    let handshake =
+                        tokio::time::timeout(shared.config.header_timeout, tls.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => connection(stream, true, shared, stopped).await,
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                }
+            }
+            drop(slot);
+        });
+        // Reap finished connections so the set does not grow.
+        while connections.try_join_next().is_some() {}
+    }
+    connections
+}
+
+async fn connection<S>(
+    stream: S,
+    https: bool,
+    shared: Arc<Shared>,
+    mut stopped: watch::Receiver<bool>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let opened = Instant::now();
+    let state = Arc::new(ConnState::default());
+    let service = {
+        let (shared, state) = (shared.clone(), state.clone());
+        service_fn(move |req| request::serve(shared.clone(), req, https, ConnActivity::new(&state)))
+    };
+    let conn = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_timeout)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    let idle = shared.config.idle_timeout;
+    let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let mut closing = *stopped.borrow();
+    if closing {
+        conn.as_mut().graceful_shutdown();
+    }
+    loop {
+        tokio::select! {
+            r = conn.as_mut() => {
+                if let Err(e) = r {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            _ = stopped.changed(), if !closing => {
+                closing = true;
+                conn.as_mut().graceful_shutdown();
+            }
+            () = tokio::time::sleep(tick), if !closing => {
+                if state.idle_for(idle, opened) {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}

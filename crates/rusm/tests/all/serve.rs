@@ -1,0 +1,715 @@
+//! Serving (SERVING.md) end to end: the real `rusm` binary with an
+//! `[http]` table, real requests over 127.0.0.1 from a hyper client (and
+//! raw sockets for malformed and slow clients), one handler component
+//! (rusm-wasm's `tests/all/fixtures/handler.component.wat`, built from
+//! `handler.core.wat` by `build.sh` there), and
+//! the lifecycle log and access log on stderr.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Frame;
+use hyper_util::rt::TokioIo;
+
+use crate::{App, Running, guest};
+
+const HANDLER: &str = include_str!("../../../rusm-wasm/tests/all/fixtures/handler.component.wat");
+
+/// A resident that answers every message with `count N` (N from 1), sent
+/// to the pid in the message's first 8 bytes.
+const COUNTER: &str = r#"
+    (data (i32.const 1024) "counter")
+    (func (export "run")
+      (local $n i32) (local $len i32) (local $v i32) (local $i i32)
+      (drop (call $register (i32.const 1024) (i32.const 7)))
+      (loop $serve
+        (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+        (drop (call $msg_read (i32.const 2048) (i32.const 8)))
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        ;; "count " then the digits of $n, written backwards from 3100.
+        (i64.store (i32.const 3000) (i64.const 0x20746e756f63))
+        (local.set $v (local.get $n))
+        (local.set $i (i32.const 3100))
+        (loop $digits
+          (local.set $i (i32.sub (local.get $i) (i32.const 1)))
+          (i32.store8 (local.get $i) (i32.add (i32.const 48) (i32.rem_u (local.get $v) (i32.const 10))))
+          (local.set $v (i32.div_u (local.get $v) (i32.const 10)))
+          (br_if $digits (local.get $v)))
+        (local.set $len (i32.sub (i32.const 3100) (local.get $i)))
+        (memory.copy (i32.const 3006) (local.get $i) (local.get $len))
+        (drop (call $send (i64.load (i32.const 2048)) (i64.const 1)
+                          (i32.const 3000) (i32.add (i32.const 6) (local.get $len))))
+        (br $serve)))"#;
+
+/// An app serving the handler on a free port, with `http` appended to its
+/// `[http]` table and `extra` to the manifest.
+fn app(http: &str, extra: &str) -> App {
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        &format!(
+            r#"
+[log]
+level = "info"
+
+[capabilities.handler]
+max-memory-mb = 16
+
+[components.handler]
+path = "handler.wat"
+capability = "handler"
+{extra}
+[http]
+listen = "127.0.0.1:0"
+{http}
+"#
+        ),
+    )
+    .write("handler.wat", HANDLER);
+    app
+}
+
+/// Start the node and wait for its listener; returns its address.
+fn serve(app: &App) -> (Running, SocketAddr) {
+    let mut running = app.start(&["run"]);
+    running.wait_for_line("the listener", |l| l.starts_with("rusm http listening on "));
+    let stderr = running.stderr_now();
+    let addr = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("rusm http listening on http://"))
+        .expect("the line waited for")
+        .parse()
+        .expect("an address");
+    (running, addr)
+}
+
+/// What a request got.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    headers: hyper::HeaderMap,
+    body: String,
+}
+
+/// One request on a new connection, with a hyper client.
+async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Reply {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::from(body)))
+        .expect("a request");
+    let response = sender.send_request(req).await.expect("a response");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_else(|e| format!("<body error: {e}>"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+async fn get(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, "GET", path, Vec::new()).await
+}
+
+/// Send a raw request and read until the server closes or `within` passes.
+fn raw(addr: SocketAddr, bytes: &[u8], within: Duration) -> String {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(within)).expect("a timeout");
+    s.write_all(bytes).expect("write");
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn stop(running: Running) -> crate::Output {
+    running.signal(libc::SIGTERM);
+    running.finish(Duration::from_secs(20))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_row_of_the_outcome_table() {
+    let app = app(
+        r#"request-timeout-seconds = 1
+max-body-mb = 1
+
+[[http.route]]
+path = "/h/*"
+component = "handler"
+
+[[http.route]]
+path = "/get-only"
+component = "handler"
+methods = ["GET"]
+
+[[http.route]]
+path = "/capped/*"
+component = "handler"
+max-concurrent = 1
+"#,
+        "",
+    );
+    let (running, addr) = serve(&app);
+
+    // A response: status, headers and body as the handler set them.
+    let r = get(addr, "/h/hello").await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+    assert_eq!(r.headers["content-type"], "text/plain");
+    // A trap, a memory breach, no response: 500.
+    assert_eq!(get(addr, "/h/crash").await.status, 500);
+    assert_eq!(get(addr, "/h/bomb").await.status, 500);
+    assert_eq!(get(addr, "/h/none").await.status, 500);
+    // Past the request timeout: 504, and the handler is killed.
+    let start = Instant::now();
+    assert_eq!(get(addr, "/h/loop").await.status, 504);
+    assert!(
+        start.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        start.elapsed()
+    );
+    // The router: 404, 405 with `allow`; a request body is streamed in.
+    assert_eq!(get(addr, "/nowhere").await.status, 404);
+    let r = request(addr, "POST", "/get-only", Vec::new()).await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.headers["allow"], "GET");
+    let r = request(addr, "POST", "/h/echo", b"ping".to_vec()).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ping"));
+    // Over `max-body-mb`: 413, announced or streamed.
+    let big = vec![b'x'; (1 << 20) + 1];
+    assert_eq!(
+        request(addr, "POST", "/h/echo", big.clone()).await.status,
+        413
+    );
+    assert_eq!(chunked_post(addr, "/h/drain", big.clone()).await, 413);
+    // A handler that answered before the body went over the cap: its
+    // response is cut off (no complete 200 body) and it is killed.
+    assert!(chunked_echo_is_cut(addr, big).await);
+    // Paths with dot segments, `//` or an encoded `/`: 400 before routing.
+    for bad in ["/h/../x", "/h/./x", "/h//x", "/h/a%2Fb"] {
+        let reply = raw(
+            addr,
+            format!("GET {bad} HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n").as_bytes(),
+            Duration::from_secs(5),
+        );
+        assert!(reply.starts_with("HTTP/1.1 400"), "{bad}: {reply}");
+    }
+    // Over a route's `max-concurrent`: 503 with `retry-after: 1`, and no
+    // process is spawned for it.
+    let slow = tokio::spawn(get(addr, "/capped/wait"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = get(addr, "/capped/hello").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.headers["retry-after"], "1");
+    // (It sleeps 1.5 s, past this app's request timeout.)
+    assert_eq!(slow.await.expect("the slow request").status, 504);
+
+    let out = stop(running);
+    out.assert_code(0);
+    let lines = out.stderr_lines();
+    let has = |want: &str| lines.iter().any(|l| l.starts_with(want));
+    // Each request a process with its lifecycle line, and an access line.
+    for (line, why) in [
+        ("rusm http GET /h/hello 200 ", "access line"),
+        ("rusm exit  handler#N normal", "a normal request"),
+        ("rusm exit  handler#N crashed: unreachable", "a trap"),
+        (
+            "rusm exit  handler#N crashed: memory limit exceeded (limit 16 MiB)",
+            "a bomb",
+        ),
+        (
+            "rusm exit  handler#N crashed: the handler returned without a response",
+            "no response",
+        ),
+        ("rusm exit  handler#N killed", "the timeout"),
+        ("rusm http GET /nowhere 404 ", "404"),
+        ("rusm http GET /capped/hello 503 ", "503"),
+    ] {
+        assert!(has(line), "no `{line}` ({why}) in:\n{}", out.stderr);
+    }
+    assert!(
+        out.stderr
+            .lines()
+            .any(|l| l.starts_with("rusm http GET /h/hello 200 ") && l.contains("ms handler#")),
+        "{}",
+        out.stderr
+    );
+    // Exactly one process for the capped route's two requests.
+    let capped = lines
+        .iter()
+        .filter(|l| l.starts_with("rusm http GET /capped/"))
+        .count();
+    assert_eq!(capped, 2);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("rusm http GET /capped/hello 503 ") && l.ends_with(" -"))
+    );
+}
+
+/// A POST whose body streams in chunks (no content-length); its status.
+async fn chunked_post(addr: SocketAddr, path: &str, body: Vec<u8>) -> u16 {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let chunks = body.chunks(64 * 1024).map(Bytes::copy_from_slice).collect();
+    let req = hyper::Request::post(path)
+        .header("host", addr.to_string())
+        .body(Chunks(chunks))
+        .expect("a request");
+    match sender.send_request(req).await {
+        Ok(r) => r.status().as_u16(),
+        Err(e) => panic!("no response to a chunked POST: {e}"),
+    }
+}
+
+/// A streamed echo of `body`: whether the response was cut off.
+async fn chunked_echo_is_cut(addr: SocketAddr, body: Vec<u8>) -> bool {
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let len = body.len();
+    let chunks = body.chunks(64 * 1024).map(Bytes::copy_from_slice).collect();
+    let req = hyper::Request::post("/h/echo")
+        .header("host", addr.to_string())
+        .body(Chunks(chunks))
+        .expect("a request");
+    match sender.send_request(req).await {
+        Err(_) => true,
+        Ok(r) if r.status() != 200 => true,
+        Ok(r) => match r.into_body().collect().await {
+            Err(_) => true,
+            Ok(b) => b.to_bytes().len() != len,
+        },
+    }
+}
+
+/// A body sent as separate chunks, with no length announced.
+struct Chunks(std::collections::VecDeque<Bytes>);
+
+impl hyper::body::Body for Chunks {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.pop_front().map(|c| Ok(Frame::data(c))))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sse_chunks_reach_the_client_as_written() {
+    let app = app(
+        "[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let start = Instant::now();
+    let req = hyper::Request::get("/events/sse")
+        .header("host", "x")
+        .body(Full::new(Bytes::new()))
+        .expect("a request");
+    let response = sender.send_request(req).await.expect("a response");
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    let mut arrivals = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.expect("a frame");
+        if let Some(data) = frame.data_ref() {
+            arrivals.push((start.elapsed(), String::from_utf8_lossy(data).into_owned()));
+        }
+    }
+    let text: String = arrivals.iter().map(|(_, t)| t.as_str()).collect();
+    assert_eq!(text, "data: tick\n\n".repeat(3));
+    // The handler sleeps 600 ms between events: the first is on the wire
+    // long before it ends.
+    assert!(arrivals[0].0 < Duration::from_millis(500), "{arrivals:?}");
+    assert!(
+        start.elapsed() >= Duration::from_millis(1200),
+        "{arrivals:?}"
+    );
+    stop(running).assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_calls_a_resident_service() {
+    let extra = "\n[components.counter]\npath = \"counter.wat\"\nresident = true\n";
+    let app = app(
+        "[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        extra,
+    );
+    app.write("counter.wat", &guest(COUNTER));
+    let (running, addr) = serve(&app);
+    for n in 1..=3 {
+        let r = get(addr, "/count/r").await;
+        assert_eq!((r.status, r.body), (200, format!("count {n}")));
+    }
+    stop(running).assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_goes_away_gets_its_handler_killed() {
+    let app = app(
+        "[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    // Before the head (a handler that loops) and while streaming (SSE).
+    for path in ["/x/loop", "/x/sse"] {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(format!("GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").as_bytes())
+            .expect("write");
+        std::thread::sleep(Duration::from_millis(300));
+        drop(s);
+    }
+    // The default request timeout is 30 s: a kill now is the disconnect's.
+    let start = Instant::now();
+    let kills = |text: &str| {
+        text.lines()
+            .filter(|l| crate::without_pids(l) == "rusm exit  handler#N killed")
+            .count()
+    };
+    while kills(&running.stderr_now()) < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "not killed:\n{}",
+            running.stderr_now()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop(running).assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crashes_bombs_and_loops_among_hundreds_of_good_requests() {
+    let app = app(
+        "request-timeout-seconds = 1\n[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    let mut tasks = Vec::new();
+    for i in 0..300 {
+        let path = match i % 100 {
+            10 => "/x/crash",
+            40 => "/x/bomb",
+            70 => "/x/loop",
+            _ => "/x/hello",
+        };
+        tasks.push((path, tokio::spawn(get(addr, path))));
+    }
+    let mut good = 0;
+    for (path, task) in tasks {
+        let r = task.await.expect("a request");
+        if path == "/x/hello" {
+            assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+            good += 1;
+        } else {
+            assert!(r.status == 500 || r.status == 504, "{path}: {r:?}");
+        }
+    }
+    assert_eq!(good, 291);
+    stop(running).assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_requests_in_flight() {
+    let app = app(
+        "[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    let slow = tokio::spawn(get(addr, "/x/wait"));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.signal(libc::SIGTERM);
+    let r = slow.await.expect("the request");
+    assert_eq!((r.status, r.body.as_str()), (200, "waited\n"));
+    let out = running.finish(Duration::from_secs(20));
+    out.assert_code(0);
+    // The listener closed first: no new connection is accepted.
+    assert!(TcpStream::connect(addr).is_err());
+    assert!(
+        out.stderr_lines()
+            .iter()
+            .any(|l| l == "rusm exit  handler#N normal"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_client_is_cut_off_and_others_are_served() {
+    let app = app(
+        "header-timeout-seconds = 1\n[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    // Slowloris: half a head, then nothing.
+    let start = Instant::now();
+    let slow = std::thread::spawn(move || {
+        raw(
+            addr,
+            b"GET /x/hello HTTP/1.1\r\nhost: x\r\nx-slow:",
+            Duration::from_secs(10),
+        )
+    });
+    // Meanwhile others are served.
+    assert_eq!(get(addr, "/x/hello").await.status, 200);
+    let reply = slow.join().expect("the slow client");
+    let took = start.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    assert!(!reply.contains("200"), "{reply}");
+    // Malformed and oversized heads: a clear status or a closed connection.
+    let reply = raw(addr, b"NOT HTTP AT ALL\r\n\r\n", Duration::from_secs(5));
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 400"),
+        "{reply}"
+    );
+    let huge = format!(
+        "GET /x/hello HTTP/1.1\r\nhost: x\r\nx-big: {}\r\n\r\n",
+        "a".repeat(1 << 20)
+    );
+    let reply = raw(addr, huge.as_bytes(), Duration::from_secs(5));
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 431"),
+        "{reply}"
+    );
+    assert_eq!(get(addr, "/x/hello").await.status, 200);
+    stop(running).assert_code(0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_tls_files() {
+    use rustls_pki_types::pem::PemObject;
+    const CERT: &str = include_str!("fixtures/test-server.pem");
+    const KEY: &str = include_str!("fixtures/test-server.key");
+    let app = app(
+        "tls = { cert = \"certs/server.pem\", key = \"certs/server.key\" }\n\
+         [[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    app.write("certs/server.pem", CERT)
+        .write("certs/server.key", KEY);
+    let mut running = app.start(&["run"]);
+    running.wait_for_line("the listener", |l| {
+        l.starts_with("rusm http listening on https://")
+    });
+    let addr: SocketAddr = running
+        .stderr_now()
+        .lines()
+        .find_map(|l| l.strip_prefix("rusm http listening on https://"))
+        .expect("the line waited for")
+        .parse()
+        .expect("an address");
+
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(CERT.as_bytes()).expect("a PEM cert"))
+        .expect("a root");
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let name = rustls_pki_types::ServerName::try_from("localhost").expect("a name");
+    let tls = connector.connect(name, tcp).await.expect("a TLS handshake");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .expect("handshake");
+    tokio::spawn(conn);
+    let req = hyper::Request::get("/x/hello")
+        .header("host", "localhost")
+        .body(Full::new(Bytes::new()))
+        .expect("a request");
+    let response = sender.send_request(req).await.expect("a response");
+    assert_eq!(response.status(), 200);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    assert_eq!(&body[..], b"hello\n");
+    // Plain HTTP on the TLS port gets no answer.
+    let reply = raw(
+        addr,
+        b"GET /x/hello HTTP/1.1\r\nhost: x\r\n\r\n",
+        Duration::from_secs(5),
+    );
+    assert!(!reply.contains("200"), "{reply}");
+    stop(running).assert_code(0);
+}
+
+/// The chat room: a resident registered as `room`. Tag 10 joins the
+/// sender, 11 broadcasts the data to every member (tag 20), 12 leaves.
+const ROOM: &str = r#"
+    (data (i32.const 1024) "room")
+    (global $members (mut i32) (i32.const 0))
+    (func (export "run")
+      (local $i i32) (local $len i32)
+      (drop (call $register (i32.const 1024) (i32.const 4)))
+      (loop $serve
+        (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+        (if (i64.eq (call $msg_tag) (i64.const 10))
+          (then
+            (i64.store (i32.add (i32.const 2048) (i32.shl (global.get $members) (i32.const 3)))
+                       (call $msg_sender))
+            (global.set $members (i32.add (global.get $members) (i32.const 1)))))
+        (if (i64.eq (call $msg_tag) (i64.const 12))
+          (then
+            (local.set $i (i32.const 0))
+            (loop $find
+              (if (i32.lt_u (local.get $i) (global.get $members))
+                (then
+                  (if (i64.eq (i64.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3))))
+                              (call $msg_sender))
+                    (then (i64.store (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3)))
+                                     (i64.const 0))))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $find))))))
+        (if (i64.eq (call $msg_tag) (i64.const 11))
+          (then
+            (local.set $len (call $msg_len))
+            (drop (call $msg_read (i32.const 8192) (local.get $len)))
+            (local.set $i (i32.const 0))
+            (loop $each
+              (if (i32.lt_u (local.get $i) (global.get $members))
+                (then
+                  (drop (call $send (i64.load (i32.add (i32.const 2048) (i32.shl (local.get $i) (i32.const 3))))
+                                    (i64.const 20) (i32.const 8192) (local.get $len)))
+                  (local.set $i (i32.add (local.get $i) (i32.const 1)))
+                  (br $each))))))
+        (br $serve)))"#;
+
+/// A connection process of the chat: joins the room on its first message
+/// (from the socket), forwards the client's text frames to the room and
+/// the room's broadcasts to its socket, leaves on close (tag 3).
+const CHAT: &str = r#"
+    (data (i32.const 1024) "room")
+    (func (export "run")
+      (local $socket i64) (local $room i64) (local $len i32)
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (local.set $socket (call $msg_sender))
+      (local.set $room (call $whereis (i32.const 1024) (i32.const 4)))
+      (drop (call $send (local.get $room) (i64.const 10) (i32.const 0) (i32.const 0)))
+      (block $closed
+        (loop $serve
+          (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+          (local.set $len (call $msg_len))
+          (drop (call $msg_read (i32.const 8192) (local.get $len)))
+          (br_if $closed (i64.eq (call $msg_tag) (i64.const 3)))
+          (if (i64.eq (call $msg_tag) (i64.const 1))
+            (then (drop (call $send (local.get $room) (i64.const 11) (i32.const 8192) (local.get $len)))))
+          (if (i64.eq (call $msg_tag) (i64.const 20))
+            (then (drop (call $send (local.get $socket) (i64.const 1) (i32.const 8192) (local.get $len)))))
+          (br $serve)))
+      (drop (call $send (local.get $room) (i64.const 12) (i32.const 0) (i32.const 0))))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_chat_with_three_clients() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let extra = "\n[components.room]\npath = \"room.wat\"\nresident = true\n\n\
+                 [components.chat]\npath = \"chat.wat\"\n";
+    let app = app(
+        "[[http.route]]\npath = \"/chat\"\ncomponent = \"chat\"\nwebsocket = true\n\
+         origins = [\"https://app.example\"]\n",
+        extra,
+    );
+    app.write("room.wat", &guest(ROOM))
+        .write("chat.wat", &guest(CHAT));
+    let (running, addr) = serve(&app);
+
+    // Not an upgrade: 426. Another origin: 403.
+    let r = get(addr, "/chat").await;
+    assert_eq!(r.status, 426);
+    let connect = |origin: &'static str| async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let req = hyper::Request::get(format!("ws://{addr}/chat"))
+            .header("host", addr.to_string())
+            .header("origin", origin)
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header(
+                "sec-websocket-key",
+                tokio_tungstenite::tungstenite::handshake::client::generate_key(),
+            )
+            .body(())
+            .expect("a request");
+        tokio_tungstenite::client_async(req, stream).await
+    };
+    assert!(connect("https://evil.example").await.is_err());
+
+    let mut clients = Vec::new();
+    for _ in 0..3 {
+        let (ws, response) = connect("https://app.example").await.expect("an upgrade");
+        assert_eq!(response.status(), 101);
+        clients.push(ws);
+    }
+    // Let the three join the room before anyone speaks.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, ws) in clients.iter_mut().enumerate() {
+        ws.send(Message::text(format!("hi from {i}")))
+            .await
+            .expect("send");
+    }
+    for ws in &mut clients {
+        let mut heard = Vec::new();
+        while heard.len() < 3 {
+            let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
+                .await
+                .expect("a broadcast in time")
+                .expect("open")
+                .expect("a frame");
+            if let Message::Text(t) = m {
+                heard.push(t.to_string());
+            }
+        }
+        heard.sort();
+        assert_eq!(heard, ["hi from 0", "hi from 1", "hi from 2"]);
+    }
+    // A client's close reaches its process (tag 3), which leaves and ends.
+    for mut ws in clients {
+        ws.close(None).await.expect("close");
+        while let Some(Ok(_)) = ws.next().await {}
+    }
+    let out = stop(running);
+    out.assert_code(0);
+    let normal = out
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.as_str() == "rusm exit  chat#N normal")
+        .count();
+    assert_eq!(normal, 3, "{}", out.stderr);
+}
