@@ -396,6 +396,18 @@ impl HostPolicy {
             }
     }
 
+    /// Whether every name may be looked up without asking first: the
+    /// public-only default (each resolved address is still checked) and
+    /// `*`. A lookup that cannot ask [`check_name`](Self::check_name)
+    /// beforehand is allowed only then.
+    pub fn allows_any_lookup(&self) -> bool {
+        self.network
+            && match &self.hosts {
+                None => true,
+                Some(h) => h.iter().any(HostPattern::is_any),
+            }
+    }
+
     /// Question 1: may `name` (as the guest wrote it: any case, a trailing
     /// dot allowed) be looked up to reach `port`? Asked before the lookup.
     pub fn check_name(&self, name: &str, port: u16) -> Result<NameMatch, HostDenied> {

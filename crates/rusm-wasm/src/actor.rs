@@ -140,6 +140,9 @@ pub(crate) struct Actor<R> {
     pub(crate) caps: Arc<Capabilities>,
     /// The registered component it runs, if it was spawned by name.
     pub(crate) component: Option<Arc<str>>,
+    /// Its name in the lifecycle log (`name#pid`), for `rusm deny` lines.
+    #[allow(dead_code, reason = "read by the outgoing-HTTP side, next")]
+    pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
 }

@@ -38,6 +38,7 @@
 //! | `env` | `wasi.rs` | the only variables in the WASI context |
 //! | `allow-stdio` | `wasi.rs` | stdio inherited, else empty and discarded |
 //! | `allow-network`, `allow-listen` | `wasi.rs` | the WASI context's socket address check |
+//! | `allow-hosts` (and the public-only default) | `destinations.rs`, asking `rusm_caps::HostPolicy` | the socket address check (`wasi.rs`) and every HTTP request (`outbound.rs`); each refusal logs `rusm deny` |
 //! | `allow-network` for HTTP | `outbound.rs` | `Outbound::send_request`, every `wasi:http` request |
 //! | `max-memory-mb` | `limits.rs` | the store limiter (all memories and tables together); also picks the engine (`launch.rs`) |
 //! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
@@ -53,7 +54,7 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`
+//! `exit`, `engine`, `destinations`, `wasi`, `outbound`, `quotas`, `components`, `bindings`
 //! (no crate imports); `limits`; `info`; `actor`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
@@ -81,6 +82,7 @@ mod artifact;
 mod bindings;
 mod component;
 mod components;
+mod destinations;
 mod engine;
 mod exit;
 mod info;
