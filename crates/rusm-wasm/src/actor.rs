@@ -130,6 +130,9 @@ pub(crate) trait Runtime: Send + Sync + Sized + 'static {
 
     /// The node's durable store, if it has one.
     fn kv(&self) -> Option<&rusm_kv::Store>;
+
+    /// What every process's outgoing HTTP requests share.
+    fn http_client(&self) -> &Arc<crate::outbound::HttpClient>;
 }
 
 /// What a Wasm process is, as far as the contract goes: its handle on the
@@ -141,7 +144,6 @@ pub(crate) struct Actor<R> {
     /// The registered component it runs, if it was spawned by name.
     pub(crate) component: Option<Arc<str>>,
     /// Its name in the lifecycle log (`name#pid`), for `rusm deny` lines.
-    #[allow(dead_code, reason = "read by the outgoing-HTTP side, next")]
     pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,

@@ -97,4 +97,5 @@ mod wasi;
 pub use actor::AbiError;
 pub use artifact::{ArtifactKind, LoadError};
 pub use engine::{EngineKind, WasmConfig};
+pub use outbound::{OutboundError, OutboundOptions};
 pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

@@ -2,7 +2,10 @@
 //! socket path: a real component (`fixtures/tcp-connect.component.wat`)
 //! connecting through `wasi:sockets` to real listeners on 127.0.0.1 and
 //! ::1, or to addresses that the checker must refuse before any packet
-//! leaves. Each refusal is `access-denied` for the guest and a
+//! leaves; and the same destinations through `wasi:http` with
+//! `fixtures/http-get.component.wat` against a local hyper server (and a
+//! rustls one). Each refusal is `access-denied` (sockets) or
+//! `HTTP-request-denied` (HTTP) for the guest and a
 //! `rusm deny <name>#<pid> connect <addr>` line at `warn`.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
@@ -145,6 +148,172 @@ async fn trusted_reaches_loopback() {
     let (_l6, addr6) = listener("::1");
     assert_eq!(
         connect("sock-trusted6", addr6, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+}
+
+// ---------------------------------------------------------------------
+// The HTTP path: `fixtures/http-get.component.wat` through
+// `wasi:http/outgoing-handler`, against a local hyper server.
+
+pub(crate) mod server {
+    //! A local HTTP/1 server (hyper) on an ephemeral port: `200 hello` to
+    //! every request; with a TLS acceptor, HTTPS.
+
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    /// Serves until dropped (the task ends with the runtime).
+    pub(crate) async fn start(
+        ip: &str,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(|_req| async {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                            b"hello",
+                        ))))
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+}
+
+/// The http-get fixture for `scheme://authority/path`, `count` times.
+pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
+    let path = "/hello";
+    fixture("http-get.component.wat")
+        .replace("{{SCHEME}}", if https { "1" } else { "0" })
+        .replace("{{AUTHORITY_LEN}}", &authority.len().to_string())
+        .replace("{{AUTHORITY}}", authority)
+        .replace("{{PATH_LEN}}", &path.len().to_string())
+        .replace("{{PATH}}", path)
+        .replace("{{COUNT}}", &count.to_string())
+}
+
+async fn get(name: &str, authority: &str, caps: Capabilities) -> ExitReason {
+    warn_lines();
+    let h = harness();
+    let guest = h.load(name, &http_get(false, authority, 1));
+    h.run(&guest, caps).await
+}
+
+/// Asserts `HTTP-request-denied` (error-code case 15) and a deny line
+/// naming `dest`.
+async fn assert_http_denied(name: &str, authority: &str, caps: Capabilities, dest: &str) {
+    assert_eq!(
+        get(name, authority, caps).await.to_string(),
+        "crashed: error 15",
+        "{name}"
+    );
+    let lines = warn_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("rusm deny {name}#"))
+                && l.ends_with(&format!(" connect {dest}"))),
+        "no deny line for {name} -> {dest} in {lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_listed_host_answers() {
+    let addr = server::start("127.0.0.1", None).await;
+    let caps = hosts(&[&format!("127.0.0.1:{}", addr.port())]);
+    assert_eq!(get("http-listed", &addr.to_string(), caps).await, ExitReason::Normal);
+    // A name listed exactly may go wherever it resolves, loopback included.
+    let by_name = format!("localhost:{}", addr.port());
+    let caps = hosts(&[&by_name]);
+    assert_eq!(get("http-name", &by_name, caps).await, ExitReason::Normal);
+    let addr6 = server::start("::1", None).await;
+    let caps = hosts(&["::1"]);
+    assert_eq!(get("http-listed6", &addr6.to_string(), caps).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_an_unlisted_host_is_denied() {
+    let addr = server::start("127.0.0.1", None).await;
+    let caps = || hosts(&["10.1.2.3", "api.example.com:443"]);
+    assert_http_denied("http-unlisted", &addr.to_string(), caps(), &addr.to_string()).await;
+    // An unlisted name is refused before it is looked up.
+    let name = format!("localhost:{}", addr.port());
+    assert_http_denied("http-unlisted-name", &name, caps(), &name).await;
+    // Numbers written as hosts are never guessed at.
+    assert_http_denied("http-numeric", "2130706433:80", a_name_list(), "2130706433:80").await;
+}
+
+fn a_name_list() -> Capabilities {
+    hosts(&["api.example.com"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_under_the_default_refuses_internal_addresses() {
+    let addr = server::start("127.0.0.1", None).await;
+    let client = Capabilities::network_client;
+    assert_http_denied("http-loopback", &addr.to_string(), client(), &addr.to_string()).await;
+    // A name allowed only by the default (or a wildcard) that resolves to
+    // loopback: DNS rebinding, refused at the resolved address.
+    let name = format!("localhost:{}", addr.port());
+    assert_http_denied("http-rebind", &name, client(), &addr.to_string()).await;
+    for (name, target) in [
+        ("http-metadata", "169.254.169.254:80"),
+        ("http-private", "10.0.0.1:80"),
+        ("http-mapped", "[::ffff:127.0.0.1]:80"),
+    ] {
+        let shown = target.parse::<SocketAddr>().unwrap().to_string();
+        assert_http_denied(name, target, client(), &shown).await;
+    }
+    // Without allow-network at all, the same refusal.
+    assert_http_denied(
+        "http-sandboxed",
+        &addr.to_string(),
+        Capabilities::sandboxed(),
+        &addr.to_string(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_port_outside_the_pattern_is_denied() {
+    let addr = server::start("127.0.0.1", None).await;
+    let other = addr.port().wrapping_add(1).max(1);
+    let caps = hosts(&[&format!("127.0.0.1:{other}")]);
+    assert_http_denied("http-port", &addr.to_string(), caps, &addr.to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_under_trusted_reaches_loopback() {
+    let addr = server::start("127.0.0.1", None).await;
+    assert_eq!(
+        get("http-trusted", &addr.to_string(), Capabilities::trusted()).await,
         ExitReason::Normal
     );
 }
