@@ -9,9 +9,11 @@
 //! `rusm deny <name>#<pid> connect <addr>` line at `warn`.
 
 use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use rusm_caps::{Capabilities, HostPattern};
-use rusm_core::ExitReason;
+use rusm_core::{ExitReason, NodeConfig};
+use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmRuntime};
 
 use crate::{fixture, harness, warn_lines};
 
@@ -316,4 +318,101 @@ async fn http_under_trusted_reaches_loopback() {
         get("http-trusted", &addr.to_string(), Capabilities::trusted()).await,
         ExitReason::Normal
     );
+}
+
+/// A CA made here, and a `localhost` server certificate it signed: the
+/// server's TLS config and the CA's PEM.
+fn test_ca() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (Arc::new(config), ca.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_trusts_extra_roots_and_only_them() {
+    let (tls, ca_pem) = test_ca();
+    let addr = server::start("127.0.0.1", Some(tls)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("test-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let authority = format!("localhost:{}", addr.port());
+    let caps = || hosts(&[&authority]);
+
+    let with_ca = crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                extra_roots: vec![ca_file],
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    );
+    let guest = with_ca.load("https-ok", &http_get(true, &authority, 1));
+    assert_eq!(with_ca.run(&guest, caps()).await, ExitReason::Normal);
+
+    // The same server without the CA among the roots: 13 is
+    // `TLS-certificate-error`.
+    let without = harness();
+    let guest = without.load("https-untrusted", &http_get(true, &authority, 1));
+    assert_eq!(
+        without.run(&guest, caps()).await.to_string(),
+        "crashed: error 13"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_root_that_is_not_a_certificate_stops_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let options = RuntimeOptions {
+        outbound: OutboundOptions {
+            extra_roots: vec![bad],
+            ..OutboundOptions::default()
+        },
+        ..RuntimeOptions::default()
+    };
+    let node = rusm_core::Node::new(NodeConfig::default());
+    let err = match WasmRuntime::new(node, rusm_wasm::WasmConfig::default(), options) {
+        Ok(_) => panic!("a runtime with an unusable extra root"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("bad.pem") && err.contains("no PEM certificate"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_response_gives_its_request_slot_back() {
+    // One request in flight at most: each of the five sequential requests
+    // needs the slot the previous response (dropped unread) held; a slot
+    // that leaked would leave the guest waiting until the harness gives up.
+    let addr = server::start("127.0.0.1", None).await;
+    let h = crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                max_concurrent_requests: 1,
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    );
+    let guest = h.load("http-slots", &http_get(false, &addr.to_string(), 5));
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
 }
