@@ -66,7 +66,13 @@ pub async fn server() -> anyhow::Result<SocketAddr> {
 }
 
 /// Requests per second through RUSM: `guests` processes at once.
-pub async fn rusm(r: &Runtime, wat: &str, addr: SocketAddr, guests: u64, per_guest: u64) -> anyhow::Result<f64> {
+pub async fn rusm(
+    r: &Runtime,
+    wat: &str,
+    addr: SocketAddr,
+    guests: u64,
+    per_guest: u64,
+) -> anyhow::Result<f64> {
     let artifact = r.rt.load_bytes("http-out", wat.as_bytes())?;
     let pattern: HostPattern = addr.to_string().parse()?;
     let caps = Arc::new(
@@ -143,7 +149,9 @@ pub async fn raw(r: &Runtime, wat: &str, guests: u64, per_guest: u64) -> anyhow:
     let component = w(Component::new(&engine, wat))?;
     let mut linker = Linker::<Raw>::new(&engine);
     w(wasmtime_wasi::p2::add_to_linker_async(&mut linker))?;
-    w(wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))?;
+    w(wasmtime_wasi_http::p2::add_only_http_to_linker_async(
+        &mut linker,
+    ))?;
     w(linker
         .instance("rusm:runtime/process@0.1.0")
         .and_then(|mut i| {

@@ -191,8 +191,8 @@ fn normalize_name(name: &str) -> Result<String, HostPatternError> {
     if name.contains('*') {
         return Err(HostPatternError::Wildcard(name.to_owned()));
     }
-    let ascii = idna::domain_to_ascii_strict(name)
-        .map_err(|_| HostPatternError::Name(name.to_owned()))?;
+    let ascii =
+        idna::domain_to_ascii_strict(name).map_err(|_| HostPatternError::Name(name.to_owned()))?;
     if ascii.is_empty() || ascii.len() > 253 {
         return Err(HostPatternError::Name(name.to_owned()));
     }
@@ -310,16 +310,19 @@ impl HostPattern {
 
 impl fmt::Display for HostPattern {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let bracket = matches!(self.host, HostMatch::Net { net: IpAddr::V6(_), prefix: 128 })
-            && self.port.is_some();
+        let bracket = matches!(
+            self.host,
+            HostMatch::Net {
+                net: IpAddr::V6(_),
+                prefix: 128
+            }
+        ) && self.port.is_some();
         match &self.host {
             HostMatch::Any => return f.write_str("*"),
             HostMatch::Name(n) => f.write_str(n)?,
             HostMatch::Suffix(s) => write!(f, "*.{s}")?,
             HostMatch::Net { net, prefix } if bracket && *prefix == 128 => write!(f, "[{net}]")?,
-            HostMatch::Net { net, prefix } if *prefix == 32 && net.is_ipv4() => {
-                write!(f, "{net}")?
-            }
+            HostMatch::Net { net, prefix } if *prefix == 32 && net.is_ipv4() => write!(f, "{net}")?,
             HostMatch::Net { net, prefix } if *prefix == 128 => write!(f, "{net}")?,
             HostMatch::Net { net, prefix } => write!(f, "{net}/{prefix}")?,
         }
@@ -485,22 +488,22 @@ fn in_v4(ip: Ipv4Addr, net: [u8; 4], prefix: u8) -> bool {
 
 fn is_global_v4(ip: Ipv4Addr) -> bool {
     const NOT_GLOBAL: [([u8; 4], u8); 16] = [
-        ([0, 0, 0, 0], 8),        // "this network"
-        ([10, 0, 0, 0], 8),       // private
-        ([100, 64, 0, 0], 10),    // shared address space (CGNAT)
-        ([127, 0, 0, 0], 8),      // loopback
-        ([169, 254, 0, 0], 16),   // link-local (cloud metadata)
-        ([172, 16, 0, 0], 12),    // private
-        ([192, 0, 0, 0], 24),     // IETF protocol assignments
-        ([192, 0, 2, 0], 24),     // documentation
-        ([192, 31, 196, 0], 24),  // AS112
-        ([192, 52, 193, 0], 24),  // AMT
-        ([192, 88, 99, 0], 24),   // deprecated 6to4 relay anycast
-        ([192, 168, 0, 0], 16),   // private
-        ([198, 18, 0, 0], 15),    // benchmarking
-        ([198, 51, 100, 0], 24),  // documentation
-        ([203, 0, 113, 0], 24),   // documentation
-        ([224, 0, 0, 0], 3),      // multicast 224/4 and reserved 240/4 (and broadcast)
+        ([0, 0, 0, 0], 8),       // "this network"
+        ([10, 0, 0, 0], 8),      // private
+        ([100, 64, 0, 0], 10),   // shared address space (CGNAT)
+        ([127, 0, 0, 0], 8),     // loopback
+        ([169, 254, 0, 0], 16),  // link-local (cloud metadata)
+        ([172, 16, 0, 0], 12),   // private
+        ([192, 0, 0, 0], 24),    // IETF protocol assignments
+        ([192, 0, 2, 0], 24),    // documentation
+        ([192, 31, 196, 0], 24), // AS112
+        ([192, 52, 193, 0], 24), // AMT
+        ([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+        ([192, 168, 0, 0], 16),  // private
+        ([198, 18, 0, 0], 15),   // benchmarking
+        ([198, 51, 100, 0], 24), // documentation
+        ([203, 0, 113, 0], 24),  // documentation
+        ([224, 0, 0, 0], 3),     // multicast 224/4 and reserved 240/4 (and broadcast)
     ];
     !NOT_GLOBAL
         .iter()
@@ -532,18 +535,18 @@ fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
 
 fn is_global_v6(ip: Ipv6Addr) -> bool {
     const NOT_GLOBAL: [(u128, u8); 12] = [
-        (0, 128),                                       // unspecified
-        (1, 128),                                       // loopback
-        (0x0064_ff9b_0001 << 80, 48),                   // local-use IPv4/IPv6 translation
-        (0x0100 << 112, 64),                            // discard-only
-        (0x2001 << 112, 23),                            // IETF protocol assignments
-        (0x2001_0db8 << 96, 32),                        // documentation
-        (0x3fff << 112, 20),                            // documentation
-        (0x5f00 << 112, 16),                            // segment routing
-        (0xfc00 << 112, 7),                             // unique local
-        (0xfe80 << 112, 10),                            // link-local
-        (0xfec0 << 112, 10),                            // deprecated site-local
-        (0xff00 << 112, 8),                             // multicast
+        (0, 128),                     // unspecified
+        (1, 128),                     // loopback
+        (0x0064_ff9b_0001 << 80, 48), // local-use IPv4/IPv6 translation
+        (0x0100 << 112, 64),          // discard-only
+        (0x2001 << 112, 23),          // IETF protocol assignments
+        (0x2001_0db8 << 96, 32),      // documentation
+        (0x3fff << 112, 20),          // documentation
+        (0x5f00 << 112, 16),          // segment routing
+        (0xfc00 << 112, 7),           // unique local
+        (0xfe80 << 112, 10),          // link-local
+        (0xfec0 << 112, 10),          // deprecated site-local
+        (0xff00 << 112, 8),           // multicast
     ];
     let bits = u128::from(ip);
     !NOT_GLOBAL.iter().any(|(net, prefix)| {
@@ -636,7 +639,11 @@ mod tests {
         ] {
             assert!(!policy.check_addr(a(internal)), "{internal} allowed");
         }
-        for public in ["93.184.216.34:443", "[2606:2800:220:1::1]:443", "[::ffff:8.8.8.8]:53"] {
+        for public in [
+            "93.184.216.34:443",
+            "[2606:2800:220:1::1]:443",
+            "[::ffff:8.8.8.8]:53",
+        ] {
             assert!(policy.check_addr(a(public)), "{public} refused");
         }
         assert!(!HostPolicy::new(false, None).check_addr(a("93.184.216.34:443")));
@@ -646,19 +653,40 @@ mod tests {
     fn names_are_checked_before_lookups() {
         let hosts = [p("api.example.com:443"), p("*.corp.example")];
         let policy = HostPolicy::new(true, Some(&hosts));
-        assert_eq!(policy.check_name("api.example.com", 443), Ok(NameMatch::Exact));
-        assert_eq!(policy.check_name("API.EXAMPLE.COM.", 443), Ok(NameMatch::Exact));
-        assert_eq!(policy.check_name("api.example.com", 80), Err(HostDenied::Unlisted));
-        assert_eq!(policy.check_name("a.b.corp.example", 1), Ok(NameMatch::Wildcard));
-        assert_eq!(policy.check_name("corp.example", 1), Err(HostDenied::Unlisted));
-        assert_eq!(policy.check_name("xcorp.example", 1), Err(HostDenied::Unlisted));
+        assert_eq!(
+            policy.check_name("api.example.com", 443),
+            Ok(NameMatch::Exact)
+        );
+        assert_eq!(
+            policy.check_name("API.EXAMPLE.COM.", 443),
+            Ok(NameMatch::Exact)
+        );
+        assert_eq!(
+            policy.check_name("api.example.com", 80),
+            Err(HostDenied::Unlisted)
+        );
+        assert_eq!(
+            policy.check_name("a.b.corp.example", 1),
+            Ok(NameMatch::Wildcard)
+        );
+        assert_eq!(
+            policy.check_name("corp.example", 1),
+            Err(HostDenied::Unlisted)
+        );
+        assert_eq!(
+            policy.check_name("xcorp.example", 1),
+            Err(HostDenied::Unlisted)
+        );
         assert!(matches!(
             policy.check_name("2130706433", 80),
             Err(HostDenied::BadName(_))
         ));
         assert!(!policy.check_resolved(NameMatch::Wildcard, a("127.0.0.1:80")));
         assert!(policy.check_resolved(NameMatch::Exact, a("127.0.0.1:443")));
-        assert!(!policy.check_addr(a("93.184.216.34:443")), "names list no address");
+        assert!(
+            !policy.check_addr(a("93.184.216.34:443")),
+            "names list no address"
+        );
         assert!(policy.allows_lookups());
         assert!(!HostPolicy::new(true, Some(&[p("10.0.0.0/8")])).allows_lookups());
     }

@@ -322,7 +322,8 @@ impl<'a> Reader<'a> {
     /// its own position and left out (which can only take a destination
     /// away).
     fn allow_hosts(&mut self, key: &str, item: &Item) -> Option<Vec<HostPattern>> {
-        let expected = "a list of destinations (\"HOST[:PORT]\", \"*.suffix\", an IP, a CIDR range, \"*\")";
+        let expected =
+            "a list of destinations (\"HOST[:PORT]\", \"*.suffix\", an IP, a CIDR range, \"*\")";
         let entries = self.spanned_strings(key, item, expected)?;
         let mut out = Vec::with_capacity(entries.len());
         for (text, span) in entries {

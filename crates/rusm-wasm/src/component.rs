@@ -17,11 +17,11 @@ use crate::bindings::rusm::runtime::types::{
     Error as WitError, Message as WitMessage, MessageKind,
 };
 use crate::bindings::{Actor as ActorWorld, ActorPre};
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
-use crate::destinations::Destinations;
 use crate::outbound::Outbound;
 
 /// The store data of a component process.

@@ -226,19 +226,18 @@ async fn destinations_of(
         }
     };
     let name = target.host.trim_end_matches('.');
-    let resolved = match tokio::time::timeout(timeout, tokio::net::lookup_host((name, target.port)))
-        .await
-    {
-        Err(_) => return Err(HttpError::DnsTimeout),
-        Ok(Err(e)) => {
-            tracing::debug!(name, error = %e, "lookup failed");
-            return Err(HttpError::DnsError {
-                rcode: Some(e.to_string()),
-                info_code: None,
-            });
-        }
-        Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
-    };
+    let resolved =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((name, target.port))).await {
+            Err(_) => return Err(HttpError::DnsTimeout),
+            Ok(Err(e)) => {
+                tracing::debug!(name, error = %e, "lookup failed");
+                return Err(HttpError::DnsError {
+                    rcode: Some(e.to_string()),
+                    info_code: None,
+                });
+            }
+            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
+        };
     let mut allowed = Vec::with_capacity(resolved.len());
     for addr in resolved {
         let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());

@@ -80,7 +80,10 @@ fn push_details(lines: &mut Vec<(String, String)>, name: &str, caps: &Capabiliti
     if caps.allow_network {
         // Where `net` may go, in full: `public` (the default: no internal
         // address), `*`, or the `allow-hosts` entries.
-        push(format!("  hosts {}", caps.host_policy().describe().replace(',', " ")));
+        push(format!(
+            "  hosts {}",
+            caps.host_policy().describe().replace(',', " ")
+        ));
     }
     for p in &caps.preopens {
         let mode = if p.read_only { "ro" } else { "rw" };

@@ -45,10 +45,27 @@ impl Written {
 /// often share prefixes (a uniform draw would almost never hit a range).
 fn ip() -> impl Strategy<Value = IpAddr> {
     prop_oneof![
-        (prop::sample::select(vec![0x7f00_0000u32, 0x0a00_0000, 0xa9fe_a9fe, 0x5db8_d822, 0xc0a8_0000]), 0u32..0x1_0000)
+        (
+            prop::sample::select(vec![
+                0x7f00_0000u32,
+                0x0a00_0000,
+                0xa9fe_a9fe,
+                0x5db8_d822,
+                0xc0a8_0000
+            ]),
+            0u32..0x1_0000
+        )
             .prop_map(|(base, low)| IpAddr::V4(Ipv4Addr::from(base ^ low))),
         any::<u32>().prop_map(|b| IpAddr::V4(Ipv4Addr::from(b))),
-        (prop::sample::select(vec![1u128, 0xfd00u128 << 112, 0xffff_7f00_0001u128, 0x2606_2800u128 << 96]), 0u128..0x1_0000)
+        (
+            prop::sample::select(vec![
+                1u128,
+                0xfd00u128 << 112,
+                0xffff_7f00_0001u128,
+                0x2606_2800u128 << 96
+            ]),
+            0u128..0x1_0000
+        )
             .prop_map(|(base, low)| IpAddr::V6(Ipv6Addr::from(base ^ low))),
         any::<u128>().prop_map(|b| IpAddr::V6(Ipv6Addr::from(b))),
     ]
@@ -59,21 +76,33 @@ fn port() -> impl Strategy<Value = u16> {
 }
 
 fn written() -> impl Strategy<Value = Written> {
-    (ip(), any::<u8>(), any::<bool>(), prop::option::of(port())).prop_map(|(ip, bits, cidr, port)| {
-        let (bits_value, width, v4) = match ip {
-            IpAddr::V4(a) => (u128::from(u32::from(a)), 32u8, true),
-            IpAddr::V6(a) => (u128::from(a), 128u8, false),
-        };
-        let prefix = if cidr { bits % (width + 1) } else { width };
-        let host = if cidr { format!("{ip}/{prefix}") } else { ip.to_string() };
-        let text = match (port, ip) {
-            (Some(p), IpAddr::V6(_)) if !cidr => format!("[{host}]:{p}"),
-            (Some(p), IpAddr::V6(_)) => format!("{host}:{p}").replacen(&host, &format!("[{host}]"), 1),
-            (Some(p), _) => format!("{host}:{p}"),
-            (None, _) => host,
-        };
-        Written { text, net: (bits_value, prefix, v4), port }
-    })
+    (ip(), any::<u8>(), any::<bool>(), prop::option::of(port())).prop_map(
+        |(ip, bits, cidr, port)| {
+            let (bits_value, width, v4) = match ip {
+                IpAddr::V4(a) => (u128::from(u32::from(a)), 32u8, true),
+                IpAddr::V6(a) => (u128::from(a), 128u8, false),
+            };
+            let prefix = if cidr { bits % (width + 1) } else { width };
+            let host = if cidr {
+                format!("{ip}/{prefix}")
+            } else {
+                ip.to_string()
+            };
+            let text = match (port, ip) {
+                (Some(p), IpAddr::V6(_)) if !cidr => format!("[{host}]:{p}"),
+                (Some(p), IpAddr::V6(_)) => {
+                    format!("{host}:{p}").replacen(&host, &format!("[{host}]"), 1)
+                }
+                (Some(p), _) => format!("{host}:{p}"),
+                (None, _) => host,
+            };
+            Written {
+                text,
+                net: (bits_value, prefix, v4),
+                port,
+            }
+        },
+    )
 }
 
 proptest! {
@@ -160,11 +189,19 @@ fn internal(ip: IpAddr) -> bool {
         IpAddr::V6(a) => {
             let s = a.segments();
             let bits = u128::from(a);
-            if bits >> 32 == 0xffff || (bits >> 32 == 0 && bits > 1) || bits >> 32 == 0x64_ff9b << 64 {
+            if bits >> 32 == 0xffff
+                || (bits >> 32 == 0 && bits > 1)
+                || bits >> 32 == 0x64_ff9b << 64
+            {
                 return v4(Ipv4Addr::from(bits as u32));
             }
             if s[0] == 0x2002 {
-                return v4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+                return v4(Ipv4Addr::new(
+                    (s[1] >> 8) as u8,
+                    s[1] as u8,
+                    (s[2] >> 8) as u8,
+                    s[2] as u8,
+                ));
             }
             bits <= 1
                 || (s[0] == 0x64 && s[1] == 0xff9b && s[2] == 1)

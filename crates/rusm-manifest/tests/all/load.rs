@@ -465,7 +465,10 @@ max-concurrent-requests = 4
 fn network_defaults() {
     let app = App::new();
     let loaded = load(&app.manifest("")).expect("valid");
-    assert_eq!(loaded.manifest.network, rusm_manifest::NetworkConfig::default());
+    assert_eq!(
+        loaded.manifest.network,
+        rusm_manifest::NetworkConfig::default()
+    );
     assert_eq!(
         loaded.manifest.network.connect_timeout,
         rusm_manifest::DEFAULT_CONNECT_TIMEOUT

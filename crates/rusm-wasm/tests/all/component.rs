@@ -1323,7 +1323,10 @@ async fn tcp_connect_with_allow_network_reaches_a_loopback_listener() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let guest = h.load("tcp-allowed", &tcp_connect(port));
-    assert_eq!(h.run(&guest, Capabilities::trusted()).await, ExitReason::Normal);
+    assert_eq!(
+        h.run(&guest, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

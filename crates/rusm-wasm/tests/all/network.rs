@@ -99,7 +99,10 @@ async fn a_listed_address_answers() {
     assert_eq!(connect("sock-listed", addr, caps).await, ExitReason::Normal);
     let (_l6, addr6) = listener("::1");
     let caps = hosts(&[&format!("[::1]:{}", addr6.port())]);
-    assert_eq!(connect("sock-listed6", addr6, caps).await, ExitReason::Normal);
+    assert_eq!(
+        connect("sock-listed6", addr6, caps).await,
+        ExitReason::Normal
+    );
     // A CIDR range lists it too.
     assert_eq!(
         connect("sock-cidr", addr, hosts(&["127.0.0.0/8"])).await,
@@ -110,7 +113,12 @@ async fn a_listed_address_answers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unlisted_address_is_refused() {
     let (_l, addr) = listener("127.0.0.1");
-    assert_denied("sock-unlisted", addr, hosts(&["10.1.2.3", "api.example.com"])).await;
+    assert_denied(
+        "sock-unlisted",
+        addr,
+        hosts(&["10.1.2.3", "api.example.com"]),
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -172,10 +180,7 @@ pub(crate) mod server {
     use hyper_util::rt::TokioIo;
 
     /// Serves until dropped (the task ends with the runtime).
-    pub(crate) async fn start(
-        ip: &str,
-        tls: Option<Arc<rustls::ServerConfig>>,
-    ) -> SocketAddr {
+    pub(crate) async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
@@ -250,26 +255,44 @@ async fn assert_http_denied(name: &str, authority: &str, caps: Capabilities, des
 async fn http_to_a_listed_host_answers() {
     let addr = server::start("127.0.0.1", None).await;
     let caps = hosts(&[&format!("127.0.0.1:{}", addr.port())]);
-    assert_eq!(get("http-listed", &addr.to_string(), caps).await, ExitReason::Normal);
+    assert_eq!(
+        get("http-listed", &addr.to_string(), caps).await,
+        ExitReason::Normal
+    );
     // A name listed exactly may go wherever it resolves, loopback included.
     let by_name = format!("localhost:{}", addr.port());
     let caps = hosts(&[&by_name]);
     assert_eq!(get("http-name", &by_name, caps).await, ExitReason::Normal);
     let addr6 = server::start("::1", None).await;
     let caps = hosts(&["::1"]);
-    assert_eq!(get("http-listed6", &addr6.to_string(), caps).await, ExitReason::Normal);
+    assert_eq!(
+        get("http-listed6", &addr6.to_string(), caps).await,
+        ExitReason::Normal
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_to_an_unlisted_host_is_denied() {
     let addr = server::start("127.0.0.1", None).await;
     let caps = || hosts(&["10.1.2.3", "api.example.com:443"]);
-    assert_http_denied("http-unlisted", &addr.to_string(), caps(), &addr.to_string()).await;
+    assert_http_denied(
+        "http-unlisted",
+        &addr.to_string(),
+        caps(),
+        &addr.to_string(),
+    )
+    .await;
     // An unlisted name is refused before it is looked up.
     let name = format!("localhost:{}", addr.port());
     assert_http_denied("http-unlisted-name", &name, caps(), &name).await;
     // Numbers written as hosts are never guessed at.
-    assert_http_denied("http-numeric", "2130706433:80", a_name_list(), "2130706433:80").await;
+    assert_http_denied(
+        "http-numeric",
+        "2130706433:80",
+        a_name_list(),
+        "2130706433:80",
+    )
+    .await;
 }
 
 fn a_name_list() -> Capabilities {
@@ -280,7 +303,13 @@ fn a_name_list() -> Capabilities {
 async fn http_under_the_default_refuses_internal_addresses() {
     let addr = server::start("127.0.0.1", None).await;
     let client = Capabilities::network_client;
-    assert_http_denied("http-loopback", &addr.to_string(), client(), &addr.to_string()).await;
+    assert_http_denied(
+        "http-loopback",
+        &addr.to_string(),
+        client(),
+        &addr.to_string(),
+    )
+    .await;
     // A name allowed only by the default (or a wildcard) that resolves to
     // loopback: DNS rebinding, refused at the resolved address.
     let name = format!("localhost:{}", addr.port());
@@ -393,7 +422,10 @@ async fn an_extra_root_that_is_not_a_certificate_stops_the_runtime() {
         Ok(_) => panic!("a runtime with an unusable extra root"),
         Err(e) => format!("{e:#}"),
     };
-    assert!(err.contains("bad.pem") && err.contains("no PEM certificate"), "{err}");
+    assert!(
+        err.contains("bad.pem") && err.contains("no PEM certificate"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -24,9 +24,8 @@ fn tiny_server() -> u16 {
                     Ok(n) => seen.extend_from_slice(&buf[..n]),
                 }
             }
-            let _ = stream.write_all(
-                b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
-            );
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
         }
     });
     port
