@@ -40,6 +40,7 @@ pub fn component(addr: SocketAddr, count: u64) -> String {
         .replace("{{AUTHORITY}}", &authority)
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
+        .replace("{{HOLD_MS}}", "0")
         .replace("{{COUNT}}", &count.to_string())
 }
 
@@ -157,6 +158,11 @@ pub async fn raw(r: &Runtime, wat: &str, guests: u64, per_guest: u64) -> anyhow:
         .and_then(|mut i| {
             i.func_wrap("exit", |_, (reason,): (String,)| -> wasmtime::Result<()> {
                 Err(wasmtime::format_err!("exit: {reason}"))
+            })?;
+            // Imported, never called here (the fixture sleeps only to hold
+            // a response, which the benchmark does not).
+            i.func_wrap("sleep", |_, (_ms,): (u64,)| -> wasmtime::Result<()> {
+                Ok(())
             })
         }))?;
     let pre = w(linker.instantiate_pre(&component))?;

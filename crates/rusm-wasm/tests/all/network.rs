@@ -216,6 +216,11 @@ pub(crate) mod server {
 
 /// The http-get fixture for `scheme://authority/path`, `count` times.
 pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
+    http_get_held(https, authority, count, 0)
+}
+
+/// The same, each response held unread for `hold_ms` before it is dropped.
+fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> String {
     let path = "/hello";
     fixture("http-get.component.wat")
         .replace("{{SCHEME}}", if https { "1" } else { "0" })
@@ -223,6 +228,7 @@ pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
         .replace("{{AUTHORITY}}", authority)
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
+        .replace("{{HOLD_MS}}", &hold_ms.to_string())
         .replace("{{COUNT}}", &count.to_string())
 }
 
@@ -447,4 +453,51 @@ async fn a_dropped_response_gives_its_request_slot_back() {
     let guest = h.load("http-slots", &http_get(false, &addr.to_string(), 5));
     let caps = hosts(&[&addr.to_string()]);
     assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_guest_does_not_read_is_not_buffered_by_the_node() {
+    // A server with a 1 GiB body, written as fast as the connection takes
+    // it; the guest holds the response for a second without reading, then
+    // drops it. On loopback a node that read ahead would take most of the
+    // body in that second; one that streams takes what the socket buffers
+    // and hyper's read buffer hold.
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const BODY: u64 = 1 << 30;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let written = Arc::new(AtomicU64::new(0));
+    let counter = written.clone();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY}\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        while counter.load(Ordering::Relaxed) < BODY {
+            match stream.write(&chunk) {
+                Ok(n) => counter.fetch_add(n as u64, Ordering::Relaxed),
+                Err(_) => return,
+            };
+        }
+    });
+    let h = harness();
+    let guest = h.load(
+        "http-unread",
+        &http_get_held(false, &addr.to_string(), 1, 1000),
+    );
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+    let taken = written.load(Ordering::Relaxed);
+    assert!(
+        taken < 64 << 20,
+        "the node took {} MiB of a body the guest never read",
+        taken >> 20
+    );
 }

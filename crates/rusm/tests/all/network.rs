@@ -40,6 +40,7 @@ fn http_get(authority: &str) -> String {
         .replace("{{AUTHORITY}}", authority)
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
+        .replace("{{HOLD_MS}}", "0")
         .replace("{{COUNT}}", "1")
 }
 
