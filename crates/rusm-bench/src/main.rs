@@ -20,6 +20,7 @@ mod report;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
 mod http;
+mod http_out;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
 mod soak;
@@ -64,6 +65,10 @@ enum Scenario {
     WasmIdleMemory,
     #[cfg(feature = "wasm")]
     Fairness,
+    /// GET requests per second from a component through wasi:http to a
+    /// local server (raw wasmtime-wasi-http's default send_request).
+    #[cfg(feature = "wasm")]
+    HttpOut,
     /// The Rust ping-pong example (guests/, built by
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
@@ -209,6 +214,7 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::HttpCrashLoad => http_crash_load(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
+        Scenario::HttpOut => http_out(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::Soak => {
             let (duration, every) = if quick {
@@ -464,6 +470,43 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     .extra("p99_us", quantile_us(&crashing.latencies, 0.99))
     .note(format!(
         "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator)"
+    )))
+}
+
+/// http-out: interleaved rounds of RUSM and raw wasmtime-wasi-http, best
+/// of each (http_out.rs).
+#[cfg(feature = "wasm")]
+async fn http_out(quick: bool) -> anyhow::Result<Report> {
+    let (guests, per_guest, rounds) = if quick { (2, 200, 1) } else { (4, 2_000, 3) };
+    let r = wasm::runtime(100)?;
+    let addr = http_out::server().await?;
+    let wat = http_out::component(addr, per_guest);
+    // Warm both sides (compilation, the server's first connections).
+    http_out::rusm(&r, &http_out::component(addr, 20), addr, 1, 20).await?;
+    http_out::raw(&r, &http_out::component(addr, 20), 1, 20).await?;
+    let (mut ours, mut raw) = (0f64, 0f64);
+    let mut rows = Vec::new();
+    for round in 1..=rounds {
+        let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
+        let b = http_out::raw(&r, &wat, guests, per_guest).await?;
+        rows.push((round, a, b));
+        ours = ours.max(a);
+        raw = raw.max(b);
+    }
+    let base = "raw wasmtime-wasi-http, default send_request";
+    let mut report = Report::new("http-out", "requests/s", ours, true)
+        .baseline(base, raw)
+        .target(report::Target::Ratio(base, 0.9))
+        .extra("guests", guests as f64)
+        .extra("requests_per_guest", per_guest as f64);
+    for (round, a, b) in rows {
+        report = report
+            .row(format!("round {round}, rusm"), a, "requests/s")
+            .row(format!("round {round}, raw"), b, "requests/s");
+    }
+    Ok(report.note(format!(
+        "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
+         a new connection per request on both sides; interleaved rounds, best of each"
     )))
 }
 

@@ -261,7 +261,7 @@ where
 }
 
 /// Raw baselines tick their engine's epoch as the runtime does (1 ms).
-fn epoch_ticker(engine: wasmtime::Engine) -> Arc<std::sync::atomic::AtomicBool> {
+pub fn epoch_ticker(engine: wasmtime::Engine) -> Arc<std::sync::atomic::AtomicBool> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s = stop.clone();
     std::thread::spawn(move || {

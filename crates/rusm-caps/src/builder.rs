@@ -37,6 +37,13 @@ impl CapabilitiesBuilder {
         self
     }
 
+    /// Where outbound network may go: `None` for public destinations only,
+    /// `Some` for the listed ones.
+    pub fn allow_hosts(mut self, hosts: Option<Vec<crate::HostPattern>>) -> Self {
+        self.caps.allow_hosts = hosts;
+        self
+    }
+
     /// Inbound network (bind, listen, accept).
     pub fn allow_listen(mut self, allow: bool) -> Self {
         self.caps.allow_listen = allow;

@@ -5,7 +5,7 @@
 //! profile, the per-spawn builder) has already applied every override, so the
 //! layers that enforce grants read fields and never resolve anything.
 
-use crate::SpawnGrant;
+use crate::{HostPattern, HostPolicy, SpawnGrant};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
@@ -41,8 +41,12 @@ pub struct Capabilities {
     pub profile: String,
     /// Host directories the guest may open; empty means no disk at all.
     pub preopens: Vec<Preopen>,
-    /// Outbound sockets and name lookup.
+    /// Outbound sockets, name lookup and HTTP.
     pub allow_network: bool,
+    /// Where outbound network may go (`allow-hosts`): `None` is the
+    /// public-only default (no internal address), `Some` only the listed
+    /// destinations (`*` is every one). Checked by [`HostPolicy`].
+    pub allow_hosts: Option<Vec<HostPattern>>,
     /// Binding and accepting sockets.
     pub allow_listen: bool,
     /// The environment keys the guest sees (values are looked up at spawn,
@@ -112,6 +116,7 @@ impl Capabilities {
             profile: "sandboxed".to_owned(),
             preopens: Vec::new(),
             allow_network: false,
+            allow_hosts: None,
             allow_listen: false,
             env: Vec::new(),
             allow_stdio: false,
@@ -136,7 +141,8 @@ impl Capabilities {
         }
     }
 
-    /// Stdio, outbound and inbound network, process control, spawning any
+    /// Stdio, outbound network to every destination (`allow-hosts =
+    /// ["*"]`), inbound network, process control, spawning any
     /// component, storage, global names, a 1 GiB heap and the larger limits.
     /// Still no disk and no environment: those name host resources, so only
     /// a custom profile can grant them.
@@ -145,6 +151,7 @@ impl Capabilities {
             profile: "trusted".to_owned(),
             preopens: Vec::new(),
             allow_network: true,
+            allow_hosts: Some(vec![HostPattern::any()]),
             allow_listen: true,
             env: Vec::new(),
             allow_stdio: true,
@@ -185,13 +192,20 @@ impl Capabilities {
         crate::CapabilitiesBuilder::new(base)
     }
 
+    /// The destination checker of a process with these grants.
+    pub fn host_policy(&self) -> HostPolicy {
+        HostPolicy::of(self)
+    }
+
     /// The one-line form printed on the lifecycle log's spawn lines and by
     /// `rusm caps`: the granted capabilities in a fixed order, then the
     /// memory ceiling, then the limits.
     ///
-    /// The words: `net listen spawn[=a,b] control storage stdio
+    /// The words: `net[=hosts] listen spawn[=a,b] control storage stdio
     /// global-names env=N fs=N mem=NM queued=NM procs=N mailbox=N files=N`.
-    /// `net` to `fs` appear when granted, `mem` always. `global-names` and
+    /// `net` to `fs` appear when granted, `mem` always; `net` carries its
+    /// `allow-hosts` entries (`net=api.example.com:443,10.0.0.0/8`) unless
+    /// they are the tier's (public-only, or `*` for `trusted`). `global-names` and
     /// the limits (`queued`, `procs`, `mailbox`, `files`) appear only where
     /// they differ from the built-in defaults of the set's *tier*:
     /// `trusted`'s when [`profile`](Self::profile) is `"trusted"`,
@@ -229,7 +243,11 @@ impl Capabilities {
             out.push(' ');
         };
         if self.allow_network {
-            word("net");
+            if self.allow_hosts == tier.allow_hosts {
+                word("net");
+            } else {
+                word(&format!("net={}", self.host_policy().describe()));
+            }
         }
         if self.allow_listen {
             word("listen");
@@ -301,6 +319,7 @@ impl Capabilities {
             .iter()
             .all(|p| other.preopens.iter().any(|q| p.is_within(q)))
             && bool_within(self.allow_network, other.allow_network)
+            && hosts_within(self.allow_hosts.as_deref(), other.allow_hosts.as_deref())
             && bool_within(self.allow_listen, other.allow_listen)
             && self.env.iter().all(|k| other.env.contains(k))
             && bool_within(self.allow_stdio, other.allow_stdio)
@@ -320,6 +339,21 @@ impl Default for Capabilities {
     /// Default deny: [`Capabilities::sandboxed`].
     fn default() -> Self {
         Self::sandboxed()
+    }
+}
+
+/// Whether `mine` reaches no destination that `theirs` does not: `*`
+/// covers everything, the public default is covered by `*` only, and a
+/// list is covered entry by entry (an entry of `mine` equal to one of
+/// `theirs`; a conservative test that never says yes wrongly).
+fn hosts_within(mine: Option<&[HostPattern]>, theirs: Option<&[HostPattern]>) -> bool {
+    let star = |h: &[HostPattern]| h.iter().any(HostPattern::is_any);
+    match (mine, theirs) {
+        (_, Some(t)) if star(t) => true,
+        (None, None) => true,
+        (None, Some(_)) => false,
+        (Some(m), None) => m.is_empty(),
+        (Some(m), Some(t)) => m.iter().all(|p| t.contains(p)),
     }
 }
 
@@ -390,6 +424,7 @@ mod tests {
                 read_only: true,
             }],
             allow_network: true,
+            allow_hosts: None,
             allow_listen: true,
             env: vec!["A".into(), "B".into()],
             allow_stdio: true,
@@ -418,7 +453,7 @@ mod tests {
         custom.profile = "root".into();
         assert_eq!(
             custom.summary(),
-            "net listen spawn control storage stdio global-names mem=1024M \
+            "net=* listen spawn control storage stdio global-names mem=1024M \
              queued=1024M procs=node-cap files=4096"
         );
 

@@ -9,6 +9,11 @@
 //! of its profile may run. The default is deny: [`Capabilities::sandboxed`]
 //! grants CPU, a 64 MiB heap and the default limits, and nothing else.
 //!
+//! Where outbound network may go is the one part that is also a check:
+//! [`HostPolicy`] (module `hosts`) parses `allow-hosts` and answers, for
+//! every name lookup, socket connect and HTTP request the node makes for a
+//! guest, whether it may happen.
+//!
 //! This crate is pure data. It decides *what* a process is granted; the Wasm
 //! backend and the actor core enforce it, and the manifest crate reads the
 //! custom profiles from `rusm.toml`. Two ideas carry the rest:
@@ -54,6 +59,7 @@
 mod builder;
 mod capabilities;
 mod environment;
+mod hosts;
 mod profiles;
 mod spawn_grant;
 
@@ -64,5 +70,6 @@ pub use capabilities::{
     TRUSTED_QUEUED_MB,
 };
 pub use environment::resolve_env;
+pub use hosts::{HostDenied, HostPattern, HostPatternError, HostPolicy, NameMatch, is_global};
 pub use profiles::{ProfileOverrides, Profiles, Resolved};
 pub use spawn_grant::SpawnGrant;

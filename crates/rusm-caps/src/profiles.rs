@@ -21,6 +21,8 @@ pub struct ProfileOverrides {
     pub preopens: Option<Vec<Preopen>>,
     /// Replaces the base's [`Capabilities::allow_network`].
     pub allow_network: Option<bool>,
+    /// Replaces the base's [`Capabilities::allow_hosts`].
+    pub allow_hosts: Option<Vec<crate::HostPattern>>,
     /// Replaces the base's [`Capabilities::allow_listen`].
     pub allow_listen: Option<bool>,
     /// Replaces the base's [`Capabilities::env`].
@@ -60,6 +62,9 @@ impl ProfileOverrides {
         }
         if let Some(v) = self.allow_network {
             b = b.allow_network(v);
+        }
+        if let Some(v) = &self.allow_hosts {
+            b = b.allow_hosts(Some(v.clone()));
         }
         if let Some(v) = self.allow_listen {
             b = b.allow_listen(v);
@@ -255,7 +260,7 @@ mod tests {
         // limits show in its summary.
         assert_eq!(
             profiles.resolve("quiet").caps.summary(),
-            "net listen control storage global-names mem=1024M \
+            "net=* listen control storage global-names mem=1024M \
              queued=1024M procs=node-cap files=4096"
         );
     }
@@ -282,7 +287,7 @@ mod tests {
         assert!(caps.is_within(&Capabilities::trusted()));
         assert_eq!(
             caps.summary(),
-            "net listen spawn control storage stdio mem=1024M queued=512M procs=20 files=100"
+            "net=* listen spawn control storage stdio mem=1024M queued=512M procs=20 files=100"
         );
     }
 

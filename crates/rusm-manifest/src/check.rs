@@ -71,6 +71,18 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
         }
     }
 
+    for (written, path, at) in &places.extra_roots {
+        if !path.is_file() {
+            push(
+                Severity::Error,
+                *at,
+                format!(
+                    "extra-roots file `{written}` does not exist: outgoing HTTPS cannot trust it"
+                ),
+            );
+        }
+    }
+
     for profile in &places.profiles {
         for (written, host, at) in &profile.preopens {
             let problem = if !host.exists() {

@@ -66,8 +66,9 @@ mod read;
 pub use diagnostic::{Diagnostic, Severity};
 pub use http::{HttpDecl, RouteDecl};
 pub use manifest::{
-    ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel,
-    Manifest, Strategy, SupervisorConfig, UnknownLogLevel, UnknownStrategy,
+    ComponentDecl, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_REQUESTS,
+    DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel, Manifest,
+    NetworkConfig, Strategy, SupervisorConfig, UnknownLogLevel, UnknownStrategy,
 };
 
 use std::path::Path;

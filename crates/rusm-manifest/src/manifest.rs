@@ -43,6 +43,38 @@ pub struct Manifest {
     pub components: Vec<ComponentDecl>,
     /// `[http]`: the node serves when it is there (SERVING.md).
     pub http: Option<HttpDecl>,
+    /// `[network]`: how the node makes outgoing connections for guests.
+    pub network: NetworkConfig,
+}
+
+/// Connect timeout when `[network]` sets none.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Concurrent outgoing HTTP requests per process when `[network]` sets none.
+pub const DEFAULT_MAX_CONCURRENT_REQUESTS: usize = 32;
+
+/// `[network]`: outgoing connections of granted processes
+/// (CAPABILITIES.md, *Outbound network*).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NetworkConfig {
+    /// PEM files of CA certificates trusted for outgoing HTTPS besides the
+    /// system's, resolved against the manifest's folder.
+    pub extra_roots: Vec<PathBuf>,
+    /// How long a TCP connect (and a TLS handshake) may take.
+    pub connect_timeout: Duration,
+    /// `max-concurrent-requests` (an extension of the contract): how many
+    /// outgoing HTTP requests one process may have in flight at once; past
+    /// it a request waits for one to finish.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for NetworkConfig {
+    fn default() -> Self {
+        NetworkConfig {
+            extra_roots: Vec::new(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_concurrent_requests: DEFAULT_MAX_CONCURRENT_REQUESTS,
+        }
+    }
 }
 
 impl Manifest {

@@ -11,9 +11,11 @@
 use crate::diagnostic::{Diagnostic, Findings, Pos};
 use crate::manifest::{
     ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel,
-    Manifest, Strategy, SupervisorConfig,
+    Manifest, NetworkConfig, Strategy, SupervisorConfig,
 };
-use rusm_caps::{BUILTIN_PROFILES, Capabilities, Preopen, ProfileOverrides, Profiles, SpawnGrant};
+use rusm_caps::{
+    BUILTIN_PROFILES, Capabilities, HostPattern, Preopen, ProfileOverrides, Profiles, SpawnGrant,
+};
 use std::ops::Range;
 use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
@@ -33,6 +35,12 @@ const ROOT_KEYS: &[&str] = &[
     "capabilities",
     "components",
     "http",
+    "network",
+];
+const NETWORK_KEYS: &[&str] = &[
+    "extra-roots",
+    "connect-timeout-seconds",
+    "max-concurrent-requests",
 ];
 const LOG_KEYS: &[&str] = &["level"];
 const SUPERVISOR_KEYS: &[&str] = &["strategy", "max-restarts", "max-seconds"];
@@ -40,6 +48,7 @@ const PROFILE_KEYS: &[&str] = &[
     "inherits",
     "preopen",
     "allow-network",
+    "allow-hosts",
     "allow-listen",
     "env",
     "allow-stdio",
@@ -67,6 +76,8 @@ pub(crate) struct Places {
     pub profiles: Vec<ProfilePlace>,
     /// What `[http]` names.
     pub http: http::HttpPlaces,
+    /// Each `[network] extra-roots` entry: as written, resolved, where.
+    pub extra_roots: Vec<(String, PathBuf, Pos)>,
 }
 
 #[derive(Debug)]
@@ -189,6 +200,7 @@ impl<'a> Reader<'a> {
             profiles: Profiles::default(),
             components: Vec::new(),
             http: None,
+            network: NetworkConfig::default(),
         };
         let mut components = Vec::new();
         let mut route_components = Vec::new();
@@ -261,6 +273,11 @@ impl<'a> Reader<'a> {
                         route_components = routes;
                     }
                 }
+                "network" => {
+                    if let Some(table) = self.table(key, item, "[network]") {
+                        self.network(table, &mut manifest.network);
+                    }
+                }
                 _ => self.unknown(root, key, "at the top level", ROOT_KEYS),
             }
         }
@@ -286,6 +303,54 @@ impl<'a> Reader<'a> {
             });
         }
         manifest
+    }
+
+    fn network(&mut self, table: &dyn TableLike, config: &mut NetworkConfig) {
+        for (key, item) in table.iter() {
+            match key {
+                "extra-roots" => {
+                    let expected = "a list of PEM files of CA certificates";
+                    if let Some(files) = self.spanned_strings(key, item, expected) {
+                        for (written, span) in files {
+                            let path = resolve(&self.dir, &written);
+                            let at = self.findings.position_of(span);
+                            self.places.extra_roots.push((written, path.clone(), at));
+                            config.extra_roots.push(path);
+                        }
+                    }
+                }
+                "connect-timeout-seconds" => {
+                    if let Some(d) = self.seconds(key, item, false) {
+                        config.connect_timeout = d;
+                    }
+                }
+                "max-concurrent-requests" => {
+                    if let Some(n) = self.integer(key, item, 1) {
+                        config.max_concurrent_requests = n;
+                    }
+                }
+                _ => self.unknown(table, key, "in [network]", NETWORK_KEYS),
+            }
+        }
+    }
+
+    /// `allow-hosts`: each entry parsed; a malformed one is reported at
+    /// its own position and left out (which can only take a destination
+    /// away).
+    fn allow_hosts(&mut self, key: &str, item: &Item) -> Option<Vec<HostPattern>> {
+        let expected =
+            "a list of destinations (\"HOST[:PORT]\", \"*.suffix\", an IP, a CIDR range, \"*\")";
+        let entries = self.spanned_strings(key, item, expected)?;
+        let mut out = Vec::with_capacity(entries.len());
+        for (text, span) in entries {
+            match text.parse::<HostPattern>() {
+                Ok(p) => out.push(p),
+                Err(e) => self
+                    .findings
+                    .error(span, format!("bad `allow-hosts` entry \"{text}\": {e}")),
+            }
+        }
+        Some(out)
     }
 
     fn log(&mut self, table: &dyn TableLike, level: &mut LogLevel) {
@@ -382,6 +447,7 @@ impl<'a> Reader<'a> {
                 }
                 "preopen" => o.preopens = Some(self.preopens(header, item, place)),
                 "allow-network" => o.allow_network = self.boolean(key, item),
+                "allow-hosts" => o.allow_hosts = self.allow_hosts(key, item),
                 "allow-listen" => o.allow_listen = self.boolean(key, item),
                 "env" => o.env = self.strings(key, item, "a list of environment variable names"),
                 "allow-stdio" => o.allow_stdio = self.boolean(key, item),

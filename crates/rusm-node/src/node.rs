@@ -10,7 +10,7 @@ use rusm_core::{
     SupervisorSpec,
 };
 use rusm_manifest::{ComponentDecl, Manifest};
-use rusm_wasm::{RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
+use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
 use crate::lifecycle::{self, LifecycleLog};
@@ -99,6 +99,15 @@ fn cache_dir() -> Option<PathBuf> {
     std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("rusm"))
 }
 
+/// `[network]` as the Wasm backend takes it.
+fn outbound_options(m: &Manifest) -> OutboundOptions {
+    OutboundOptions {
+        extra_roots: m.network.extra_roots.clone(),
+        connect_timeout: m.network.connect_timeout,
+        max_concurrent_requests: m.network.max_concurrent_requests,
+    }
+}
+
 impl RusmNode {
     /// Boot a node from a manifest (or an empty one without), on the
     /// current tokio runtime. Residents start at once.
@@ -122,6 +131,7 @@ impl RusmNode {
             env_dir: manifest.map(|m| m.dir.clone()),
             cache_dir: cache_dir(),
             on_spawn: Some(Arc::new(lifecycle::spawned)),
+            outbound: manifest.map(outbound_options).unwrap_or_default(),
         };
         // A node runs a handful of long-lived components, not a storm: a
         // small pool starts faster; past it, processes go on demand.

@@ -134,6 +134,8 @@ pub(crate) trait Runtime: Send + Sync + Sized + 'static {
     /// Whether `from` may send `tag` to `to` (WebSocket pids,
     /// `sockets.rs`).
     fn may_send(&self, from: Pid, to: Pid, tag: i64) -> Result<(), AbiError>;
+    /// What every process's outgoing HTTP requests share.
+    fn http_client(&self) -> &Arc<crate::outbound::HttpClient>;
 }
 
 /// What a Wasm process is, as far as the contract goes: its handle on the
@@ -144,6 +146,8 @@ pub(crate) struct Actor<R> {
     pub(crate) caps: Arc<Capabilities>,
     /// The registered component it runs, if it was spawned by name.
     pub(crate) component: Option<Arc<str>>,
+    /// Its name in the lifecycle log (`name#pid`), for `rusm deny` lines.
+    pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
 }

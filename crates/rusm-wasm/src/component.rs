@@ -19,6 +19,7 @@ use crate::bindings::rusm::runtime::types::{
     Error as WitError, Message as WitMessage, MessageKind,
 };
 use crate::bindings::{Actor as ActorWorld, ActorPre};
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerEngine};
 use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
@@ -56,7 +57,12 @@ impl<R: Runtime> WasiView for ComponentState<R> {
 
 impl<R: Runtime> WasiHttpView for ComponentState<R> {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        let (ctx, hooks) = &mut **self.http.get_or_insert_with(Default::default);
+        let actor = &self.actor;
+        let (ctx, hooks) = &mut **self.http.get_or_insert_with(|| {
+            let destinations = Destinations::new(&actor.caps, &actor.name, actor.ctx.pid());
+            let outbound = Outbound::new(actor.runtime.http_client().clone(), destinations);
+            Box::new((WasiHttpCtx::new(), outbound))
+        });
         WasiHttpCtxView {
             ctx,
             table: &mut self.table,

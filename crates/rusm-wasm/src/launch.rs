@@ -129,7 +129,7 @@ where
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(name.to_string());
         argv.extend(args);
-        match wasi::builder(&caps, &argv, rt.env_dir()) {
+        match wasi::builder(&caps, &argv, rt.env_dir(), (&name, ctx.pid())) {
             Ok(b) => Some(b),
             Err(e) => return ExitReason::failed_to_start(e),
         }
@@ -145,6 +145,7 @@ where
         limits: Limits::new(caps.max_memory_mb),
         caps,
         component,
+        name,
         current: None,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);

@@ -41,6 +41,7 @@
 //! | `env` | `wasi.rs` | the only variables in the WASI context |
 //! | `allow-stdio` | `wasi.rs` | stdio inherited, else empty and discarded |
 //! | `allow-network`, `allow-listen` | `wasi.rs` | the WASI context's socket address check |
+//! | `allow-hosts` (and the public-only default) | `destinations.rs`, asking `rusm_caps::HostPolicy` | the socket address check (`wasi.rs`) and every HTTP request (`outbound.rs`); each refusal logs `rusm deny` |
 //! | `allow-network` for HTTP | `outbound.rs` | `Outbound::send_request`, every `wasi:http` request |
 //! | `max-memory-mb` | `limits.rs` | the store limiter (all memories and tables together); also picks the engine (`launch.rs`) |
 //! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
@@ -57,8 +58,8 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `wasi`, `outbound`, `quotas`, `components`, `bindings`,
-//! `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
+//! `exit`, `engine`, `destinations`, `wasi`, `outbound`, `quotas`, `components`,
+//! `bindings`, `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -85,6 +86,7 @@ mod artifact;
 mod bindings;
 mod component;
 mod components;
+mod destinations;
 mod engine;
 mod exit;
 mod incoming;
@@ -104,4 +106,5 @@ pub use engine::{EngineKind, WasmConfig};
 pub use incoming::{
     BodyError, ErrorCode, HandlerResponse, HyperIncomingBody, HyperOutgoingBody, IncomingRequest,
 };
+pub use outbound::{OutboundError, OutboundOptions};
 pub use runtime::{Artifact, RuntimeOptions, SpawnObserver, WasmRuntime, WasmSpawn};

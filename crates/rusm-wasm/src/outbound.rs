@@ -4,35 +4,374 @@
 //! The interface is linked for every component, granted or not, so one
 //! component runs under any profile (CAPABILITIES.md, *Outbound network*);
 //! what a process may reach is decided here, in `send_request`, and
-//! nowhere else. Until destination checks land, every request is refused
-//! with `HTTP-request-denied`.
+//! nowhere else, by the process's [`Destinations`] (its
+//! `rusm_caps::HostPolicy`). Wasmtime's own client would look names up and
+//! connect by itself, out of sight of any check, so the node does both:
+//!
+//! 1. the request's host is checked *before* it is looked up (a name) or
+//!    as it is (an address): an unlisted name is never resolved;
+//! 2. every address a name resolved to is checked again, so a public name
+//!    that resolves to an internal address (DNS rebinding) goes nowhere
+//!    unless the name was listed exactly or the address is listed; the
+//!    connection goes to one of the addresses that passed, never to a
+//!    second lookup's answer;
+//! 3. the TCP connect (and the TLS handshake) has a deadline
+//!    (`[network] connect-timeout-seconds`); HTTPS trusts the system's
+//!    roots plus `[network] extra-roots`, through rustls;
+//! 4. at most `max-concurrent-requests` requests of one process are in
+//!    flight at once: a permit is taken before connecting and held by the
+//!    response body until the guest drops it;
+//! 5. bodies stream both ways through hyper: the response is read from the
+//!    socket only as fast as the guest reads it (hyper's read buffer is
+//!    capped), so a guest that never reads holds a few KiB, not the body.
+//!
+//! A refusal is `HTTP-request-denied` for the guest and a `rusm deny` line
+//! in the lifecycle log.
 
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http::uri::Scheme;
+use http_body_util::BodyExt;
+use hyper_util::rt::TokioIo;
+use rustls::RootCertStore;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
+
+use crate::destinations::Destinations;
+
+/// How the node makes outgoing HTTP requests for its processes
+/// (`[network]` in the manifest).
+#[derive(Clone, Debug)]
+pub struct OutboundOptions {
+    /// PEM files of CA certificates trusted for HTTPS besides the system's.
+    pub extra_roots: Vec<PathBuf>,
+    /// Deadline of a TCP connect, and again of a TLS handshake.
+    pub connect_timeout: Duration,
+    /// Outgoing requests one process may have in flight at once.
+    pub max_concurrent_requests: usize,
+}
+
+impl Default for OutboundOptions {
+    fn default() -> Self {
+        OutboundOptions {
+            extra_roots: Vec::new(),
+            connect_timeout: Duration::from_secs(10),
+            max_concurrent_requests: 32,
+        }
+    }
+}
+
+/// Why the outbound client could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    /// An `extra-roots` file that cannot be read or holds no certificate.
+    #[error("extra-roots `{}`: {reason}", path.display())]
+    ExtraRoot {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// What every process's outgoing requests share: the TLS roots (the
+/// system's are read on the first HTTPS request, not at boot) and the
+/// limits.
+pub(crate) struct HttpClient {
+    extra_roots: Vec<CertificateDer<'static>>,
+    tls: OnceLock<tokio_rustls::TlsConnector>,
+    connect_timeout: Duration,
+    max_concurrent: usize,
+}
+
+impl HttpClient {
+    pub(crate) fn new(options: &OutboundOptions) -> Result<Self, OutboundError> {
+        let mut extra_roots = Vec::new();
+        for path in &options.extra_roots {
+            extra_roots.extend(read_pem(path)?);
+        }
+        Ok(HttpClient {
+            extra_roots,
+            tls: OnceLock::new(),
+            connect_timeout: options.connect_timeout,
+            max_concurrent: options.max_concurrent_requests.max(1),
+        })
+    }
+
+    fn tls(&self) -> &tokio_rustls::TlsConnector {
+        self.tls.get_or_init(|| {
+            let mut roots = RootCertStore::empty();
+            let native = rustls_native_certs::load_native_certs();
+            for e in &native.errors {
+                tracing::warn!(error = %e, "could not read a system root certificate");
+            }
+            let (added, ignored) = roots.add_parsable_certificates(native.certs);
+            tracing::debug!(added, ignored, "system root certificates");
+            let (extra, _) = roots.add_parsable_certificates(self.extra_roots.iter().cloned());
+            tracing::debug!(extra, "extra-roots certificates");
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let mut config = rustls::ClientConfig::builder_with_provider(provider)
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .with_root_certificates(roots)
+                .with_no_client_auth();
+            config.alpn_protocols = vec![b"http/1.1".to_vec()];
+            tokio_rustls::TlsConnector::from(Arc::new(config))
+        })
+    }
+}
+
+fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, OutboundError> {
+    let fail = |reason: String| OutboundError::ExtraRoot {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let certs = CertificateDer::pem_file_iter(path)
+        .map_err(|e| fail(e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| fail(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(fail("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
 
 /// The outbound-HTTP side of one process, made on its first `wasi:http`
 /// call (most processes make none, so a spawn pays nothing for it).
-#[derive(Default)]
-pub(crate) struct Outbound {}
+pub(crate) struct Outbound {
+    client: Arc<HttpClient>,
+    destinations: Arc<Destinations>,
+    /// `max-concurrent-requests` permits of this process.
+    permits: Arc<Semaphore>,
+}
 
-type ResponseFuture = Box<
-    dyn Future<
-            Output = Result<
-                (
-                    http::Response<WasiBody>,
-                    Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                ),
-                HttpError,
-            >,
-        > + Send,
->;
+impl Outbound {
+    pub(crate) fn new(client: Arc<HttpClient>, destinations: Arc<Destinations>) -> Self {
+        let permits = Arc::new(Semaphore::new(client.max_concurrent));
+        Outbound {
+            client,
+            destinations,
+            permits,
+        }
+    }
+}
+
+type IoFuture = Box<dyn Future<Output = Result<(), HttpError>> + Send>;
+
+type ResponseFuture =
+    Box<dyn Future<Output = Result<(http::Response<WasiBody>, IoFuture), HttpError>> + Send>;
 
 impl WasiHttpHooks for Outbound {
     fn send_request(
         &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        _fut: IoFuture,
     ) -> ResponseFuture {
-        Box::new(async { Err(HttpError::HttpRequestDenied) })
+        let client = self.client.clone();
+        let destinations = self.destinations.clone();
+        let permits = self.permits.clone();
+        Box::new(send(client, destinations, permits, request, options))
+    }
+}
+
+/// Where a request goes: its host as written (for TLS), its port, and
+/// whether it is HTTPS.
+struct Target {
+    host: String,
+    port: u16,
+    tls: bool,
+}
+
+fn target(uri: &http::Uri) -> Result<Target, HttpError> {
+    let authority = uri.authority().ok_or(HttpError::HttpRequestUriInvalid)?;
+    let tls = uri.scheme() == Some(&Scheme::HTTPS);
+    let port = authority.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_owned();
+    Ok(Target { host, port, tls })
+}
+
+/// The addresses the request may go to, checked: the host's own address,
+/// or the permitted name's resolved addresses that pass the second check.
+async fn destinations_of(
+    dest: &Destinations,
+    target: &Target,
+    timeout: Duration,
+) -> Result<Vec<SocketAddr>, HttpError> {
+    let policy = dest.policy();
+    if let Ok(ip) = target.host.parse::<IpAddr>() {
+        let addr = SocketAddr::new(ip, target.port);
+        if policy.check_addr(addr) {
+            return Ok(vec![addr]);
+        }
+        dest.deny(&addr);
+        return Err(HttpError::HttpRequestDenied);
+    }
+    let how = match policy.check_name(&target.host, target.port) {
+        Ok(how) => how,
+        Err(_) => {
+            dest.deny(&format_args!("{}:{}", target.host, target.port));
+            return Err(HttpError::HttpRequestDenied);
+        }
+    };
+    let name = target.host.trim_end_matches('.');
+    let resolved =
+        match tokio::time::timeout(timeout, tokio::net::lookup_host((name, target.port))).await {
+            Err(_) => return Err(HttpError::DnsTimeout),
+            Ok(Err(e)) => {
+                tracing::debug!(name, error = %e, "lookup failed");
+                return Err(HttpError::DnsError {
+                    rcode: Some(e.to_string()),
+                    info_code: None,
+                });
+            }
+            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
+        };
+    let mut allowed = Vec::with_capacity(resolved.len());
+    for addr in resolved {
+        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+        if policy.check_resolved(how, addr) {
+            allowed.push(addr);
+        } else {
+            dest.deny(&addr);
+        }
+    }
+    if allowed.is_empty() {
+        return Err(HttpError::HttpRequestDenied);
+    }
+    Ok(allowed)
+}
+
+trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
+
+async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, HttpError> {
+    let mut last = HttpError::ConnectionRefused;
+    for addr in addrs {
+        match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
+            Ok(Ok(stream)) => {
+                let _ = stream.set_nodelay(true);
+                return Ok(stream);
+            }
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                last = HttpError::ConnectionRefused
+            }
+            Ok(Err(e)) => last = HttpError::Connect(e),
+            Err(_) => last = HttpError::ConnectionTimeout,
+        }
+    }
+    Err(last)
+}
+
+/// hyper's read buffer for a response: what the node may hold of a body
+/// that the guest does not read (hyper's own default is about 400 KiB).
+const READ_BUFFER: usize = 64 * 1024;
+
+async fn send(
+    client: Arc<HttpClient>,
+    dest: Arc<Destinations>,
+    permits: Arc<Semaphore>,
+    mut request: http::Request<WasiBody>,
+    options: Option<RequestOptions>,
+) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    let target = target(request.uri())?;
+    let connect_timeout = options
+        .and_then(|o| o.connect_timeout)
+        .map_or(client.connect_timeout, |t| t.min(client.connect_timeout));
+    let addrs = destinations_of(&dest, &target, connect_timeout).await?;
+    let permit = permits
+        .acquire_owned()
+        .await
+        .map_err(|_| HttpError::ConnectionLimitReached)?;
+    let tcp = connect(&addrs, connect_timeout).await?;
+    let stream: Box<dyn Stream> = if target.tls {
+        let name = match target.host.parse::<IpAddr>() {
+            Ok(ip) => ServerName::from(ip),
+            Err(_) => ServerName::try_from(target.host.trim_end_matches('.').to_owned())
+                .map_err(|_| HttpError::HttpRequestUriInvalid)?,
+        };
+        let handshake = client.tls().connect(name, tcp);
+        match tokio::time::timeout(connect_timeout, handshake).await {
+            Ok(Ok(tls)) => Box::new(tls),
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "TLS handshake failed");
+                return Err(tls_error(&e));
+            }
+            Err(_) => return Err(HttpError::ConnectionTimeout),
+        }
+    } else {
+        Box::new(tcp)
+    };
+    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+        .max_buf_size(READ_BUFFER)
+        .handshake(TokioIo::new(stream))
+        .await
+        .map_err(HttpError::from)?;
+    // The connection runs as its own task: it carries the request body out
+    // and the response body in, as the guest writes and reads them.
+    let io = tokio::spawn(conn);
+
+    // On the wire the request line has only the path (no proxy).
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let first_byte = options.and_then(|o| o.first_byte_timeout);
+    let response = match first_byte {
+        Some(t) => tokio::time::timeout(t, sender.send_request(request))
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?,
+        None => sender.send_request(request).await,
+    }
+    .map_err(HttpError::from)?;
+    // The permit lives as long as the response body, which the guest owns.
+    let response = response.map(move |body| {
+        body.map_err(HttpError::from)
+            .map_frame(move |frame| {
+                let _held = &permit;
+                frame
+            })
+            .boxed_unsync()
+    });
+    let io: IoFuture = Box::new(async move {
+        match io.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(HttpError::from(e)),
+            Err(_) => Err(HttpError::ConnectionTerminated),
+        }
+    });
+    Ok((response, io))
+}
+
+/// A TLS failure as `wasi:http` names it: a certificate the node does not
+/// trust is `TLS-certificate-error`.
+fn tls_error(e: &std::io::Error) -> HttpError {
+    let certificate = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .is_some_and(|r| {
+            matches!(
+                r,
+                rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented
+            )
+        });
+    if certificate {
+        HttpError::TlsCertificateError
+    } else {
+        HttpError::TlsProtocolError
     }
 }

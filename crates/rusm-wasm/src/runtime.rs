@@ -20,6 +20,7 @@ use crate::engine::{Engines, PerKind, WasmConfig};
 use crate::incoming::{IncomingRequest, Pending};
 use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
+use crate::outbound::{HttpClient, OutboundOptions};
 use crate::quotas::Quotas;
 use crate::sockets::Sockets;
 
@@ -41,6 +42,8 @@ pub struct RuntimeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Told of every Wasm process spawned.
     pub on_spawn: Option<SpawnObserver>,
+    /// How outgoing HTTP is made (`[network]`).
+    pub outbound: OutboundOptions,
 }
 
 /// A compiled guest, ready to spawn. Cheap to clone.
@@ -95,6 +98,7 @@ pub(crate) struct RuntimeInner {
     env_dir: PathBuf,
     cache_dir: Option<PathBuf>,
     on_spawn: Option<SpawnObserver>,
+    http: Arc<HttpClient>,
 }
 
 /// What to spawn and how, for [`WasmRuntime::spawn`].
@@ -170,6 +174,7 @@ impl WasmRuntime {
         let engines = Engines::new(&config)?;
         let module_linkers = PerKind::new(|kind| module::linker(engines.get(kind)))?;
         let component_linkers = PerKind::new(|kind| component::linker(engines.get(kind)))?;
+        let http = Arc::new(HttpClient::new(&options.outbound)?);
         Ok(WasmRuntime {
             inner: Arc::new(RuntimeInner {
                 node,
@@ -185,6 +190,7 @@ impl WasmRuntime {
                 env_dir: options.env_dir.unwrap_or_else(|| PathBuf::from(".")),
                 cache_dir: options.cache_dir,
                 on_spawn: options.on_spawn,
+                http,
             }),
         })
     }
@@ -354,6 +360,10 @@ impl WasmRuntime {
 }
 
 impl Runtime for RuntimeInner {
+    fn http_client(&self) -> &Arc<HttpClient> {
+        &self.http
+    }
+
     fn spawn_by_name(
         self: &Arc<Self>,
         spawner: &Ctx,

@@ -2,15 +2,19 @@
 //!
 //! Each grant maps onto a `WasiCtxBuilder` setting: preopens (none means no
 //! filesystem at all), environment keys, stdio, and sockets through the
-//! context's address check. What is not granted is simply not configured,
+//! context's address check, which asks the process's `Destinations`
+//! (`allow-hosts`, or public destinations only) and logs each refusal. What is not granted is simply not configured,
 //! and WASI's own defaults are closed: no preopens, no environment, empty
 //! stdin, discarded output, no network.
 
 use std::path::Path;
 
 use rusm_caps::Capabilities;
+use rusm_core::Pid;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::destinations::Destinations;
 
 /// A builder with exactly the grants of `caps`. `Err` is the reason the
 /// process cannot start (a preopen whose host path is missing).
@@ -18,6 +22,7 @@ pub(crate) fn builder(
     caps: &Capabilities,
     args: &[String],
     env_dir: &Path,
+    who: (&str, Pid),
 ) -> Result<WasiCtxBuilder, String> {
     let mut b = WasiCtxBuilder::new();
     b.args(args);
@@ -49,10 +54,22 @@ pub(crate) fn builder(
         // below is what confines them to the grant.
         b.allow_tcp(true);
         b.allow_udp(true);
-        b.allow_ip_name_lookup(net);
+        // wasmtime-wasi's own lookup sees no policy, so it is enabled only
+        // where every name may be looked up: the public-only default (each
+        // address is then checked at connect) and `*`. Under a list, names
+        // serve outgoing HTTP (`outbound.rs`, which looks them up itself);
+        // a socket reaches a listed address.
+        let destinations = Destinations::new(caps, who.0, who.1);
+        b.allow_ip_name_lookup(destinations.policy().allows_any_lookup());
         b.socket_addr_check(move |addr, use_| {
             let allowed = match use_ {
-                SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => net,
+                SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => {
+                    let ok = destinations.policy().check_addr(addr);
+                    if !ok {
+                        destinations.deny(&addr);
+                    }
+                    ok
+                }
                 SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => listen,
                 // A connect binds implicitly to a wildcard address with
                 // port 0; an explicit bind to a port is listening.

@@ -10,6 +10,7 @@ use rusm_manifest::Manifest;
 ///
 /// ```text
 /// profile trusted: net listen spawn control storage stdio mem=1024M
+///   hosts *
 ///   global-names
 ///   limits queued=1024M procs=node-cap mailbox=unbounded files=4096
 /// ```
@@ -70,11 +71,20 @@ pub(crate) fn print(manifest: Option<&Manifest>, name: Option<&str>) -> anyhow::
     Ok(ExitCode::SUCCESS)
 }
 
-/// The indented lines under a profile or component: each preopen, the
+/// The indented lines under a profile or component: the hosts it may
+/// reach, each preopen, the
 /// environment keys, global names when granted, and every limit with its
 /// value, defaults included.
 fn push_details(lines: &mut Vec<(String, String)>, name: &str, caps: &Capabilities) {
     let mut push = |line: String| lines.push((name.to_owned(), line));
+    if caps.allow_network {
+        // Where `net` may go, in full: `public` (the default: no internal
+        // address), `*`, or the `allow-hosts` entries.
+        push(format!(
+            "  hosts {}",
+            caps.host_policy().describe().replace(',', " ")
+        ));
+    }
     for p in &caps.preopens {
         let mode = if p.read_only { "ro" } else { "rw" };
         push(format!("  fs {} -> {} ({mode})", p.host.display(), p.guest));

@@ -126,6 +126,7 @@ fn as_overrides(inherits: Option<String>, g: &Grants) -> ProfileOverrides {
         inherits,
         preopens: g.preopens.clone(),
         allow_network: g.allow_network,
+        allow_hosts: None,
         allow_listen: g.allow_listen,
         env: g.env.clone(),
         allow_stdio: g.allow_stdio,
@@ -148,6 +149,7 @@ fn spec_builtin(name: &str) -> Capabilities {
         profile: name.to_owned(),
         preopens: vec![],
         allow_network: name != "sandboxed",
+        allow_hosts: trusted.then(|| vec![rusm_caps::HostPattern::any()]),
         allow_listen: trusted,
         env: vec![],
         allow_stdio: trusted,
@@ -173,6 +175,7 @@ fn declared(profile: &str, base: Capabilities, g: &Grants) -> Capabilities {
         profile: profile.to_owned(),
         preopens: g.preopens.clone().unwrap_or(base.preopens),
         allow_network: g.allow_network.unwrap_or(base.allow_network),
+        allow_hosts: base.allow_hosts,
         allow_listen: g.allow_listen.unwrap_or(base.allow_listen),
         env: g.env.clone().unwrap_or(base.env),
         allow_stdio: g.allow_stdio.unwrap_or(base.allow_stdio),
@@ -418,7 +421,14 @@ proptest! {
         let summary = caps.summary();
         let words: Vec<&str> = summary.split(' ').collect();
         let has = |w: &str| words.contains(&w);
-        prop_assert_eq!(has("net"), caps.allow_network);
+        prop_assert_eq!(
+            words.iter().any(|w| *w == "net" || w.starts_with("net=")),
+            caps.allow_network
+        );
+        if caps.allow_network {
+            // `net` alone means the tier's destinations; anything else is spelt out.
+            prop_assert_eq!(has("net"), caps.allow_hosts == tier.allow_hosts);
+        }
         prop_assert_eq!(has("listen"), caps.allow_listen);
         prop_assert_eq!(has("control"), caps.allow_process_control);
         prop_assert_eq!(has("storage"), caps.allow_storage);

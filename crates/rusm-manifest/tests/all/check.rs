@@ -175,3 +175,15 @@ fn a_syntax_error_stops_at_the_syntax_error() {
     assert!(findings[0].is_error());
     assert_eq!((findings[0].line, findings[0].column), (1, 17));
 }
+
+#[test]
+fn a_missing_extra_root_is_an_error() {
+    let app = App::new();
+    let path = app.manifest("[network]\nextra-roots = [\"certs/ca.pem\", \"certs/here.pem\"]\n");
+    app.file("certs/here.pem", "a PEM file");
+    assert_eq!(
+        lines(&check(&path), &path),
+        ["rusm.toml:2:16: error: extra-roots file `certs/ca.pem` does not exist: outgoing \
+          HTTPS cannot trust it"]
+    );
+}

@@ -30,7 +30,7 @@ fn unknown_keys_everywhere() {
         one_error("store = \"s.redb\"\nmax-procs = 3\n"),
         "rusm.toml:2:1: error: unknown key `max-procs` at the top level (expected one of: \
          store, max-processes, max-message-mb, shutdown-seconds, log, supervisor, \
-         capabilities, components, http)"
+         capabilities, components, http, network)"
     );
     assert_eq!(
         one_error("[log]\nlevel = \"info\"\n  format = \"json\"\n"),
@@ -44,7 +44,7 @@ fn unknown_keys_everywhere() {
     assert_eq!(
         one_error("[capabilities.agent]\nallow-net = true\n"),
         "rusm.toml:2:1: error: unknown key `allow-net` in [capabilities.agent] (expected one of: \
-         inherits, preopen, allow-network, allow-listen, env, allow-stdio, max-memory-mb, \
+         inherits, preopen, allow-network, allow-hosts, allow-listen, env, allow-stdio, max-memory-mb, \
          allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity, \
          allow-global-names, max-queued-mb, max-open-files)"
     );
@@ -289,7 +289,7 @@ capability = "admn"
             "rusm.toml:2:20: error: `shutdown-seconds` must be a number of seconds, 0 or more, not -1",
             "rusm.toml:5:9: error: unknown log level `chatty` (expected one of: off, error, warn, info, debug)",
             "rusm.toml:8:1: error: unknown key `allow-netwrok` in [capabilities.agent] (expected one of: \
-             inherits, preopen, allow-network, allow-listen, env, allow-stdio, max-memory-mb, \
+             inherits, preopen, allow-network, allow-hosts, allow-listen, env, allow-stdio, max-memory-mb, \
              allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity, \
              allow-global-names, max-queued-mb, max-open-files)",
             "rusm.toml:9:13: error: each entry of `env` must be a string, not an integer",
@@ -382,5 +382,42 @@ fn inheriting_a_non_builtin_loads_with_a_warning() {
     assert_eq!(
         loaded.manifest.profiles.resolve("derived").caps.summary(),
         "stdio mem=64M"
+    );
+}
+
+#[test]
+fn a_malformed_allow_hosts_entry_is_reported_at_its_position() {
+    let errors = errors_of(
+        "[capabilities.agent]\nallow-network = true\n\
+         allow-hosts = [\"api.example.com:443\", \"2130706433\",\n  \"x.example:http\", \"ok.example\"]\n",
+    );
+    assert_eq!(
+        errors,
+        vec![
+            "rusm.toml:3:39: error: bad `allow-hosts` entry \"2130706433\": `2130706433` is a \
+             numeric host that is not a dotted-quad IPv4 address (write the address as a.b.c.d)"
+                .to_owned(),
+            "rusm.toml:4:3: error: bad `allow-hosts` entry \"x.example:http\": bad port `http` \
+             (expected a number from 1 to 65535, or `*`)"
+                .to_owned(),
+        ]
+    );
+    assert_eq!(
+        one_error("[capabilities.a]\nallow-hosts = \"*\"\n"),
+        "rusm.toml:2:15: error: `allow-hosts` must be a list of destinations (\"HOST[:PORT]\", \
+         \"*.suffix\", an IP, a CIDR range, \"*\"), not a string"
+    );
+}
+
+#[test]
+fn network_keys_are_checked() {
+    assert_eq!(
+        one_error("[network]\nextra-root = []\n"),
+        "rusm.toml:2:1: error: unknown key `extra-root` in [network] (expected one of: \
+         extra-roots, connect-timeout-seconds, max-concurrent-requests)"
+    );
+    assert_eq!(
+        one_error("[network]\nconnect-timeout-seconds = 0\n"),
+        "rusm.toml:2:27: error: `connect-timeout-seconds` must be a positive number of seconds, not 0"
     );
 }

@@ -235,6 +235,7 @@ capability = "agent"
             read_only: false,
         }],
         allow_network: true,
+        allow_hosts: None,
         allow_listen: false,
         env: vec!["OPENAI_API_KEY".into()],
         allow_stdio: false,
@@ -323,7 +324,7 @@ fn the_limits_default_to_the_base_profile() {
     // Compared with sandboxed, as every custom profile is.
     assert_eq!(
         root.summary(),
-        "net listen spawn control storage global-names mem=1024M \
+        "net=* listen spawn control storage global-names mem=1024M \
          queued=1024M procs=node-cap files=4096"
     );
 }
@@ -365,7 +366,7 @@ capability = "registry"
     assert!(registry.is_within(&Capabilities::trusted()));
     assert_eq!(
         registry.summary(),
-        "net listen spawn control storage stdio mem=1024M queued=256M procs=50 files=512"
+        "net=* listen spawn control storage stdio mem=1024M queued=256M procs=50 files=512"
     );
 
     // A sandboxed base may be given more than trusted's limits: they are
@@ -426,4 +427,50 @@ fn the_file_is_named_as_given() {
     let m = nested_ok.expect("empty is valid").manifest;
     assert_eq!(m.path, std::path::Path::new("app/rusm.toml"));
     assert_eq!(m.dir, app.path("app"));
+}
+
+#[test]
+fn allow_hosts_and_network_are_read() {
+    let app = App::new();
+    app.file("certs/test-ca.pem", "not checked here");
+    let path = app.manifest(
+        r#"
+[capabilities.agent]
+inherits = "network-client"
+allow-hosts = ["API.example.com:443", "*.internal.example:*", "10.0.0.0/8", "[::1]:8080"]
+
+[network]
+extra-roots = ["certs/test-ca.pem"]
+connect-timeout-seconds = 2.5
+max-concurrent-requests = 4
+"#,
+    );
+    let loaded = load(&path).expect("valid");
+    let caps = loaded.manifest.profiles.resolve("agent").caps;
+    assert_eq!(
+        caps.summary(),
+        "net=api.example.com:443,*.internal.example,10.0.0.0/8,[::1]:8080 mem=64M"
+    );
+    let net = &loaded.manifest.network;
+    assert_eq!(net.extra_roots, vec![app.path("certs/test-ca.pem")]);
+    assert_eq!(net.connect_timeout, std::time::Duration::from_millis(2500));
+    assert_eq!(net.max_concurrent_requests, 4);
+
+    let policy = caps.host_policy();
+    assert!(policy.check_addr("[::1]:8080".parse().unwrap()));
+    assert!(!policy.check_addr("127.0.0.1:8080".parse().unwrap()));
+}
+
+#[test]
+fn network_defaults() {
+    let app = App::new();
+    let loaded = load(&app.manifest("")).expect("valid");
+    assert_eq!(
+        loaded.manifest.network,
+        rusm_manifest::NetworkConfig::default()
+    );
+    assert_eq!(
+        loaded.manifest.network.connect_timeout,
+        rusm_manifest::DEFAULT_CONNECT_TIMEOUT
+    );
 }

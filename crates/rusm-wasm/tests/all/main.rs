@@ -7,6 +7,7 @@ mod fuzz;
 mod http_handler;
 mod isolation;
 mod module_abi;
+mod network;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -134,4 +135,40 @@ pub fn fixture(name: &str) -> String {
 /// The `trusted` profile.
 pub fn trusted() -> Capabilities {
     Capabilities::trusted()
+}
+
+/// The `rusm deny` lines (and any other `warn` line) logged so far by every
+/// test of this binary, captured through a `tracing` subscriber installed
+/// on first use. Tests tell their lines apart by the process name.
+pub fn warn_lines() -> Vec<String> {
+    use std::sync::OnceLock;
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        let _ = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_writer(|| Capture)
+            .with_ansi(false)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            .try_init();
+    });
+    CAPTURED.lock().unwrap().clone()
+}
+
+static CAPTURED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+struct Capture;
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        let mut lines = CAPTURED.lock().unwrap();
+        lines.extend(text.lines().map(|l| l.trim().to_owned()));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }

@@ -5,8 +5,9 @@ use crate::{App, guest_run};
 
 const SANDBOXED_LIMITS: &str = "  limits queued=64M procs=10000 mailbox=unbounded files=256";
 
-const TRUSTED: [&str; 3] = [
+const TRUSTED: [&str; 4] = [
     "profile trusted: net listen spawn control storage stdio mem=1024M",
+    "  hosts *",
     "  global-names",
     "  limits queued=1024M procs=node-cap mailbox=unbounded files=4096",
 ];
@@ -16,6 +17,7 @@ fn builtins() -> Vec<String> {
         "profile sandboxed: mem=64M",
         SANDBOXED_LIMITS,
         "profile network-client: net mem=64M",
+        "  hosts public",
         SANDBOXED_LIMITS,
     ];
     lines.extend(TRUSTED);
@@ -81,6 +83,7 @@ fn caps_lists_custom_profiles_and_components() {
         .join("data");
     let agent = "net spawn env=2 fs=1 mem=256M procs=10 mailbox=100 files=64";
     let agent_details = [
+        "  hosts public".to_string(),
         format!("  fs {} -> /data (ro)", data.display()),
         "  env OPENAI_API_KEY HOME".to_string(),
         "  limits queued=64M procs=10 mailbox=100 files=64".to_string(),
@@ -95,9 +98,10 @@ fn caps_lists_custom_profiles_and_components() {
         "  limits queued=8M procs=10000 mailbox=unbounded files=256".to_string(),
         // A custom profile's line is compared with sandboxed, so trusted's
         // larger limits show on it.
-        "profile root (inherits trusted): net listen spawn control storage stdio global-names \
+        "profile root (inherits trusted): net=* listen spawn control storage stdio global-names \
          mem=1024M queued=1024M procs=node-cap files=1024"
             .to_string(),
+        "  hosts *".to_string(),
         "  global-names".to_string(),
         "  limits queued=1024M procs=node-cap mailbox=unbounded files=1024".to_string(),
     ]);
@@ -145,8 +149,8 @@ fn caps_name_prints_just_that_one() {
     );
     assert_eq!(
         lines.len(),
-        4,
-        "the component, its preopen, its env, its limits: {lines:?}"
+        5,
+        "the component, its hosts, its preopen, its env, its limits: {lines:?}"
     );
 }
 
@@ -185,5 +189,46 @@ fn caps_with_a_broken_manifest_exits_2_with_its_diagnostics() {
         ),
         "{}",
         out.show()
+    );
+}
+
+#[test]
+fn caps_shows_the_hosts_a_profile_may_reach() {
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        r#"
+[capabilities.agent]
+inherits = "network-client"
+allow-hosts = ["api.openai.com:443", "127.0.0.1:8080"]
+"#,
+    );
+    let out = app.rusm(&["caps", "agent"]);
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout_lines(),
+        [
+            "profile agent (inherits network-client): net=api.openai.com:443,127.0.0.1:8080 mem=64M",
+            "  hosts api.openai.com:443 127.0.0.1:8080",
+            SANDBOXED_LIMITS,
+        ]
+    );
+}
+
+#[test]
+fn check_reports_a_malformed_host_pattern_with_its_position() {
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        "[capabilities.agent]\nallow-network = true\nallow-hosts = [\"0x7f.1:80\"]\n",
+    );
+    let out = app.rusm(&["check"]);
+    assert_ne!(out.code(), 0, "{}", out.show());
+    assert!(
+        (out.stdout.clone() + &out.stderr).contains(
+            "rusm.toml:3:16: error: bad `allow-hosts` entry \"0x7f.1:80\": `0x7f.1` is a numeric host"
+        ),
+        "{}",
+        out.stderr
     );
 }

@@ -143,3 +143,114 @@ fn the_web_example_serves_its_api_and_calls_its_resident() {
         out.show()
     );
 }
+
+/// A stand-in for a chat-completion API on 127.0.0.1: checks each request
+/// (the path, the bearer key, a JSON body with a model and messages) and
+/// answers like the API, or `401`/`400` when the request is not what the
+/// agent should send. Returns its port and the requests it saw.
+fn chat_stand_in() -> (u16, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (seen, requests) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut data = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Headers, then a body of content-length bytes.
+            let (head, body) = loop {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break (String::new(), String::new()),
+                    Ok(n) => data.extend_from_slice(&buf[..n]),
+                }
+                let text = String::from_utf8_lossy(&data).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().to_owned())
+                        })
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break (head.to_owned(), body.to_owned());
+                    }
+                }
+            };
+            let lower = head.to_ascii_lowercase();
+            let status = if !head.starts_with("POST /v1/chat/completions ") {
+                "404 Not Found"
+            } else if !lower.contains("\r\nauthorization: bearer test-key") {
+                "401 Unauthorized"
+            } else if !(body.contains("\"model\"") && body.contains("\"messages\"")) {
+                "400 Bad Request"
+            } else {
+                "200 OK"
+            };
+            let answer = r#"{"choices":[{"message":{"role":"assistant","content":"Hello, RUSM, from the stand-in."}}]}"#;
+            let _ = stream.write_all(
+                format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
+                )
+                .as_bytes(),
+            );
+            let _ = seen.send(format!("{status} {body}"));
+        }
+    });
+    (port, requests)
+}
+
+#[test]
+fn the_agent_example_calls_the_api_it_lists_and_nothing_else() {
+    let app = App::new();
+    let dir = app.path().join("agent");
+    copy_app(&examples_dir().join("agent"), &dir);
+    let (port, requests) = chat_stand_in();
+    // The copy lists the stand-in instead of api.openai.com.
+    let manifest = dir.join("rusm.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    let listed = r#"allow-hosts = ["api.openai.com:443"]"#;
+    assert!(text.contains(listed), "the example's allow-hosts changed");
+    std::fs::write(
+        &manifest,
+        text.replace(listed, &format!(r#"allow-hosts = ["127.0.0.1:{port}"]"#)),
+    )
+    .unwrap();
+
+    let out = crate::Running::start(app.command_in(&dir, &["check"])).finish(crate::DEADLINE);
+    out.assert_code(0);
+
+    let run = |host: &str| {
+        let mut cmd = app.command_in(&dir, &["run", "agent"]);
+        cmd.env("OPENAI_API_KEY", "test-key")
+            .env("AGENT_API_HOST", host)
+            .env("AGENT_API_INSECURE", "1");
+        crate::Running::start(cmd).finish(crate::DEADLINE)
+    };
+    let out = run(&format!("127.0.0.1:{port}"));
+    out.assert_code(0);
+    assert_eq!(
+        out.stdout.trim(),
+        r#"{"choices":[{"message":{"role":"assistant","content":"Hello, RUSM, from the stand-in."}}]}"#,
+        "{}",
+        out.show()
+    );
+    let request = requests.recv_timeout(crate::DEADLINE).unwrap();
+    assert!(request.starts_with("200 OK {\"model\":"), "{request}");
+
+    // Anywhere else: refused before a packet leaves, and logged.
+    let out = run("169.254.169.254:80");
+    out.assert_code(1);
+    assert_eq!(
+        out.stderr_lines(),
+        [
+            "rusm deny agent#N connect 169.254.169.254:80",
+            "rusm exit  agent#N crashed: agent: request refused",
+            "rusm: agent#N crashed: agent: request refused",
+        ]
+    );
+}

@@ -15,6 +15,7 @@ mod diagnostics;
 mod example;
 mod hostile;
 mod reload;
+mod network;
 mod residents;
 mod run;
 mod serve;

@@ -1,0 +1,503 @@
+//! Outbound destinations (`allow-hosts`, the public-only default) on the
+//! socket path: a real component (`fixtures/tcp-connect.component.wat`)
+//! connecting through `wasi:sockets` to real listeners on 127.0.0.1 and
+//! ::1, or to addresses that the checker must refuse before any packet
+//! leaves; and the same destinations through `wasi:http` with
+//! `fixtures/http-get.component.wat` against a local hyper server (and a
+//! rustls one). Each refusal is `access-denied` (sockets) or
+//! `HTTP-request-denied` (HTTP) for the guest and a
+//! `rusm deny <name>#<pid> connect <addr>` line at `warn`.
+
+use std::net::{IpAddr, SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use rusm_caps::{Capabilities, HostPattern};
+use rusm_core::{ExitReason, NodeConfig};
+use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmRuntime};
+
+use crate::{fixture, harness, warn_lines};
+
+/// The tcp-connect fixture aimed at `addr` (IPv4 or IPv6).
+fn tcp_connect_to(addr: SocketAddr) -> String {
+    let template = fixture("tcp-connect.component.wat");
+    let family = "(i32.const 0) ;;@family";
+    let start = template
+        .find("        (i32.const 0)\n        (i32.const 9) ;;@port")
+        .expect("the ;;@port block");
+    let end = template[start..].find(";;@addr").expect("the ;;@addr line") + start;
+    let slots: Vec<u32> = match addr {
+        SocketAddr::V4(a) => {
+            let o = a.ip().octets();
+            let mut v = vec![0, u32::from(a.port())];
+            v.extend(o.iter().map(|&b| u32::from(b)));
+            v.extend([0; 6]);
+            v
+        }
+        SocketAddr::V6(a) => {
+            let mut v = vec![1, u32::from(a.port()), 0];
+            v.extend(a.ip().segments().iter().map(|&s| u32::from(s)));
+            v.push(0);
+            v
+        }
+    };
+    assert_eq!(slots.len(), 12);
+    let consts: Vec<String> = slots.iter().map(|n| format!("(i32.const {n})")).collect();
+    let is_v6 = u32::from(addr.is_ipv6());
+    let text = format!(
+        "{}        {}{}",
+        &template[..start],
+        consts.join(" "),
+        &template[end + ";;@addr".len()..]
+    );
+    assert!(text.contains(family));
+    text.replace(family, &format!("(i32.const {is_v6})"))
+}
+
+fn hosts(list: &[&str]) -> Capabilities {
+    let patterns: Vec<HostPattern> = list.iter().map(|p| p.parse().unwrap()).collect();
+    Capabilities::builder(Capabilities::network_client())
+        .allow_hosts(Some(patterns))
+        .build()
+}
+
+/// Runs a connect to `addr` under `caps` as a process named `name`.
+async fn connect(name: &str, addr: SocketAddr, caps: Capabilities) -> ExitReason {
+    warn_lines();
+    let h = harness();
+    let guest = h.load(name, &tcp_connect_to(addr));
+    h.run(&guest, caps).await
+}
+
+/// Asserts an `access-denied` refusal and its deny line.
+async fn assert_denied(name: &str, addr: SocketAddr, caps: Capabilities) {
+    match connect(name, addr, caps).await {
+        ExitReason::Crashed(text) => {
+            assert!(text.ends_with(": access-denied"), "{name}: {text}")
+        }
+        other => panic!("{name}: expected access-denied, got `{other}`"),
+    }
+    let want = format!(" connect {addr}");
+    let lines = warn_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("rusm deny {name}#")) && l.ends_with(&want)),
+        "no deny line for {name} -> {addr} in {lines:#?}"
+    );
+}
+
+fn listener(ip: &str) -> (TcpListener, SocketAddr) {
+    let l = TcpListener::bind((ip.parse::<IpAddr>().unwrap(), 0)).unwrap();
+    let addr = l.local_addr().unwrap();
+    (l, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_address_answers() {
+    let (_l, addr) = listener("127.0.0.1");
+    let caps = hosts(&[&format!("127.0.0.1:{}", addr.port())]);
+    assert_eq!(connect("sock-listed", addr, caps).await, ExitReason::Normal);
+    let (_l6, addr6) = listener("::1");
+    let caps = hosts(&[&format!("[::1]:{}", addr6.port())]);
+    assert_eq!(
+        connect("sock-listed6", addr6, caps).await,
+        ExitReason::Normal
+    );
+    // A CIDR range lists it too.
+    assert_eq!(
+        connect("sock-cidr", addr, hosts(&["127.0.0.0/8"])).await,
+        ExitReason::Normal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_address_is_refused() {
+    let (_l, addr) = listener("127.0.0.1");
+    assert_denied(
+        "sock-unlisted",
+        addr,
+        hosts(&["10.1.2.3", "api.example.com"]),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_port_outside_the_pattern_is_refused() {
+    let (_l, addr) = listener("127.0.0.1");
+    let other = addr.port().wrapping_add(1).max(1);
+    assert_denied("sock-port", addr, hosts(&[&format!("127.0.0.1:{other}")])).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_refuses_internal_addresses() {
+    let (_l, addr) = listener("127.0.0.1");
+    let client = Capabilities::network_client;
+    assert_denied("sock-loopback", addr, client()).await;
+    let (_l6, addr6) = listener("::1");
+    assert_denied("sock-loopback6", addr6, client()).await;
+    // Refused by the check, before any connect: nothing leaves the machine.
+    // (An IPv4-mapped address, `[::ffff:127.0.0.1]`, never reaches the
+    // check on a socket: wasmtime-wasi refuses it as `invalid-argument`;
+    // rusm-caps' tests judge it by its embedded address.)
+    for (name, target) in [
+        ("sock-private", "10.0.0.1:80"),
+        ("sock-metadata", "169.254.169.254:80"),
+        ("sock-ula", "[fd00::1]:80"),
+    ] {
+        assert_denied(name, target.parse().unwrap(), client()).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusted_reaches_loopback() {
+    let (_l, addr) = listener("127.0.0.1");
+    assert_eq!(
+        connect("sock-trusted", addr, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+    let (_l6, addr6) = listener("::1");
+    assert_eq!(
+        connect("sock-trusted6", addr6, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+}
+
+// ---------------------------------------------------------------------
+// The HTTP path: `fixtures/http-get.component.wat` through
+// `wasi:http/outgoing-handler`, against a local hyper server.
+
+pub(crate) mod server {
+    //! A local HTTP/1 server (hyper) on an ephemeral port: `200 hello` to
+    //! every request; with a TLS acceptor, HTTPS.
+
+    use std::convert::Infallible;
+    use std::net::SocketAddr;
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http_body_util::Full;
+    use hyper::service::service_fn;
+    use hyper_util::rt::TokioIo;
+
+    /// Serves until dropped (the task ends with the runtime).
+    pub(crate) async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(|_req| async {
+                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(
+                            b"hello",
+                        ))))
+                    });
+                    let http = hyper::server::conn::http1::Builder::new();
+                    match acceptor {
+                        Some(a) => {
+                            if let Ok(tls) = a.accept(stream).await {
+                                let _ = http.serve_connection(TokioIo::new(tls), service).await;
+                            }
+                        }
+                        None => {
+                            let _ = http.serve_connection(TokioIo::new(stream), service).await;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+}
+
+/// The http-get fixture for `scheme://authority/path`, `count` times.
+pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
+    http_get_held(https, authority, count, 0)
+}
+
+/// The same, each response held unread for `hold_ms` before it is dropped.
+fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> String {
+    let path = "/hello";
+    fixture("http-get.component.wat")
+        .replace("{{SCHEME}}", if https { "1" } else { "0" })
+        .replace("{{AUTHORITY_LEN}}", &authority.len().to_string())
+        .replace("{{AUTHORITY}}", authority)
+        .replace("{{PATH_LEN}}", &path.len().to_string())
+        .replace("{{PATH}}", path)
+        .replace("{{HOLD_MS}}", &hold_ms.to_string())
+        .replace("{{COUNT}}", &count.to_string())
+}
+
+async fn get(name: &str, authority: &str, caps: Capabilities) -> ExitReason {
+    warn_lines();
+    let h = harness();
+    let guest = h.load(name, &http_get(false, authority, 1));
+    h.run(&guest, caps).await
+}
+
+/// Asserts `HTTP-request-denied` (error-code case 15) and a deny line
+/// naming `dest`.
+async fn assert_http_denied(name: &str, authority: &str, caps: Capabilities, dest: &str) {
+    assert_eq!(
+        get(name, authority, caps).await.to_string(),
+        "crashed: error 15",
+        "{name}"
+    );
+    let lines = warn_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("rusm deny {name}#"))
+                && l.ends_with(&format!(" connect {dest}"))),
+        "no deny line for {name} -> {dest} in {lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_listed_host_answers() {
+    let addr = server::start("127.0.0.1", None).await;
+    let caps = hosts(&[&format!("127.0.0.1:{}", addr.port())]);
+    assert_eq!(
+        get("http-listed", &addr.to_string(), caps).await,
+        ExitReason::Normal
+    );
+    // A name listed exactly may go wherever it resolves, loopback included.
+    let by_name = format!("localhost:{}", addr.port());
+    let caps = hosts(&[&by_name]);
+    assert_eq!(get("http-name", &by_name, caps).await, ExitReason::Normal);
+    let addr6 = server::start("::1", None).await;
+    let caps = hosts(&["::1"]);
+    assert_eq!(
+        get("http-listed6", &addr6.to_string(), caps).await,
+        ExitReason::Normal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_an_unlisted_host_is_denied() {
+    let addr = server::start("127.0.0.1", None).await;
+    let caps = || hosts(&["10.1.2.3", "api.example.com:443"]);
+    assert_http_denied(
+        "http-unlisted",
+        &addr.to_string(),
+        caps(),
+        &addr.to_string(),
+    )
+    .await;
+    // An unlisted name is refused before it is looked up.
+    let name = format!("localhost:{}", addr.port());
+    assert_http_denied("http-unlisted-name", &name, caps(), &name).await;
+    // Numbers written as hosts are never guessed at.
+    assert_http_denied(
+        "http-numeric",
+        "2130706433:80",
+        a_name_list(),
+        "2130706433:80",
+    )
+    .await;
+}
+
+fn a_name_list() -> Capabilities {
+    hosts(&["api.example.com"])
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_under_the_default_refuses_internal_addresses() {
+    let addr = server::start("127.0.0.1", None).await;
+    let client = Capabilities::network_client;
+    assert_http_denied(
+        "http-loopback",
+        &addr.to_string(),
+        client(),
+        &addr.to_string(),
+    )
+    .await;
+    // A name allowed only by the default (or a wildcard) that resolves to
+    // loopback: DNS rebinding, refused at the resolved address.
+    let name = format!("localhost:{}", addr.port());
+    assert_http_denied("http-rebind", &name, client(), &addr.to_string()).await;
+    for (name, target) in [
+        ("http-metadata", "169.254.169.254:80"),
+        ("http-private", "10.0.0.1:80"),
+        ("http-mapped", "[::ffff:127.0.0.1]:80"),
+    ] {
+        let shown = target.parse::<SocketAddr>().unwrap().to_string();
+        assert_http_denied(name, target, client(), &shown).await;
+    }
+    // Without allow-network at all, the same refusal.
+    assert_http_denied(
+        "http-sandboxed",
+        &addr.to_string(),
+        Capabilities::sandboxed(),
+        &addr.to_string(),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_to_a_port_outside_the_pattern_is_denied() {
+    let addr = server::start("127.0.0.1", None).await;
+    let other = addr.port().wrapping_add(1).max(1);
+    let caps = hosts(&[&format!("127.0.0.1:{other}")]);
+    assert_http_denied("http-port", &addr.to_string(), caps, &addr.to_string()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_under_trusted_reaches_loopback() {
+    let addr = server::start("127.0.0.1", None).await;
+    assert_eq!(
+        get("http-trusted", &addr.to_string(), Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+}
+
+/// A CA made here, and a `localhost` server certificate it signed: the
+/// server's TLS config and the CA's PEM.
+fn test_ca() -> (Arc<rustls::ServerConfig>, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone()],
+            rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+        )
+        .unwrap();
+    (Arc::new(config), ca.pem())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_trusts_extra_roots_and_only_them() {
+    let (tls, ca_pem) = test_ca();
+    let addr = server::start("127.0.0.1", Some(tls)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("test-ca.pem");
+    std::fs::write(&ca_file, ca_pem).unwrap();
+    let authority = format!("localhost:{}", addr.port());
+    let caps = || hosts(&[&authority]);
+
+    let with_ca = crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                extra_roots: vec![ca_file],
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    );
+    let guest = with_ca.load("https-ok", &http_get(true, &authority, 1));
+    assert_eq!(with_ca.run(&guest, caps()).await, ExitReason::Normal);
+
+    // The same server without the CA among the roots: 13 is
+    // `TLS-certificate-error`.
+    let without = harness();
+    let guest = without.load("https-untrusted", &http_get(true, &authority, 1));
+    assert_eq!(
+        without.run(&guest, caps()).await.to_string(),
+        "crashed: error 13"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_root_that_is_not_a_certificate_stops_the_runtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let options = RuntimeOptions {
+        outbound: OutboundOptions {
+            extra_roots: vec![bad],
+            ..OutboundOptions::default()
+        },
+        ..RuntimeOptions::default()
+    };
+    let node = rusm_core::Node::new(NodeConfig::default());
+    let err = match WasmRuntime::new(node, rusm_wasm::WasmConfig::default(), options) {
+        Ok(_) => panic!("a runtime with an unusable extra root"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("bad.pem") && err.contains("no PEM certificate"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_response_gives_its_request_slot_back() {
+    // One request in flight at most: each of the five sequential requests
+    // needs the slot the previous response (dropped unread) held; a slot
+    // that leaked would leave the guest waiting until the harness gives up.
+    let addr = server::start("127.0.0.1", None).await;
+    let h = crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                max_concurrent_requests: 1,
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    );
+    let guest = h.load("http-slots", &http_get(false, &addr.to_string(), 5));
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_guest_does_not_read_is_not_buffered_by_the_node() {
+    // A server with a 1 GiB body, written as fast as the connection takes
+    // it; the guest holds the response for a second without reading, then
+    // drops it. On loopback a node that read ahead would take most of the
+    // body in that second; one that streams takes what the socket buffers
+    // and hyper's read buffer hold.
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    const BODY: u64 = 1 << 30;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let written = Arc::new(AtomicU64::new(0));
+    let counter = written.clone();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let head = format!("HTTP/1.1 200 OK\r\ncontent-length: {BODY}\r\n\r\n");
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let chunk = vec![b'x'; 64 * 1024];
+        while counter.load(Ordering::Relaxed) < BODY {
+            match stream.write(&chunk) {
+                Ok(n) => counter.fetch_add(n as u64, Ordering::Relaxed),
+                Err(_) => return,
+            };
+        }
+    });
+    let h = harness();
+    let guest = h.load(
+        "http-unread",
+        &http_get_held(false, &addr.to_string(), 1, 1000),
+    );
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+    let taken = written.load(Ordering::Relaxed);
+    assert!(
+        taken < 64 << 20,
+        "the node took {} MiB of a body the guest never read",
+        taken >> 20
+    );
+}
