@@ -140,6 +140,34 @@ check_shape() {
 check_shape module
 check_shape component
 
+# `rusm new` then `rusm build` then `rusm run`, in a clean folder outside
+# the repository, as a newcomer would (the Rust template carries its own
+# copy of the guest library). The guests' target dir is shared so that
+# Debian's build-std compiles std once.
+shape=module
+apps=$(mktemp -d)
+trap 'rm -rf "$apps"; rm -f "$out" "${component_manifests[@]}"' EXIT
+for template in actor c; do
+    current="rusm new --template $template"
+    (cd "$apps" && timeout 60 "$RUSM" new "my-$template" --template "$template") >"$out" 2>&1
+    status=$?
+    expect_status 0
+    current="rusm build ($template)"
+    (cd "$apps/my-$template" && CARGO_TARGET_DIR=$guests/target timeout 600 "$RUSM" build) >"$out" 2>&1
+    status=$?
+    expect_status 0
+    current="rusm run ($template)"
+    (cd "$apps/my-$template" && timeout 60 "$RUSM" run "my-$template") >"$out" 2>&1
+    status=$?
+    expect_status 0
+done
+current="rusm run (actor)"
+(cd "$apps/my-actor" && timeout 60 "$RUSM" run my-actor) >"$out" 2>&1
+expect '^hello, world, from #[0-9]+ \(asked by #[0-9]+, worker #[0-9]+\)$'
+current="rusm run (c)"
+(cd "$apps/my-c" && timeout 60 "$RUSM" run my-c) >"$out" 2>&1
+expect '^hello from #[0-9]+$'
+
 echo "$passed passed, $failed failed"
 # No check ran at all is a failure too, not a vacuous pass.
 (( failed == 0 && passed > 0 ))

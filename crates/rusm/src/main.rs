@@ -1,4 +1,5 @@
-//! The `rusm` command: `run`, `check` and `caps` over a `rusm.toml`.
+//! The `rusm` command: `run`, `check`, `caps`, `new` and `build` over a
+//! `rusm.toml`.
 //!
 //! This binary only composes: the manifest crate reads and checks the file,
 //! the node crate boots and stops the node, and this file maps their
@@ -6,6 +7,8 @@
 //! says. Usage and manifest errors exit 2.
 
 mod caps;
+mod scaffold;
+mod toolchain;
 
 /// Processes allocate and free small objects from every worker thread at
 /// once; glibc's arenas contend on that (it showed in spawn profiles).
@@ -55,6 +58,16 @@ enum Command {
     Check,
     /// Print the resolved grants of every profile and component, or of one.
     Caps { name: Option<String> },
+    /// Create an app folder NAME that builds and runs as it is.
+    New {
+        /// The app's name: its folder, component and package.
+        name: String,
+        /// What kind of guest it starts with.
+        #[arg(long, value_enum, default_value = "actor")]
+        template: scaffold::Template,
+    },
+    /// Build every guest whose source is next to the manifest into the path its component names.
+    Build,
 }
 
 fn main() -> ExitCode {
@@ -76,6 +89,20 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("rusm.toml"));
     match cli.command {
         Command::Check => Ok(check(&manifest_path)),
+        Command::New { name, template } => {
+            let dir = scaffold::new(&name, template)?;
+            println!(
+                "created {}: `cd {} && rusm build && rusm run {name}`",
+                dir.display(),
+                dir.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Build => {
+            let manifest = load(&manifest_path, true, false)?
+                .context("`rusm build` needs a manifest")?;
+            toolchain::build(&manifest)
+        }
         Command::Caps { name } => {
             let manifest = load(&manifest_path, explicit || manifest_path.exists(), false)?;
             caps::print(manifest.as_ref(), name.as_deref())

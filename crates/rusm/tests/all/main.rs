@@ -14,6 +14,7 @@ mod caps;
 mod diagnostics;
 mod example;
 mod hostile;
+mod new;
 mod reload;
 mod network;
 mod residents;
