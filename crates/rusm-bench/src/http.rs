@@ -75,7 +75,7 @@ pub async fn load(
                 }
                 let s = sender.as_mut().expect("connected above");
                 n += 1;
-                let crashing = crash.filter(|(every, _)| n % every == 0);
+                let crashing = crash.filter(|(every, _)| n.is_multiple_of(*every));
                 let p = crashing.map_or(path, |(_, p)| p);
                 let req = hyper::Request::get(p)
                     .header("host", "bench")
