@@ -713,3 +713,111 @@ async fn a_websocket_chat_with_three_clients() {
         .count();
     assert_eq!(normal, 3, "{}", out.stderr);
 }
+
+/// A connection process that writes its first message (the JSON) back as a
+/// text frame, then ends `normal` on a frame starting with `b` (bye) and
+/// crashes on any other.
+const WS_FIRST: &str = r#"
+    (func (export "run")
+      (local $socket i64) (local $len i32)
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (local.set $socket (call $msg_sender))
+      (local.set $len (call $msg_len))
+      (drop (call $msg_read (i32.const 4096) (local.get $len)))
+      (drop (call $send (local.get $socket) (i64.const 1) (i32.const 4096) (local.get $len)))
+      (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+      (drop (call $msg_read (i32.const 4096) (i32.const 1)))
+      (if (i32.ne (i32.load8_u (i32.const 4096)) (i32.const 98)) (then unreachable)))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websocket_first_message_and_close_codes() {
+    use futures::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        r#"
+max-message-mb = 1
+
+[log]
+level = "info"
+
+[components.conn]
+path = "conn.wat"
+
+[http]
+listen = "127.0.0.1:0"
+
+[[http.route]]
+path = "/ws"
+component = "conn"
+websocket = true
+"#,
+    )
+    .write("conn.wat", &guest(WS_FIRST));
+    let (running, addr) = serve(&app);
+    let connect = || async move {
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}/ws?room=7"), stream)
+            .await
+            .expect("an upgrade");
+        ws
+    };
+    /// The close code the server ends the connection with.
+    async fn close_code(
+        ws: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    ) -> Option<u16> {
+        while let Some(m) = ws.next().await {
+            match m {
+                Ok(Message::Close(f)) => return f.map(|f| u16::from(f.code)),
+                Ok(_) => {}
+                Err(_) => return None,
+            }
+        }
+        None
+    }
+
+    // The first message: the path, the query and the headers, as JSON.
+    let mut ws = connect().await;
+    let Some(Ok(Message::Text(first))) = ws.next().await else {
+        panic!("no first message")
+    };
+    assert!(first.starts_with(r#"{"headers":[["#), "{first}");
+    assert!(
+        first.contains(r#""path":"/ws""#) && first.contains(r#""query":"room=7""#),
+        "{first}"
+    );
+    assert!(first.contains(r#"["upgrade","websocket"]"#), "{first}");
+    // The process ends `normal`: 1000.
+    ws.send(Message::text("bye")).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1000));
+
+    // It crashes: 1011.
+    let mut ws = connect().await;
+    let _ = ws.next().await;
+    ws.send(Message::text("crash")).await.expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1011));
+
+    // A message over `max-message-mb`: 1009, and the process is told (tag
+    // 3), then ends (here it crashes on the close message: not `b`).
+    let mut ws = connect().await;
+    let _ = ws.next().await;
+    ws.send(Message::binary(vec![0u8; (1 << 20) + 1]))
+        .await
+        .expect("send");
+    assert_eq!(close_code(&mut ws).await, Some(1009));
+
+    let out = stop(running);
+    out.assert_code(0);
+    let lines = out.stderr_lines();
+    assert!(
+        lines.iter().any(|l| l == "rusm exit  conn#N normal"),
+        "{}",
+        out.stderr
+    );
+    let crashed = lines
+        .iter()
+        .filter(|l| l.as_str() == "rusm exit  conn#N crashed: unreachable")
+        .count();
+    assert_eq!(crashed, 2, "{}", out.stderr);
+}
