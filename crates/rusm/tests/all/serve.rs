@@ -821,3 +821,68 @@ websocket = true
         .count();
     assert_eq!(crashed, 2, "{}", out.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn node_wide_caps_on_requests_and_connections() {
+    let app = app(
+        "max-concurrent-requests = 2\nmax-connections = 3\n\
+         [[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    // Two requests in flight node-wide; a third gets 503 and no process.
+    let slow: Vec<_> = (0..2).map(|_| tokio::spawn(get(addr, "/x/wait"))).collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let r = get(addr, "/x/hello").await;
+    assert_eq!(r.status, 503);
+    assert_eq!(r.headers["retry-after"], "1");
+    for s in slow {
+        assert_eq!(s.await.expect("a slow request").status, 200);
+    }
+    assert_eq!(get(addr, "/x/hello").await.status, 200);
+
+    // Three open connections; a fourth waits in the backlog until one closes.
+    let held: Vec<TcpStream> = (0..3)
+        .map(|_| {
+            let mut s = TcpStream::connect(addr).expect("connect");
+            s.write_all(b"GET /x/hello HTTP/1.1\r\nhost: x\r\n\r\n")
+                .expect("write");
+            let mut buf = [0u8; 12];
+            s.read_exact(&mut buf).expect("a reply");
+            assert_eq!(&buf, b"HTTP/1.1 200");
+            s
+        })
+        .collect();
+    let waiting = std::thread::spawn(move || {
+        let start = Instant::now();
+        let reply = raw(
+            addr,
+            b"GET /x/hello HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+            Duration::from_secs(10),
+        );
+        (start.elapsed(), reply)
+    });
+    std::thread::sleep(Duration::from_millis(700));
+    drop(held);
+    let (took, reply) = waiting.join().expect("the fourth client");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(
+        took >= Duration::from_millis(600),
+        "answered before a slot was free: {took:?}"
+    );
+
+    // A body longer than announced: the extra bytes are not a request.
+    let reply = raw(
+        addr,
+        b"POST /x/echo HTTP/1.1\r\nhost: x\r\ncontent-length: 4\r\n\r\npingEXTRA",
+        // (The connection may stay open, waiting for the rest of `EXTRA`.)
+        Duration::from_secs(2),
+    );
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\r\nping\r\n"), "{reply}");
+    assert!(!reply.contains("EXTRA"), "{reply}");
+    // A handler that never reads its body still answers.
+    let r = request(addr, "POST", "/x/hello", vec![b'x'; 256 << 10]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
+    stop(running).assert_code(0);
+}
