@@ -886,3 +886,28 @@ async fn node_wide_caps_on_requests_and_connections() {
     assert_eq!((r.status, r.body.as_str()), (200, "hello\n"));
     stop(running).assert_code(0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed() {
+    let app = app(
+        "idle-timeout-seconds = 1\n[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    let (running, addr) = serve(&app);
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("a timeout");
+    s.write_all(b"GET /x/hello HTTP/1.1\r\nhost: x\r\n\r\n")
+        .expect("write");
+    let start = Instant::now();
+    // The response, then nothing until the server closes the connection.
+    let mut all = Vec::new();
+    let _ = s.read_to_end(&mut all);
+    let took = start.elapsed();
+    assert!(String::from_utf8_lossy(&all).starts_with("HTTP/1.1 200"));
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+    stop(running).assert_code(0);
+}
