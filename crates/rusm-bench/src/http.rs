@@ -75,7 +75,7 @@ pub async fn load(
                 }
                 let s = sender.as_mut().expect("connected above");
                 n += 1;
-                let crashing = crash.filter(|(every, _)| n % every == 0);
+                let crashing = crash.filter(|(every, _)| n.is_multiple_of(*every));
                 let p = crashing.map_or(path, |(_, p)| p);
                 let req = hyper::Request::get(p)
                     .header("host", "bench")
@@ -469,4 +469,90 @@ pub async fn ws_churn(addr: SocketAddr, clients: usize, duration: Duration) -> a
         total += r??;
     }
     Ok(total as f64 / start.elapsed().as_secs_f64())
+}
+
+/// Events in one `/x/fanout` stream of the handler.
+pub const FANOUT_EVENTS: u64 = 200;
+const EVENT: &[u8] = b"data: tick\n\n";
+
+/// The baseline: a native hyper server streaming the same 200 events, each
+/// written through a channel into the response body as the handler writes
+/// them.
+pub async fn native_sse_server() -> anyhow::Result<SocketAddr> {
+    let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(async move {
+                let service = service_fn(|_req| async {
+                    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+                    tokio::spawn(async move {
+                        for _ in 0..FANOUT_EVENTS {
+                            if tx.send(Bytes::from_static(EVENT)).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    let frames = futures::stream::unfold(rx, |mut rx| async move {
+                        rx.recv()
+                            .await
+                            .map(|b| (Ok::<_, Infallible>(hyper::body::Frame::data(b)), rx))
+                    });
+                    let mut r = hyper::Response::new(http_body_util::StreamBody::new(frames));
+                    r.headers_mut().insert(
+                        "content-type",
+                        http::HeaderValue::from_static("text/event-stream"),
+                    );
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Events per second delivered to `subscribers` clients, each
+/// subscribing again as soon as its stream ends.
+pub async fn sse_fanout(
+    addr: SocketAddr,
+    subscribers: usize,
+    duration: Duration,
+) -> anyhow::Result<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut set = tokio::task::JoinSet::new();
+    let start = Instant::now();
+    for _ in 0..subscribers {
+        let stop = stop.clone();
+        set.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            let mut bytes = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let req = hyper::Request::get("/x/fanout")
+                    .header("host", "bench")
+                    .body(Empty::<Bytes>::new())?;
+                let mut body = sender.send_request(req).await?.into_body();
+                while let Some(frame) = body.frame().await {
+                    if let Some(d) = frame?.data_ref() {
+                        bytes += d.len() as u64;
+                    }
+                }
+            }
+            anyhow::Ok(bytes / EVENT.len() as u64)
+        });
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    let mut events = 0;
+    while let Some(r) = set.join_next().await {
+        events += r??;
+    }
+    Ok(events as f64 / start.elapsed().as_secs_f64())
 }

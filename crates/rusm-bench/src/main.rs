@@ -83,6 +83,10 @@ enum Scenario {
     /// echo server (http.rs).
     #[cfg(feature = "wasm")]
     WsEcho,
+    /// SSE events/s delivered to 100 subscribers (each a handler process
+    /// writing 200 events back to back), beside native hyper (http.rs).
+    #[cfg(feature = "wasm")]
+    SseFanout,
     /// The hello handler with 1 request in 100 to a crashing one, for 30 s
     /// (`--quick`: 5 s): every other answer 200, RSS at start and end,
     /// beside the same load without crashes. Not in `all`.
@@ -215,6 +219,8 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
         Scenario::HttpOut => http_out(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::SseFanout => sse_fanout(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::Soak => {
             let (duration, every) = if quick {
@@ -432,6 +438,34 @@ async fn ws_echo(quick: bool) -> anyhow::Result<Report> {
                 "text frames of 4 bytes, one in flight per connection; churn: 16 clients each connecting, one echo, closing; best of {rounds} interleaved {d:?} rounds per side"
             )),
     )
+}
+
+/// sse-fanout: 100 subscribers, each streaming 200 events per request,
+/// from rusm-serve (a handler process per stream) and from native hyper,
+/// interleaved (best round of each side).
+#[cfg(feature = "wasm")]
+async fn sse_fanout(quick: bool) -> anyhow::Result<Report> {
+    let (d, rounds) = if quick {
+        (Duration::from_secs(1), 1)
+    } else {
+        (Duration::from_secs(3), 3)
+    };
+    let (server, _rt, _) = http::rusm_server(2_000).await?;
+    let rusm = server.local_addr();
+    let native = http::native_sse_server().await?;
+    let (mut r, mut n) = (0f64, 0f64);
+    for _ in 0..rounds {
+        r = r.max(http::sse_fanout(rusm, 100, d).await?);
+        n = n.max(http::sse_fanout(native, 100, d).await?);
+    }
+    server.shutdown().await;
+    Ok(Report::new("sse-fanout", "events/s", r, true)
+        .baseline("native hyper", n)
+        .extra("subscribers", 100.0)
+        .note(format!(
+            "100 keep-alive subscribers; each stream is {} events of 12 bytes, each written and flushed as its own chunk, then the subscriber asks again; best of {rounds} interleaved {d:?} rounds",
+            http::FANOUT_EVENTS
+        )))
 }
 
 /// http-crash-load: 1 request in 100 to a trapping handler; every other

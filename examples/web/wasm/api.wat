@@ -202,7 +202,7 @@
     (export "cm32p2_memory" (memory 0))
     (export "cm32p2_realloc" (func 20))
     (export "cm32p2_initialize" (func 21))
-    (export "cm32p2|wasi:http/incoming-handler@0.2|handle" (func 31))
+    (export "cm32p2|wasi:http/incoming-handler@0.2|handle" (func 32))
     (func (;20;) (type 14) (param $old i32) (param $old_size i32) (param $align i32) (param $size i32) (result i32)
       (local $ptr i32)
       global.get $heap
@@ -409,7 +409,31 @@
       local.get $body
       call $finish
     )
-    (func $echo (;28;) (type 2) (param $req i32) (param $out i32)
+    (func $fanout (;28;) (type 8) (param $out i32)
+      (local $body i32) (local $i i32)
+      local.get $out
+      i32.const 200
+      i32.const 32
+      i32.const 17
+      call $start
+      local.set $body
+      loop $events
+        i32.const 96
+        i32.const 12
+        call $write
+        local.get $i
+        i32.const 1
+        i32.add
+        local.set $i
+        local.get $i
+        i32.const 200
+        i32.lt_u
+        br_if $events
+      end
+      local.get $body
+      call $finish
+    )
+    (func $echo (;29;) (type 2) (param $req i32) (param $out i32)
       (local $in i32) (local $body i32)
       local.get $req
       i32.const 1024
@@ -459,7 +483,7 @@
       local.get $body
       call $finish
     )
-    (func $drain (;29;) (type 2) (param $req i32) (param $out i32)
+    (func $drain (;30;) (type 2) (param $req i32) (param $out i32)
       (local $in i32)
       local.get $req
       i32.const 1024
@@ -508,7 +532,7 @@
       i32.const 8
       call $text
     )
-    (func $resident (;30;) (type 8) (param $out i32)
+    (func $resident (;31;) (type 8) (param $out i32)
       (local $counter i64)
       i32.const 112
       i32.const 7
@@ -555,7 +579,7 @@
       i32.load
       call $text
     )
-    (func (;31;) (type 2) (param $req i32) (param $out i32)
+    (func (;32;) (type 2) (param $req i32) (param $out i32)
       (local $cmd i32)
       local.get $req
       call $command
@@ -620,6 +644,14 @@
         local.get $req
         local.get $out
         call $echo
+        return
+      end
+      local.get $cmd
+      i32.const 102
+      i32.eq
+      if ;; label = @1
+        local.get $out
+        call $fanout
         return
       end
       local.get $cmd
