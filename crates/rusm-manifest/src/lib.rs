@@ -64,8 +64,9 @@ mod read;
 
 pub use diagnostic::{Diagnostic, Severity};
 pub use manifest::{
-    ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel,
-    Manifest, Strategy, SupervisorConfig, UnknownLogLevel, UnknownStrategy,
+    ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_OBSERVER_LISTEN,
+    DEFAULT_SHUTDOWN, LogLevel, Manifest, ObserverConfig, ObserverTls, Strategy,
+    SupervisorConfig, UnknownLogLevel, UnknownStrategy,
 };
 
 use std::path::Path;

@@ -35,4 +35,15 @@ pub enum NodeError {
     /// (named first; the actor core's error second).
     #[error("the node could not spawn `{0}`: {1}")]
     Spawn(String, rusm_core::Error),
+    /// `[observer] token-file` could not be read, or is empty.
+    #[error("observer token file {path}: {why}")]
+    ObserverToken {
+        /// The token file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The observer could not start (its address, its TLS files).
+    #[error(transparent)]
+    Observer(#[from] rusm_observer::ObserverError),
 }

@@ -10,6 +10,7 @@ use rusm_core::{
     SupervisorSpec,
 };
 use rusm_manifest::Manifest;
+use rusm_observer::{Hooks, ObserverConfig, RunningObserver, TlsFiles};
 use rusm_wasm::{RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
@@ -22,6 +23,10 @@ pub struct RusmNode {
     profiles: Profiles,
     shutdown_after: Duration,
     supervisor: Option<(Pid, ExitWatch)>,
+    /// `[observer]`: its hooks (counting from boot on) and, once
+    /// [`RusmNode::start_observer`] ran, the listener.
+    observer: Option<(Arc<Hooks>, ObserverConfig)>,
+    running_observer: Option<RunningObserver>,
 }
 
 /// A root process, running.
@@ -51,6 +56,28 @@ pub enum Residents {
     GaveUp(ExitReason),
 }
 
+/// The observer's settings from `[observer]`, with its token read now:
+/// a node must not serve an observer that anyone could open.
+fn observer_config(o: &rusm_manifest::ObserverConfig) -> Result<ObserverConfig, NodeError> {
+    let bad = |why: String| NodeError::ObserverToken {
+        path: o.token_file.clone(),
+        why,
+    };
+    let token = std::fs::read_to_string(&o.token_file).map_err(|e| bad(e.to_string()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(bad("it is empty: put a long random token in it".into()));
+    }
+    Ok(ObserverConfig {
+        listen: o.listen,
+        token: token.to_owned(),
+        tls: o.tls.as_ref().map(|t| TlsFiles {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+        }),
+    })
+}
+
 /// Where compiled artifacts are cached between runs: `$RUSM_CACHE_DIR`,
 /// else `$XDG_CACHE_HOME/rusm`, else `~/.cache/rusm`.
 fn cache_dir() -> Option<PathBuf> {
@@ -75,17 +102,36 @@ impl RusmNode {
             Some(path) => Some(rusm_kv::Store::open(path)?),
             None => None,
         };
+        let observer = match manifest.and_then(|m| m.observer.as_ref()) {
+            Some(o) => Some((Hooks::new(), observer_config(o)?)),
+            None => None,
+        };
+        let hooks = observer.as_ref().map(|(h, _)| h.clone());
         let config = NodeConfig {
             max_processes: manifest.map_or(1_000_000, |m| m.max_processes),
             max_message_bytes: manifest.map_or(16 << 20, |m| m.max_message_bytes),
-            lifecycle: Some(Arc::new(LifecycleLog)),
+            lifecycle: Some(Arc::new(LifecycleLog {
+                observer: hooks.clone(),
+            })),
+            // CPU time is sampled only for someone to look at it.
+            accounting: hooks.is_some(),
         };
         let node = Node::new(config);
+        let on_spawn: rusm_wasm::SpawnObserver = match hooks {
+            Some(hooks) => {
+                hooks.attach(&node);
+                Arc::new(move |pid, name: &str, caps: &Arc<Capabilities>| {
+                    hooks.record_grants(pid, caps);
+                    lifecycle::spawned(pid, name, caps);
+                })
+            }
+            None => Arc::new(lifecycle::spawned),
+        };
         let options = RuntimeOptions {
             kv,
             env_dir: manifest.map(|m| m.dir.clone()),
             cache_dir: cache_dir(),
-            on_spawn: Some(Arc::new(lifecycle::spawned)),
+            on_spawn: Some(on_spawn),
         };
         // A node runs a handful of long-lived components, not a storm: a
         // small pool starts faster; past it, processes go on demand.
@@ -101,6 +147,8 @@ impl RusmNode {
             profiles: manifest.map(|m| m.profiles.clone()).unwrap_or_default(),
             shutdown_after: manifest.map_or(Duration::from_secs(5), |m| m.shutdown),
             supervisor: None,
+            observer,
+            running_observer: None,
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -117,6 +165,25 @@ impl RusmNode {
             rusm.start_residents(m)?;
         }
         Ok(rusm)
+    }
+
+    /// Start the observer's listener, if the manifest has `[observer]`;
+    /// its URL. The observer runs until the node is dropped.
+    pub async fn start_observer(&mut self) -> Result<Option<String>, NodeError> {
+        let Some((hooks, config)) = self.observer.take() else {
+            return Ok(None);
+        };
+        let running = rusm_observer::start(self.node.clone(), hooks, config).await?;
+        let url = running.url();
+        tracing::info!(target: crate::LIFECYCLE_TARGET, "rusm observer {url}");
+        self.running_observer = Some(running);
+        Ok(Some(url))
+    }
+
+    /// Whether the observer is serving (a node with one runs until
+    /// stopped, even with no resident left).
+    pub fn has_observer(&self) -> bool {
+        self.running_observer.is_some()
     }
 
     /// The actor node every process of this node runs on.

@@ -34,8 +34,22 @@ struct Cli {
     /// Lifecycle log level, overriding `[log] level`: off, error, warn, info, debug.
     #[arg(long, global = true, value_name = "LEVEL")]
     log: Option<LogLevel>,
+    /// The lifecycle log's format: `text` lines (default) or one `json`
+    /// object per line.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event, as MANIFEST.md shows them.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `message`
+    /// and the event's fields (`event`, `pid`, `component`, `reason`, ...).
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -92,6 +106,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 cli.log
                     .or(manifest.as_ref().map(|m| m.log_level))
                     .unwrap_or(LogLevel::Off),
+                cli.log_format,
             );
             // What `rusm check` calls an error (a missing component file,
             // ...) stops `run` too, with the same positioned message.
@@ -176,9 +191,13 @@ fn check(path: &Path) -> ExitCode {
 }
 
 /// Route the lifecycle log to stderr at `level`; everything else stays
-/// quiet unless `RUST_LOG` asks for it.
-fn init_log(level: LogLevel) {
+/// quiet unless `RUST_LOG` asks for it. As text, a line is the event's
+/// message alone (the contract's `rusm exit  job#9 crashed: ...`); as JSON,
+/// the message with the event's fields beside it, through `tracing`'s JSON
+/// formatter.
+fn init_log(level: LogLevel, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::debug_fn;
     let lifecycle = match level {
         LogLevel::Off => "off",
         LogLevel::Error => "error",
@@ -191,13 +210,32 @@ fn init_log(level: LogLevel) {
         filter.push(',');
         filter.push_str(&extra);
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_level(false)
-        .with_target(false)
-        .try_init();
+    let filter = EnvFilter::new(filter);
+    let _ = match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            // The message only: the fields are there for JSON.
+            .fmt_fields(debug_fn(|w, field, value| {
+                if field.name() == "message" {
+                    write!(w, "{value:?}")
+                } else {
+                    Ok(())
+                }
+            }))
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
 }
 
 async fn run(
@@ -209,6 +247,9 @@ async fn run(
     // Handlers first: a signal during boot must still mean a graceful stop.
     let mut signals = Signals::new()?;
     let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
+    node.start_observer()
+        .await
+        .context("cannot start the observer")?;
     match target {
         Some(target) => {
             let root = node.start_root(&target, &capability, args)?;
@@ -235,17 +276,24 @@ async fn run(
             Ok(root_status(&name, pid, &reason))
         }
         None => {
-            if !node.has_residents() {
+            if !node.has_residents() && !node.has_observer() {
                 eprintln!(
                     "rusm: no resident components to run (mark one `resident = true`, or pass a TARGET)"
                 );
                 node.shutdown().await;
                 return Ok(ExitCode::SUCCESS);
             }
-            let outcome = tokio::select! {
-                r = node.residents() => Some(r),
+            let has_residents = node.has_residents();
+            let mut outcome = tokio::select! {
+                r = node.residents(), if has_residents => Some(r),
                 () = signals.next() => None,
             };
+            // An observer keeps the node up after its residents are done:
+            // an operator is looking at it.
+            if node.has_observer() && matches!(outcome, Some(Residents::Finished)) {
+                signals.next().await;
+                outcome = None;
+            }
             node.shutdown().await;
             Ok(match outcome {
                 Some(Residents::GaveUp(reason)) => {
