@@ -1,4 +1,4 @@
-//! The `rusm` command: `run`, `check` and `caps` over a `rusm.toml`.
+//! The `rusm` command: `run`, `check`, `caps` and `top` over a `rusm.toml`.
 //!
 //! This binary only composes: the manifest crate reads and checks the file,
 //! the node crate boots and stops the node, and this file maps their
@@ -6,6 +6,7 @@
 //! says. Usage and manifest errors exit 2.
 
 mod caps;
+mod top;
 
 /// Processes allocate and free small objects from every worker thread at
 /// once; glibc's arenas contend on that (it showed in spawn profiles).
@@ -69,6 +70,18 @@ enum Command {
     Check,
     /// Print the resolved grants of every profile and component, or of one.
     Caps { name: Option<String> },
+    /// A live terminal view of a running node's processes, from its observer.
+    ///
+    /// The token comes from --token-file, else $RUSM_OBSERVER_TOKEN, else the
+    /// manifest's `[observer] token-file`; ADDR from the manifest's
+    /// `[observer] listen`, else 127.0.0.1:9400.
+    Top {
+        /// The observer's address (host:port).
+        addr: Option<String>,
+        /// A file holding the observer's token.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -90,6 +103,16 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|| PathBuf::from("rusm.toml"));
     match cli.command {
         Command::Check => Ok(check(&manifest_path)),
+        Command::Top { addr, token_file } => {
+            let manifest = if token_file.is_some() && addr.is_some() {
+                None
+            } else {
+                load(&manifest_path, explicit || manifest_path.exists(), false)?
+            };
+            let target = top::target(addr, token_file.as_deref(), manifest.as_ref())?;
+            top::run(target)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Caps { name } => {
             let manifest = load(&manifest_path, explicit || manifest_path.exists(), false)?;
             caps::print(manifest.as_ref(), name.as_deref())

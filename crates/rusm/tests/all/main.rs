@@ -14,6 +14,7 @@ mod caps;
 mod diagnostics;
 mod example;
 mod hostile;
+mod observer;
 mod residents;
 mod run;
 mod signals;
