@@ -393,9 +393,9 @@ where
     };
     async move {
         let outcome = if node.inner.config.accounting {
-            let metered = process.clone();
+            // The guard's `Arc` serves the meter too: no clone per spawn.
             let ctx = Ctx::new(node, process);
-            AssertUnwindSafe(crate::usage::metered(metered, async move {
+            AssertUnwindSafe(crate::usage::metered(&guard.process, async move {
                 body(ctx).await.into_exit_reason()
             }))
             .catch_unwind()

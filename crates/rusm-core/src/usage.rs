@@ -22,7 +22,7 @@
 
 use std::future::{Future, poll_fn};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Once};
+use std::sync::Once;
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ fn now() -> u32 {
 /// Run `body` to completion, adding to `process`'s CPU time how far the
 /// clock moved during each poll.
 pub(crate) async fn metered<F: Future>(
-    process: Arc<Process>,
+    process: &Process,
     body: F,
 ) -> F::Output {
     let mut body = std::pin::pin!(body);

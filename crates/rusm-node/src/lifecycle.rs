@@ -21,12 +21,6 @@ pub(crate) struct LifecycleLog {
 }
 
 impl Lifecycle for LifecycleLog {
-    fn spawned(&self, pid: Pid, name: Option<&str>) {
-        if let Some(o) = &self.observer {
-            o.spawned(pid, name);
-        }
-    }
-
     fn retired(&self, pid: Pid, usage: &Usage) {
         if let Some(o) = &self.observer {
             o.retired(pid, usage);

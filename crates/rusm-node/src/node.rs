@@ -75,6 +75,7 @@ fn observer_config(o: &rusm_manifest::ObserverConfig) -> Result<ObserverConfig, 
             cert: t.cert.clone(),
             key: t.key.clone(),
         }),
+        kv: None,
     })
 }
 
@@ -102,7 +103,7 @@ impl RusmNode {
             Some(path) => Some(rusm_kv::Store::open(path)?),
             None => None,
         };
-        let observer = match manifest.and_then(|m| m.observer.as_ref()) {
+        let mut observer = match manifest.and_then(|m| m.observer.as_ref()) {
             Some(o) => Some((Hooks::new(), observer_config(o)?)),
             None => None,
         };
@@ -127,6 +128,9 @@ impl RusmNode {
             }
             None => Arc::new(lifecycle::spawned),
         };
+        if let (Some((_, config)), Some(kv)) = (observer.as_mut(), &kv) {
+            config.kv = Some(kv.clone());
+        }
         let options = RuntimeOptions {
             kv,
             env_dir: manifest.map(|m| m.dir.clone()),

@@ -104,7 +104,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
         (Method::GET, "/metrics") => respond(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics::render(node, hooks),
+            metrics::render(node, hooks, shared.kv.as_ref()),
         ),
         (Method::GET, "/api/processes") => match table::Query::parse(query.as_deref()) {
             Ok(q) => json_response(StatusCode::OK, &table::page(node, hooks, &q)),

@@ -1,12 +1,12 @@
 //! Counters written on every spawn and exit, from every worker thread.
 //!
 //! One atomic per figure would be one cache line that every core writes on
-//! every spawn: on two cores that line would bounce at each spawn and exit.
-//! Each figure is instead striped over a few padded slots chosen by pid
-//! (consecutive pids land on different slots, so the spawns of one core and
-//! the exits of another rarely meet), and reading sums the slots.
+//! every exit: on two cores that line would bounce at each one. Each
+//! figure is instead striped over a few padded slots, one per thread (the
+//! first eight threads that count get a slot of their own; past eight,
+//! threads share), and reading sums the slots.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use crossbeam_utils::CachePadded;
 
@@ -25,8 +25,8 @@ impl Striped {
     }
 
     #[inline]
-    pub(crate) fn add(&self, key: u64, n: u64) {
-        self.slots[(key as usize) % STRIPES].fetch_add(n, Ordering::Relaxed);
+    pub(crate) fn add(&self, n: u64) {
+        self.slots[stripe()].fetch_add(n, Ordering::Relaxed);
     }
 
     pub(crate) fn get(&self) -> u64 {
@@ -34,4 +34,14 @@ impl Striped {
             .iter()
             .fold(0u64, |sum, s| sum.wrapping_add(s.load(Ordering::Relaxed)))
     }
+}
+
+/// This thread's slot.
+#[inline]
+fn stripe() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static STRIPE: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
+    }
+    STRIPE.with(|s| *s)
 }

@@ -7,6 +7,7 @@
 //! in a sharded map of grants: everything the views show beyond that is
 //! read from the node when someone asks.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -98,13 +99,15 @@ type Requests = HashMap<(Arc<str>, u16), u64>;
 /// as the lifecycle (or call it from yours), and to the Wasm backend as its
 /// spawn observer ([`Hooks::record_grants`]). Cheap to clone.
 pub struct Hooks {
-    pub(crate) spawns: Striped,
     pub(crate) exits: [Striped; 6],
     /// Messages sent by processes that have ended.
     pub(crate) retired_sent: Striped,
     /// CPU milliseconds of processes that have ended.
     pub(crate) retired_cpu_ms: Striped,
     grants: Grants,
+    /// Entries in `grants`: an exit skips the map's lock while it is empty
+    /// (a node of native processes only).
+    grants_len: AtomicUsize,
     requests: Mutex<Requests>,
     node: OnceLock<Node>,
 }
@@ -113,13 +116,13 @@ impl Hooks {
     /// Hooks with every count at zero.
     pub fn new() -> Arc<Hooks> {
         Arc::new(Hooks {
-            spawns: Striped::new(),
             exits: std::array::from_fn(|_| Striped::new()),
             retired_sent: Striped::new(),
             retired_cpu_ms: Striped::new(),
             grants: Grants {
                 shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
             },
+            grants_len: AtomicUsize::new(0),
             requests: Mutex::new(HashMap::default()),
             node: OnceLock::new(),
         })
@@ -135,13 +138,21 @@ impl Hooks {
     /// Remember the grants `pid` runs under (the Wasm backend's spawn
     /// observer calls this for every Wasm process).
     pub fn record_grants(&self, pid: Pid, caps: &Arc<Capabilities>) {
-        self.grants.shard(pid).lock().insert(pid.get(), caps.clone());
+        if self
+            .grants
+            .shard(pid)
+            .lock()
+            .insert(pid.get(), caps.clone())
+            .is_none()
+        {
+            self.grants_len.fetch_add(1, Ordering::Relaxed);
+        }
         // The spawn hook runs after the process started, so it may already
         // have ended and been forgotten: forget it again.
         if let Some(node) = self.node.get()
             && !node.is_alive(pid)
         {
-            self.grants.shard(pid).lock().remove(&pid.get());
+            self.forget(pid);
         }
     }
 
@@ -181,9 +192,18 @@ impl Hooks {
         self.requests.lock().values().sum()
     }
 
-    /// Processes spawned since the node started.
+    fn forget(&self, pid: Pid) {
+        if self.grants.shard(pid).lock().remove(&pid.get()).is_some() {
+            self.grants_len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Processes spawned since the node started: those that ended plus
+    /// those alive (0 before [`attach`](Hooks::attach)). Counted this way
+    /// rather than at each spawn: a spawn then costs the hooks nothing.
     pub fn spawns(&self) -> u64 {
-        self.spawns.get()
+        let ended: u64 = ExitClass::ALL.iter().map(|&c| self.exits(c)).sum();
+        ended + self.node.get().map_or(0, Node::live)
     }
 
     /// Processes that ended with a reason of `class`.
@@ -193,17 +213,21 @@ impl Hooks {
 }
 
 impl Lifecycle for Hooks {
-    fn spawned(&self, pid: Pid, _name: Option<&str>) {
-        self.spawns.add(pid.get(), 1);
-    }
-
     fn exited(&self, pid: Pid, _name: Option<&str>, reason: &ExitReason) {
-        self.exits[ExitClass::of(reason).index()].add(pid.get(), 1);
-        self.grants.shard(pid).lock().remove(&pid.get());
+        self.exits[ExitClass::of(reason).index()].add(1);
+        if self.grants_len.load(Ordering::Relaxed) != 0 {
+            self.forget(pid);
+        }
     }
 
-    fn retired(&self, pid: Pid, usage: &Usage) {
-        self.retired_sent.add(pid.get(), usage.messages_sent);
-        self.retired_cpu_ms.add(pid.get(), usage.cpu_ms);
+    fn retired(&self, _pid: Pid, usage: &Usage) {
+        // Most short-lived processes sent nothing and used no measurable
+        // CPU: no write for them.
+        if usage.messages_sent != 0 {
+            self.retired_sent.add(usage.messages_sent);
+        }
+        if usage.cpu_ms != 0 {
+            self.retired_cpu_ms.add(usage.cpu_ms);
+        }
     }
 }

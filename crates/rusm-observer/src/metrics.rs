@@ -39,7 +39,7 @@ fn gauge(value: u64) -> Gauge<i64> {
 }
 
 /// The text of one scrape.
-pub(crate) fn render(node: &Node, hooks: &Hooks) -> String {
+pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) -> String {
     let rows = table::rows(node, hooks);
     let mut registry = Registry::default();
 
@@ -123,6 +123,13 @@ pub(crate) fn render(node: &Node, hooks: &Hooks) -> String {
             .inc_by(n);
     }
     registry.register("rusm_http_requests", "HTTP requests served, by route and status", requests);
+
+    if let Some(kv) = kv {
+        let stats = kv.stats();
+        registry.register("rusm_kv_commits", "Store transactions committed (each fsync'd)", counter(stats.commits));
+        registry.register("rusm_kv_writes", "Store writes acknowledged by those commits", counter(stats.ops));
+        registry.register("rusm_kv_failed_commits", "Store commits that failed", counter(stats.failed_commits));
+    }
 
     let mut text = String::new();
     encode(&mut text, &registry).expect("writing to a String cannot fail");

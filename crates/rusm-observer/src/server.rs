@@ -31,6 +31,8 @@ pub struct ObserverConfig {
     pub token: String,
     /// Serve HTTPS with these PEM files.
     pub tls: Option<TlsFiles>,
+    /// The node's store, for its commit counts in `/metrics`.
+    pub kv: Option<rusm_kv::Store>,
 }
 
 impl ObserverConfig {
@@ -40,6 +42,7 @@ impl ObserverConfig {
             listen,
             token,
             tls: None,
+            kv: None,
         }
     }
 }
@@ -61,6 +64,7 @@ pub(crate) struct Shared {
     pub(crate) history: Arc<History>,
     /// Whether the listener speaks TLS (the cookie is then `Secure`).
     pub(crate) tls: bool,
+    pub(crate) kv: Option<rusm_kv::Store>,
 }
 
 /// A running observer. Dropping it stops the listener and the sampler.
@@ -148,6 +152,7 @@ pub async fn start(
         auth: Auth::new(token),
         history,
         tls: acceptor.is_some(),
+        kv: config.kv,
     });
     let tls = acceptor.is_some();
     let server = tokio::spawn(accept_loop(listener, acceptor, shared));

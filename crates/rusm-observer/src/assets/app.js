@@ -253,7 +253,9 @@ function init() {
   refreshTable();
   loadHistory();
   loadChildren($("tree-root"), 0);
-  setInterval(() => loadChildren($("tree-root"), 0), 5000);
+  // The tree's top level follows the node, unless the operator opened a
+  // branch (a refresh would fold it away under their cursor).
+  setInterval(() => { if (!$("tree-root").querySelector("ul")) loadChildren($("tree-root"), 0); }, 5000);
   connect();
 }
 

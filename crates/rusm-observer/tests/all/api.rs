@@ -117,3 +117,28 @@ async fn kill_through_the_api_ends_the_process_killed() {
     let a = request(addr, "POST", &path, &[("authorization", &auth)], "").await;
     assert_eq!(a.status, 404);
 }
+
+/// 100,000 processes: a page is still one page (the server sorts and cuts),
+/// and it comes back in well under a second even in a debug build.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_a_hundred_thousand_processes_is_one_page() {
+    let o = observed().await;
+    const N: u64 = 100_000;
+    let mut last = Pid::NODE;
+    for _ in 0..N {
+        last = o.node.spawn(SpawnOptions::new().name("many"), park).unwrap();
+    }
+    o.node.send(Pid::NODE, last, 1, vec![]).unwrap();
+    let start = std::time::Instant::now();
+    let a = get(&o, "/api/processes?sort=mailbox&order=desc&limit=50").await;
+    let took = start.elapsed();
+    let v = a.json();
+    assert_eq!(v["total"], N);
+    assert_eq!(v["rows"].as_array().unwrap().len(), 50);
+    assert_eq!(v["rows"][0]["pid"], last.get());
+    assert!(a.body.len() < 64 * 1024, "a page is small: {} bytes", a.body.len());
+    assert!(took < std::time::Duration::from_secs(3), "a page took {took:?}");
+    let filtered = get(&o, "/api/processes?component=nothing-like-this").await.json();
+    assert_eq!(filtered["matched"], 0);
+    o.node.shutdown(std::time::Duration::from_secs(5)).await;
+}
