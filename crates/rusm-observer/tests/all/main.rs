@@ -4,6 +4,7 @@
 mod api;
 mod auth;
 mod metrics;
+mod tls;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
