@@ -53,7 +53,9 @@ impl Lifecycle for Both {
 }
 
 /// A node with the observer on, and its running listener.
-async fn observed_node(first: Option<Arc<dyn Lifecycle>>) -> anyhow::Result<(Node, RunningObserver)> {
+async fn observed_node(
+    first: Option<Arc<dyn Lifecycle>>,
+) -> anyhow::Result<(Node, RunningObserver)> {
     let hooks = Hooks::new();
     let lifecycle: Arc<dyn Lifecycle> = match first {
         Some(first) => Arc::new(Both {
@@ -106,7 +108,9 @@ pub(crate) async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
         let (node, running) = observed_node(None).await?;
         let a = rusm_ping_pong_on(node, n).await.0;
         drop(running);
-        let b = rusm_ping_pong_on(Node::new(NodeConfig::default()), n).await.0;
+        let b = rusm_ping_pong_on(Node::new(NodeConfig::default()), n)
+            .await
+            .0;
         (on, off) = (on.max(a), off.max(b));
         pairs.push((a, b));
     }

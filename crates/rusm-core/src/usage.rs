@@ -21,8 +21,8 @@
 //! so that node-wide totals can stay monotonic.
 
 use std::future::{Future, poll_fn};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Once;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::Poll;
 use std::time::{Duration, Instant};
 
@@ -80,10 +80,7 @@ fn now() -> u32 {
 
 /// Run `body` to completion, adding to `process`'s CPU time how far the
 /// clock moved during each poll.
-pub(crate) async fn metered<F: Future>(
-    process: &Process,
-    body: F,
-) -> F::Output {
+pub(crate) async fn metered<F: Future>(process: &Process, body: F) -> F::Output {
     let mut body = std::pin::pin!(body);
     poll_fn(move |cx| {
         let start = now();

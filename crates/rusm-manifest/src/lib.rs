@@ -65,8 +65,8 @@ mod read;
 pub use diagnostic::{Diagnostic, Severity};
 pub use manifest::{
     ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_OBSERVER_LISTEN,
-    DEFAULT_SHUTDOWN, LogLevel, Manifest, ObserverConfig, ObserverTls, Strategy,
-    SupervisorConfig, UnknownLogLevel, UnknownStrategy,
+    DEFAULT_SHUTDOWN, LogLevel, Manifest, ObserverConfig, ObserverTls, Strategy, SupervisorConfig,
+    UnknownLogLevel, UnknownStrategy,
 };
 
 use std::path::Path;

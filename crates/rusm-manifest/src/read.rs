@@ -11,8 +11,7 @@
 use crate::diagnostic::{Diagnostic, Findings, Pos};
 use crate::manifest::{
     ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_OBSERVER_LISTEN,
-    DEFAULT_SHUTDOWN, LogLevel, Manifest, ObserverConfig, ObserverTls, Strategy,
-    SupervisorConfig,
+    DEFAULT_SHUTDOWN, LogLevel, Manifest, ObserverConfig, ObserverTls, Strategy, SupervisorConfig,
 };
 use rusm_caps::{BUILTIN_PROFILES, Capabilities, Preopen, ProfileOverrides, Profiles, SpawnGrant};
 use std::ops::Range;
@@ -331,10 +330,9 @@ impl<'a> Reader<'a> {
                     }
                     match (cert, tls_key) {
                         (Some(cert), Some(key)) => tls = Some(ObserverTls { cert, key }),
-                        _ => self.findings.error(
-                            item.span(),
-                            "`tls` needs both `cert` and `key` (PEM files)",
-                        ),
+                        _ => self
+                            .findings
+                            .error(item.span(), "`tls` needs both `cert` and `key` (PEM files)"),
                     }
                 }
                 _ => self.unknown(table, key, "in [observer]", OBSERVER_KEYS),

@@ -53,4 +53,3 @@ pub(crate) fn spawned(pid: Pid, name: &str, caps: &Arc<Capabilities>) {
         tracing::debug!(target: TARGET, event = "spawn", component = name, pid = pid.get(), profile = caps_profile, caps = %caps, "rusm spawn {name}#{pid} {caps}");
     }
 }
-

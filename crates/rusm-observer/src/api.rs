@@ -97,10 +97,14 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
     let hooks = &shared.hooks;
     match (method, path.as_str()) {
         (Method::GET, "/") => respond(StatusCode::OK, "text/html; charset=utf-8", page::INDEX),
-        (Method::GET, "/app.js") => {
-            respond(StatusCode::OK, "text/javascript; charset=utf-8", page::SCRIPT)
+        (Method::GET, "/app.js") => respond(
+            StatusCode::OK,
+            "text/javascript; charset=utf-8",
+            page::SCRIPT,
+        ),
+        (Method::GET, "/app.css") => {
+            respond(StatusCode::OK, "text/css; charset=utf-8", page::STYLE)
         }
-        (Method::GET, "/app.css") => respond(StatusCode::OK, "text/css; charset=utf-8", page::STYLE),
         (Method::GET, "/metrics") => respond(
             StatusCode::OK,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
@@ -116,10 +120,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                 .find(|(k, _)| k == "parent")
                 .map_or(Ok(0), |(_, v)| v.parse::<u64>());
             match parent {
-                Ok(p) => json_response(
-                    StatusCode::OK,
-                    &table::children(node, hooks, Pid(p), 200),
-                ),
+                Ok(p) => json_response(StatusCode::OK, &table::children(node, hooks, Pid(p), 200)),
                 Err(_) => error(StatusCode::BAD_REQUEST, "`parent` must be a pid"),
             }
         }
@@ -144,7 +145,9 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
                     }
                     Err(_) => error(StatusCode::NOT_FOUND, "no such process"),
                 },
-                (_, "") | (_, "kill") => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+                (_, "") | (_, "kill") => {
+                    error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed")
+                }
                 _ => error(StatusCode::NOT_FOUND, "no such path"),
             }
         }
@@ -154,16 +157,21 @@ pub(crate) async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Respo
 
 fn unauthorized(path: &str) -> Response<Body> {
     let mut response = if path == "/" {
-        respond(StatusCode::UNAUTHORIZED, "text/html; charset=utf-8", page::SIGN_IN)
+        respond(
+            StatusCode::UNAUTHORIZED,
+            "text/html; charset=utf-8",
+            page::SIGN_IN,
+        )
     } else {
         error(
             StatusCode::UNAUTHORIZED,
             "this observer needs `authorization: Bearer <token>` (the token file's content)",
         )
     };
-    response
-        .headers_mut()
-        .insert(header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer"));
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        http::HeaderValue::from_static("Bearer"),
+    );
     response
 }
 
@@ -239,7 +247,9 @@ fn events(shared: Arc<Shared>) -> Response<Body> {
     let ticks = tokio_stream_interval(Duration::from_secs(1)).map(move |()| {
         let sample = shared.history.latest().map(|s| s.to_json());
         let data = json!({ "live": shared.node.live(), "sample": sample });
-        Ok::<_, Infallible>(Frame::data(Bytes::from(format!("event: tick\ndata: {data}\n\n"))))
+        Ok::<_, Infallible>(Frame::data(Bytes::from(format!(
+            "event: tick\ndata: {data}\n\n"
+        ))))
     });
     let first = futures::stream::once(async {
         Ok::<_, Infallible>(Frame::data(Bytes::from_static(b": rusm observer\n\n")))

@@ -166,9 +166,10 @@ impl Hooks {
     /// the manifest: a bounded set.
     pub fn record_request(&self, route: &str, status: u16) {
         let mut requests = self.requests.lock();
-        if let Some(n) = requests.iter_mut().find_map(|((r, s), n)| {
-            (**r == *route && *s == status).then_some(n)
-        }) {
+        if let Some(n) = requests
+            .iter_mut()
+            .find_map(|((r, s), n)| (**r == *route && *s == status).then_some(n))
+        {
             *n += 1;
         } else {
             requests.insert((route.into(), status), 1);

@@ -45,8 +45,14 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
 
     let mut by_component_state: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
     let mut by_profile: BTreeMap<String, u64> = BTreeMap::new();
-    let (mut mailbox, mut mailbox_max, mut memory, mut queued, mut sent, mut cpu_ms) =
-        (0u64, 0u64, 0u64, 0u64, hooks.retired_sent.get(), hooks.retired_cpu_ms.get());
+    let (mut mailbox, mut mailbox_max, mut memory, mut queued, mut sent, mut cpu_ms) = (
+        0u64,
+        0u64,
+        0u64,
+        0u64,
+        hooks.retired_sent.get(),
+        hooks.retired_cpu_ms.get(),
+    );
     let mut components_seen: BTreeMap<String, ()> = BTreeMap::new();
     for r in &rows {
         let s = &r.summary;
@@ -58,7 +64,9 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
                 components_seen.insert(component.clone(), ());
             }
         }
-        *by_component_state.entry((component, s.state.as_str())).or_default() += 1;
+        *by_component_state
+            .entry((component, s.state.as_str()))
+            .or_default() += 1;
         *by_profile.entry(r.profile.to_string()).or_default() += 1;
         mailbox += u64::from(s.mailbox_len);
         mailbox_max = mailbox_max.max(u64::from(s.mailbox_len));
@@ -74,7 +82,11 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
             .get_or_create(&vec![("component", component), ("state", state.to_owned())])
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
-    registry.register("rusm_processes", "Live processes by component and state", processes);
+    registry.register(
+        "rusm_processes",
+        "Live processes by component and state",
+        processes,
+    );
 
     let profiles = Family::<Labels, Gauge<i64>>::default();
     for (profile, n) in by_profile {
@@ -82,7 +94,11 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
             .get_or_create(&vec![("profile", profile)])
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
-    registry.register("rusm_processes_by_profile", "Live processes by capability profile", profiles);
+    registry.register(
+        "rusm_processes_by_profile",
+        "Live processes by capability profile",
+        profiles,
+    );
 
     registry.register("rusm_spawns", "Processes spawned", counter(hooks.spawns()));
     let exits = Family::<Labels, Counter<u64, AtomicU64>>::default();
@@ -93,7 +109,11 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
     }
     registry.register("rusm_exits", "Processes ended, by exit-reason class", exits);
 
-    registry.register("rusm_mailbox_messages", "Messages queued in all mailboxes", gauge(mailbox));
+    registry.register(
+        "rusm_mailbox_messages",
+        "Messages queued in all mailboxes",
+        gauge(mailbox),
+    );
     registry.register(
         "rusm_mailbox_max_messages",
         "The deepest mailbox, in messages",
@@ -109,7 +129,11 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
         "Bytes the node holds for live processes (queued messages, timers, names, links)",
         gauge(queued),
     );
-    registry.register("rusm_messages_sent", "Messages sent by processes", counter(sent));
+    registry.register(
+        "rusm_messages_sent",
+        "Messages sent by processes",
+        counter(sent),
+    );
     registry.register(
         "rusm_cpu_milliseconds",
         "CPU time used by process bodies, sampled (0 without accounting)",
@@ -119,16 +143,35 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
     let requests = Family::<Labels, Counter<u64, AtomicU64>>::default();
     for (route, status, n) in hooks.requests() {
         requests
-            .get_or_create(&vec![("route", route.to_string()), ("status", status.to_string())])
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("status", status.to_string()),
+            ])
             .inc_by(n);
     }
-    registry.register("rusm_http_requests", "HTTP requests served, by route and status", requests);
+    registry.register(
+        "rusm_http_requests",
+        "HTTP requests served, by route and status",
+        requests,
+    );
 
     if let Some(kv) = kv {
         let stats = kv.stats();
-        registry.register("rusm_kv_commits", "Store transactions committed (each fsync'd)", counter(stats.commits));
-        registry.register("rusm_kv_writes", "Store writes acknowledged by those commits", counter(stats.ops));
-        registry.register("rusm_kv_failed_commits", "Store commits that failed", counter(stats.failed_commits));
+        registry.register(
+            "rusm_kv_commits",
+            "Store transactions committed (each fsync'd)",
+            counter(stats.commits),
+        );
+        registry.register(
+            "rusm_kv_writes",
+            "Store writes acknowledged by those commits",
+            counter(stats.ops),
+        );
+        registry.register(
+            "rusm_kv_failed_commits",
+            "Store commits that failed",
+            counter(stats.failed_commits),
+        );
     }
 
     let mut text = String::new();

@@ -133,16 +133,19 @@ pub async fn start(
         return Err(ObserverError::EmptyToken);
     }
     let acceptor = config.tls.as_ref().map(tls_acceptor).transpose()?;
-    let listener = TcpListener::bind(config.listen)
-        .await
+    let listener =
+        TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ObserverError::Listen {
+                addr: config.listen,
+                source,
+            })?;
+    let addr = listener
+        .local_addr()
         .map_err(|source| ObserverError::Listen {
             addr: config.listen,
             source,
         })?;
-    let addr = listener.local_addr().map_err(|source| ObserverError::Listen {
-        addr: config.listen,
-        source,
-    })?;
     hooks.attach(&node);
     let history = Arc::new(History::default());
     let sampler = tokio::spawn(history.clone().run(node.clone(), hooks.clone()));
@@ -191,7 +194,11 @@ async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, share
                         return;
                     }
                 },
-                None => builder.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
             };
             if let Err(e) = served {
                 tracing::debug!(target: "rusm::observer", %peer, error = %e, "connection ended");

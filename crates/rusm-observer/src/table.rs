@@ -154,7 +154,9 @@ impl Query {
     }
 
     fn keeps(&self, row: &Row) -> bool {
-        self.component.as_deref().is_none_or(|c| row.component() == c)
+        self.component
+            .as_deref()
+            .is_none_or(|c| row.component() == c)
             && self.profile.as_deref().is_none_or(|p| &*row.profile == p)
             && self
                 .state
@@ -186,7 +188,8 @@ pub(crate) fn page(node: &Node, hooks: &Hooks, q: &Query) -> Value {
     let rows = rows(node, hooks);
     let total = rows.len();
     let mut by_profile: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut by_state: BTreeMap<&str, u64> = ProcessState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
+    let mut by_state: BTreeMap<&str, u64> =
+        ProcessState::ALL.iter().map(|s| (s.as_str(), 0)).collect();
     let mut by_component: BTreeMap<&str, u64> = BTreeMap::new();
     for r in &rows {
         *by_profile.entry(&r.profile).or_default() += 1;
@@ -207,7 +210,10 @@ pub(crate) fn page(node: &Node, hooks: &Hooks, q: &Query) -> Value {
         kept.truncate(end);
     }
     kept.sort_unstable_by(order);
-    let page: Vec<Value> = kept[start..end.min(kept.len())].iter().map(|r| r.to_json()).collect();
+    let page: Vec<Value> = kept[start..end.min(kept.len())]
+        .iter()
+        .map(|r| r.to_json())
+        .collect();
     let mut components: Vec<(&str, u64)> = by_component.into_iter().collect();
     components.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
     components.truncate(100);

@@ -110,7 +110,10 @@ fn fetch(addr: SocketAddr, token: &str, path: &str) -> anyhow::Result<Value> {
         "401" => bail!("the observer refused the token (401)"),
         other => bail!("the observer answered {other}"),
     }
-    let body = if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
         dechunk(body)
     } else {
         body.to_owned()
@@ -139,7 +142,11 @@ fn bytes(n: u64) -> String {
         v /= 1024.0;
         i += 1;
     }
-    if i == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[i]) }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[i])
+    }
 }
 
 /// Run the view until `q`.
@@ -159,7 +166,11 @@ pub(crate) fn run(target: Target) -> anyhow::Result<()> {
     outcome
 }
 
-fn screen(terminal: &mut ratatui::DefaultTerminal, addr: SocketAddr, token: &str) -> anyhow::Result<()> {
+fn screen(
+    terminal: &mut ratatui::DefaultTerminal,
+    addr: SocketAddr,
+    token: &str,
+) -> anyhow::Result<()> {
     let mut sort = SortBy::Cpu;
     let mut last: Option<Result<Value, String>> = None;
     let mut fetched_at = Instant::now() - Duration::from_secs(10);
@@ -193,7 +204,8 @@ fn screen(terminal: &mut ratatui::DefaultTerminal, addr: SocketAddr, token: &str
                         .unwrap_or_default();
                     format!(
                         "rusm top  {addr}  {} processes ({states})  sorted by {}",
-                        v["total"], sort.title()
+                        v["total"],
+                        sort.title()
                     )
                 }
                 Some(Err(e)) => format!("rusm top  {addr}  error: {e}"),
@@ -201,7 +213,15 @@ fn screen(terminal: &mut ratatui::DefaultTerminal, addr: SocketAddr, token: &str
             };
             f.render_widget(Paragraph::new(Line::from(summary)), top);
             let header = Row::new([
-                "PID", "COMPONENT", "PROFILE", "STATE", "MAILBOX", "MEMORY", "CPU", "SENT", "RECEIVED",
+                "PID",
+                "COMPONENT",
+                "PROFILE",
+                "STATE",
+                "MAILBOX",
+                "MEMORY",
+                "CPU",
+                "SENT",
+                "RECEIVED",
             ])
             .style(Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED));
             let rows: Vec<Row> = match &last {
@@ -215,7 +235,12 @@ fn screen(terminal: &mut ratatui::DefaultTerminal, addr: SocketAddr, token: &str
                                     n("pid").to_string(),
                                     // Guest-chosen text stays text: ratatui
                                     // draws it, the terminal never parses it.
-                                    r["component"].as_str().unwrap_or("-").chars().filter(|c| !c.is_control()).collect(),
+                                    r["component"]
+                                        .as_str()
+                                        .unwrap_or("-")
+                                        .chars()
+                                        .filter(|c| !c.is_control())
+                                        .collect(),
                                     r["profile"].as_str().unwrap_or("-").to_owned(),
                                     r["state"].as_str().unwrap_or("-").to_owned(),
                                     n("mailbox_len").to_string(),
@@ -242,7 +267,9 @@ fn screen(terminal: &mut ratatui::DefaultTerminal, addr: SocketAddr, token: &str
                 Constraint::Length(10),
             ];
             f.render_widget(
-                Table::new(rows, widths).header(header).block(Block::default()),
+                Table::new(rows, widths)
+                    .header(header)
+                    .block(Block::default()),
                 body,
             );
             f.render_widget(

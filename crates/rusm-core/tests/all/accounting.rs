@@ -53,7 +53,10 @@ async fn messages_are_counted_on_both_ends_and_retired_at_exit() {
             assert_eq!(k.state, ProcessState::Waiting);
             break;
         }
-        assert!(Instant::now() < deadline, "counts never reached 7/5: {s:?} {k:?}");
+        assert!(
+            Instant::now() < deadline,
+            "counts never reached 7/5: {s:?} {k:?}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let mut seen = Vec::new();

@@ -29,14 +29,17 @@ async fn the_api_shows_a_known_set_of_processes() {
             let a = ctx
                 .spawn(SpawnOptions::new().name("beta-child").link(true), park)
                 .unwrap();
-            let _b = ctx.spawn(SpawnOptions::new().name("beta-child"), park).unwrap();
+            let _b = ctx
+                .spawn(SpawnOptions::new().name("beta-child"), park)
+                .unwrap();
             ctx.monitor(a).unwrap();
             park(ctx).await
         })
         .unwrap();
     // A mailbox of 7 on the second alpha.
     for i in 0..7 {
-        node.send(Pid::NODE, alphas[1], i, b"<script>".to_vec()).unwrap();
+        node.send(Pid::NODE, alphas[1], i, b"<script>".to_vec())
+            .unwrap();
     }
     node.set_label(alphas[1], "<img src=x onerror=alert(1)>");
 
@@ -48,31 +51,53 @@ async fn the_api_shows_a_known_set_of_processes() {
     assert_eq!(all["matched"], 6);
     assert_eq!(all["by_profile"]["sandboxed"], 3);
     assert_eq!(all["by_profile"]["host"], 3);
-    let pids: Vec<u64> = all["rows"].as_array().unwrap().iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    let pids: Vec<u64> = all["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pid"].as_u64().unwrap())
+        .collect();
     let mut sorted = pids.clone();
     sorted.sort();
     assert_eq!(pids, sorted, "pid order by default");
 
     let alpha = get(&o, "/api/processes?component=alpha").await.json();
     assert_eq!(alpha["matched"], 3);
-    assert!(alpha["rows"].as_array().unwrap().iter().all(|r| r["component"] == "alpha" && r["profile"] == "sandboxed"));
+    assert!(
+        alpha["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["component"] == "alpha" && r["profile"] == "sandboxed")
+    );
 
-    let by_mailbox = get(&o, "/api/processes?sort=mailbox&order=desc&limit=1").await.json();
+    let by_mailbox = get(&o, "/api/processes?sort=mailbox&order=desc&limit=1")
+        .await
+        .json();
     assert_eq!(by_mailbox["rows"][0]["pid"], alphas[1].get());
     assert_eq!(by_mailbox["rows"][0]["mailbox_len"], 7);
     assert_eq!(by_mailbox["rows"].as_array().unwrap().len(), 1);
     assert_eq!(by_mailbox["matched"], 6);
 
     let page2 = get(&o, "/api/processes?limit=2&offset=2").await.json();
-    let got: Vec<u64> = page2["rows"].as_array().unwrap().iter().map(|r| r["pid"].as_u64().unwrap()).collect();
+    let got: Vec<u64> = page2["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["pid"].as_u64().unwrap())
+        .collect();
     assert_eq!(got, sorted[2..4]);
 
-    let host = get(&o, "/api/processes?profile=host&component=beta-child").await.json();
+    let host = get(&o, "/api/processes?profile=host&component=beta-child")
+        .await
+        .json();
     assert_eq!(host["matched"], 2);
     assert_eq!(get(&o, "/api/processes?sort=bogus").await.status, 400);
 
     // Detail: grants, links, monitors, mailbox, children.
-    let d = get(&o, &format!("/api/processes/{}", alphas[1])).await.json();
+    let d = get(&o, &format!("/api/processes/{}", alphas[1]))
+        .await
+        .json();
     assert_eq!(d["component"], "alpha");
     assert_eq!(d["profile"], "sandboxed");
     assert_eq!(d["mailbox_len"], 7);
@@ -87,7 +112,12 @@ async fn the_api_shows_a_known_set_of_processes() {
     // The tree: the node's children, then beta's.
     let root = get(&o, "/api/tree").await.json();
     assert_eq!(root["total"], 4);
-    let beta = root["children"].as_array().unwrap().iter().find(|c| c["pid"] == boss.get()).unwrap();
+    let beta = root["children"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["pid"] == boss.get())
+        .unwrap();
     assert_eq!(beta["children"], 2);
     let under = get(&o, &format!("/api/tree?parent={boss}")).await.json();
     assert_eq!(under["total"], 2);
@@ -98,7 +128,11 @@ async fn kill_through_the_api_ends_the_process_killed() {
     let o = observed().await;
     let (pid, exit) = o
         .node
-        .spawn_watched(Pid::NODE, SpawnOptions::new().name("victim").trap_exit(true), park)
+        .spawn_watched(
+            Pid::NODE,
+            SpawnOptions::new().name("victim").trap_exit(true),
+            park,
+        )
         .unwrap();
     let addr = o.observer.local_addr();
     let auth = format!("Bearer {TOKEN}");
@@ -126,7 +160,10 @@ async fn a_page_of_a_hundred_thousand_processes_is_one_page() {
     const N: u64 = 100_000;
     let mut last = Pid::NODE;
     for _ in 0..N {
-        last = o.node.spawn(SpawnOptions::new().name("many"), park).unwrap();
+        last = o
+            .node
+            .spawn(SpawnOptions::new().name("many"), park)
+            .unwrap();
     }
     o.node.send(Pid::NODE, last, 1, vec![]).unwrap();
     let start = std::time::Instant::now();
@@ -136,9 +173,18 @@ async fn a_page_of_a_hundred_thousand_processes_is_one_page() {
     assert_eq!(v["total"], N);
     assert_eq!(v["rows"].as_array().unwrap().len(), 50);
     assert_eq!(v["rows"][0]["pid"], last.get());
-    assert!(a.body.len() < 64 * 1024, "a page is small: {} bytes", a.body.len());
-    assert!(took < std::time::Duration::from_secs(3), "a page took {took:?}");
-    let filtered = get(&o, "/api/processes?component=nothing-like-this").await.json();
+    assert!(
+        a.body.len() < 64 * 1024,
+        "a page is small: {} bytes",
+        a.body.len()
+    );
+    assert!(
+        took < std::time::Duration::from_secs(3),
+        "a page took {took:?}"
+    );
+    let filtered = get(&o, "/api/processes?component=nothing-like-this")
+        .await
+        .json();
     assert_eq!(filtered["matched"], 0);
     o.node.shutdown(std::time::Duration::from_secs(5)).await;
 }

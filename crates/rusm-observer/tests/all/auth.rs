@@ -73,7 +73,14 @@ async fn sign_in_sets_a_cookie_that_opens_the_page_and_a_wrong_token_does_not() 
     let addr = o.observer.local_addr();
     let form = "application/x-www-form-urlencoded";
 
-    let refused = request(addr, "POST", "/signin", &[("content-type", form)], "token=nope").await;
+    let refused = request(
+        addr,
+        "POST",
+        "/signin",
+        &[("content-type", form)],
+        "token=nope",
+    )
+    .await;
     assert_eq!(refused.status, 401);
     assert!(refused.header("set-cookie").is_none());
 
@@ -81,15 +88,28 @@ async fn sign_in_sets_a_cookie_that_opens_the_page_and_a_wrong_token_does_not() 
     let body = format!("token={}", TOKEN.replace('-', "%2D"));
     let ok = request(addr, "POST", "/signin", &[("content-type", form)], &body).await;
     assert_eq!(ok.status, 303, "{ok:?}");
-    let cookie = ok.header("set-cookie").expect("a session cookie").to_owned();
+    let cookie = ok
+        .header("set-cookie")
+        .expect("a session cookie")
+        .to_owned();
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    assert!(!cookie.contains(TOKEN), "the cookie is not the token: {cookie}");
+    assert!(
+        !cookie.contains(TOKEN),
+        "the cookie is not the token: {cookie}"
+    );
     let pair = cookie.split(';').next().unwrap().to_owned();
 
     let page = request(addr, "GET", "/", &[("cookie", &pair)], "").await;
     assert_eq!(page.status, 200);
     assert!(page.body.contains("app.js"));
-    let api = request(addr, "GET", "/api/processes", &[("cookie", &format!("a=b; {pair}"))], "").await;
+    let api = request(
+        addr,
+        "GET",
+        "/api/processes",
+        &[("cookie", &format!("a=b; {pair}"))],
+        "",
+    )
+    .await;
     assert_eq!(api.status, 200);
 }

@@ -92,7 +92,14 @@ fn parse(raw: &[u8]) -> Answer {
     let text = String::from_utf8_lossy(raw);
     let (head, rest) = text.split_once("\r\n\r\n").expect("a full response head");
     let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let status = lines
+        .next()
+        .unwrap()
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     let headers: Vec<(String, String)> = lines
         .filter_map(|l| l.split_once(':'))
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
@@ -100,7 +107,11 @@ fn parse(raw: &[u8]) -> Answer {
     let chunked = headers
         .iter()
         .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked { dechunk(rest) } else { rest.to_owned() };
+    let body = if chunked {
+        dechunk(rest)
+    } else {
+        rest.to_owned()
+    };
     Answer {
         status,
         headers,
@@ -124,7 +135,14 @@ fn dechunk(mut rest: &str) -> String {
 /// A GET with the bearer token.
 pub(crate) async fn get(o: &Observed, path: &str) -> Answer {
     let auth = format!("Bearer {TOKEN}");
-    request(o.observer.local_addr(), "GET", path, &[("authorization", &auth)], "").await
+    request(
+        o.observer.local_addr(),
+        "GET",
+        path,
+        &[("authorization", &auth)],
+        "",
+    )
+    .await
 }
 
 /// Wait until `f` holds, failing the test after 5 s.

@@ -35,8 +35,19 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
     assert!(before.body.ends_with("# EOF\n"), "{}", before.body);
     let m = scrape(&before.body);
     assert_eq!(m["rusm_spawns_total{}"], 0.0);
-    for class in ["normal", "killed", "crashed", "failed_to_start", "linked", "shutdown"] {
-        assert_eq!(m[&format!("rusm_exits_total{{reason={class}}}")], 0.0, "{class}");
+    for class in [
+        "normal",
+        "killed",
+        "crashed",
+        "failed_to_start",
+        "linked",
+        "shutdown",
+    ] {
+        assert_eq!(
+            m[&format!("rusm_exits_total{{reason={class}}}")],
+            0.0,
+            "{class}"
+        );
     }
 
     let mut parked = Vec::new();
@@ -52,9 +63,11 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
     for _ in 0..3 {
         let (_, exit) = o
             .node
-            .spawn_watched(Pid::NODE, SpawnOptions::new().name("crasher"), |_ctx| async {
-                Err::<(), _>("boom")
-            })
+            .spawn_watched(
+                Pid::NODE,
+                SpawnOptions::new().name("crasher"),
+                |_ctx| async { Err::<(), _>("boom") },
+            )
             .unwrap();
         assert!(matches!(exit.await, ExitReason::Crashed(_)));
     }
@@ -69,5 +82,8 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
     assert_eq!(m["rusm_processes_by_profile{profile=host}"], 4.0);
     assert_eq!(m["rusm_mailbox_messages{}"], 2.0);
     assert_eq!(m["rusm_mailbox_max_messages{}"], 2.0);
-    assert!(!m.keys().any(|k| k.contains("crasher")), "no gauge for processes that are gone");
+    assert!(
+        !m.keys().any(|k| k.contains("crasher")),
+        "no gauge for processes that are gone"
+    );
 }

@@ -20,7 +20,10 @@ async fn https(
 ) -> String {
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
     let name = ServerName::IpAddress(addr.ip().into());
-    let mut tls = connector.connect(name, tcp).await.expect("the TLS handshake");
+    let mut tls = connector
+        .connect(name, tcp)
+        .await
+        .expect("the TLS handshake");
     tls.write_all(request.as_bytes()).await.unwrap();
     let mut out = Vec::new();
     let _ = tls.read_to_end(&mut out).await;
@@ -32,7 +35,23 @@ async fn https_with_the_token_and_401_without() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1", "-subj", "/CN=rusm-observer", "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=rusm-observer",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

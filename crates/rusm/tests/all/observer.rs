@@ -54,7 +54,9 @@ fn the_page_in_a_real_browser_filters_opens_and_kills() {
     let port = free_port();
     let app = observed_app(port);
     let mut running = app.start(&["--log", "info", "run"]);
-    running.wait_for_line("the observer's address", |l| l.starts_with("rusm observer http://"));
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
     let url = format!("http://127.0.0.1:{port}/");
     let shot = artifacts().join("observer-page.png");
     let _ = std::fs::remove_file(&shot);
@@ -83,7 +85,11 @@ fn the_page_in_a_real_browser_filters_opens_and_kills() {
     // The lifecycle log says the pid the page killed ended `killed`, and
     // the supervisor restarted alpha.
     let line = format!("rusm exit  alpha#{pid} killed");
-    assert!(out.stderr.lines().any(|l| l == line), "no `{line}` in:\n{}", out.show());
+    assert!(
+        out.stderr.lines().any(|l| l == line),
+        "no `{line}` in:\n{}",
+        out.show()
+    );
     assert!(shot.metadata().expect("the screenshot").len() > 10_000);
     out.assert_code(0);
 }
@@ -100,22 +106,35 @@ fn log_format_json_writes_one_object_per_lifecycle_line() {
         .filter(|l| l.starts_with('{'))
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
         .collect();
-    let spawn = objects.iter().find(|o| o["event"] == "spawn").expect("a spawn line");
+    let spawn = objects
+        .iter()
+        .find(|o| o["event"] == "spawn")
+        .expect("a spawn line");
     assert_eq!(spawn["component"], "boom");
     assert_eq!(spawn["profile"], "sandboxed");
     assert_eq!(spawn["level"], "DEBUG");
-    let exit = objects.iter().find(|o| o["event"] == "exit").expect("an exit line");
+    let exit = objects
+        .iter()
+        .find(|o| o["event"] == "exit")
+        .expect("an exit line");
     assert_eq!(exit["component"], "boom");
     assert_eq!(exit["class"], "crashed");
     assert_eq!(exit["level"], "ERROR");
     assert_eq!(exit["pid"], spawn["pid"]);
     assert!(exit["reason"].as_str().unwrap().starts_with("crashed: "));
-    assert!(exit["message"].as_str().unwrap().starts_with("rusm exit  boom#"));
+    assert!(
+        exit["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rusm exit  boom#")
+    );
     assert!(exit["timestamp"].is_string());
     // And the text format is unchanged: the message alone.
     let text = app.rusm(&["--log", "info", "run", "boom.wat"]);
     assert!(
-        text.stderr_lines().iter().any(|l| l.starts_with("rusm exit  boom#N crashed: ")),
+        text.stderr_lines()
+            .iter()
+            .any(|l| l.starts_with("rusm exit  boom#N crashed: ")),
         "{}",
         text.show()
     );
@@ -127,7 +146,12 @@ fn check_refuses_an_empty_or_missing_token_file() {
     app.write("secrets/observer-token", "  \n");
     let out = app.rusm(&["check"]);
     out.assert_code(2);
-    assert!(out.stdout.contains("observer token file `secrets/observer-token` is empty"), "{}", out.show());
+    assert!(
+        out.stdout
+            .contains("observer token file `secrets/observer-token` is empty"),
+        "{}",
+        out.show()
+    );
     std::fs::remove_file(app.path().join("secrets/observer-token")).unwrap();
     let out = app.rusm(&["check"]);
     out.assert_code(2);
@@ -147,7 +171,9 @@ fn an_observer_keeps_a_node_without_residents_up_until_sigterm() {
     )
     .write("t", TOKEN);
     let mut running = app.start(&["--log", "info", "run"]);
-    running.wait_for_line("the observer's address", |l| l.starts_with("rusm observer http://"));
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
     std::thread::sleep(Duration::from_millis(200));
     running.signal(libc::SIGTERM);
     running.finish(DEADLINE).assert_code(0);
@@ -161,7 +187,9 @@ fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
     let port = free_port();
     let app = observed_app(port);
     let mut running = app.start(&["--log", "info", "run"]);
-    running.wait_for_line("the observer's address", |l| l.starts_with("rusm observer http://"));
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
     let session = format!("rusm-top-{}", std::process::id());
     let tmux = |args: &[&str]| {
         Command::new("tmux")
@@ -174,13 +202,25 @@ fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
         env!("CARGO_BIN_EXE_rusm"),
         app.path().join("secrets/observer-token").display()
     );
-    let started = tmux(&["new-session", "-d", "-s", &session, "-x", "150", "-y", "30", &top]);
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "150",
+        "-y",
+        "30",
+        &top,
+    ]);
     assert!(started.status.success(), "{started:?}");
     // A failing test must not leave its session behind.
     struct Session(String);
     impl Drop for Session {
         fn drop(&mut self) {
-            let _ = Command::new("tmux").args(["kill-session", "-t", &self.0]).output();
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
         }
     }
     let _cleanup = Session(session.clone());
@@ -194,12 +234,18 @@ fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
             if check(&screen) {
                 return screen;
             }
-            assert!(std::time::Instant::now() < until, "no {what} on the screen:\n{screen}");
+            assert!(
+                std::time::Instant::now() < until,
+                "no {what} on the screen:\n{screen}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     };
     let screen = wait_for("process rows", &|s| {
-        s.contains("PID") && s.contains("alpha") && s.contains("beta") && s.contains("sorted by CPU")
+        s.contains("PID")
+            && s.contains("alpha")
+            && s.contains("beta")
+            && s.contains("sorted by CPU")
     });
     assert!(screen.contains("supervisor"), "{screen}");
     tmux(&["send-keys", "-t", &session, "m"]);
@@ -207,7 +253,10 @@ fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
     tmux(&["send-keys", "-t", &session, "q"]);
     let until = std::time::Instant::now() + Duration::from_secs(10);
     while tmux(&["has-session", "-t", &session]).status.success() {
-        assert!(std::time::Instant::now() < until, "rusm top did not quit on `q`");
+        assert!(
+            std::time::Instant::now() < until,
+            "rusm top did not quit on `q`"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     running.signal(libc::SIGTERM);
