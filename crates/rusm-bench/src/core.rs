@@ -33,13 +33,13 @@ use tokio::sync::Notify;
 use crate::report::{Report, Target, quantile_us};
 
 /// Processes alive at once in a storm, on every side (BEAM included).
-const IN_FLIGHT: u32 = 10_000;
+pub(crate) const IN_FLIGHT: u32 = 10_000;
 
 /// A storm's driver waits for exits this many at a time, so that it is
 /// woken once per batch rather than once per exit.
 const BATCH: u32 = 500;
 
-fn rounds(quick: bool) -> usize {
+pub(crate) fn rounds(quick: bool) -> usize {
     if quick { 1 } else { 3 }
 }
 
@@ -136,7 +136,7 @@ pub(crate) async fn idle_memory(quick: bool) -> anyhow::Result<Report> {
 /// reached: one atomic add and one load per exit, about what joining a
 /// tokio task costs, so the measurement weighs on neither side.
 #[derive(Default)]
-struct ExitWindow {
+pub(crate) struct ExitWindow {
     exits: AtomicU64,
     /// The count the driver waits for.
     target: AtomicU64,
@@ -177,6 +177,17 @@ pub(crate) async fn rusm_spawn_storm(total: u64, in_flight: u32) -> f64 {
         lifecycle: Some(window.clone()),
         ..NodeConfig::default()
     });
+    rusm_spawn_storm_on(total, in_flight, node, window).await
+}
+
+/// [`rusm_spawn_storm`] on `node`, whose lifecycle tells `window` of
+/// every exit (the observer benchmark's node, with accounting and hooks).
+pub(crate) async fn rusm_spawn_storm_on(
+    total: u64,
+    in_flight: u32,
+    node: Node,
+    window: Arc<ExitWindow>,
+) -> f64 {
     let start = Instant::now();
     let mut spawned = 0;
     while spawned < total {
@@ -222,7 +233,11 @@ const TIME_EVERY: u64 = 16;
 /// Round trips per second between two processes, and the latency in
 /// nanoseconds of every `TIME_EVERY`-th round trip.
 pub(crate) async fn rusm_ping_pong(rounds: u64) -> (f64, Vec<u64>) {
-    let node = Node::new(NodeConfig::default());
+    rusm_ping_pong_on(Node::new(NodeConfig::default()), rounds).await
+}
+
+/// [`rusm_ping_pong`] on `node`.
+pub(crate) async fn rusm_ping_pong_on(node: Node, rounds: u64) -> (f64, Vec<u64>) {
     let pong = node
         .spawn(SpawnOptions::new(), |ctx| async move {
             loop {

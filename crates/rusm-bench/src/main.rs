@@ -13,6 +13,7 @@
 
 mod core;
 mod kv;
+mod observer;
 mod report;
 // `pub` items in these two are crate-private in fact; they are left as
 // they are while the rusm-wasm API they call is renamed on another branch
@@ -55,6 +56,11 @@ enum Scenario {
     KvStorm,
     /// Reads per second on the caller's thread (spawn_blocking).
     KvReads,
+    /// spawn-storm with the observer on (accounting, hooks, listener)
+    /// beside the same storm with it off, same build, same run.
+    ObserverStorm,
+    /// ping-pong with the observer on beside it off.
+    ObserverPingPong,
     #[cfg(feature = "wasm")]
     ModuleStorm,
     #[cfg(feature = "wasm")]
@@ -205,6 +211,8 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
         Scenario::KvReads => kv_reads(quick).await,
+        Scenario::ObserverStorm => observer::storm(quick).await,
+        Scenario::ObserverPingPong => observer::ping_pong(quick).await,
         #[cfg(feature = "wasm")]
         s @ (Scenario::ModuleStorm
         | Scenario::ComponentStorm

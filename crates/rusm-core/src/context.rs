@@ -49,7 +49,11 @@ impl Ctx {
     /// if `to` is not alive and `Limit` if the data is over the node's
     /// cap or `to`'s mailbox (or `max_queued`) is full.
     pub fn send(&self, to: Pid, tag: i64, data: Vec<u8>) -> Result<(), Error> {
-        self.node.send(self.pid(), to, tag, data)
+        let sent = self.node.send(self.pid(), to, tag, data);
+        if sent.is_ok() {
+            self.process.count_sent();
+        }
+        sent
     }
 
     /// Wait for the first message, in arrival order, whose tag is in `tags`

@@ -19,7 +19,7 @@ impl Node {
     pub(crate) fn finish(&self, process: &Arc<Process>, body_reason: Option<ExitReason>) {
         let inner = &self.inner;
         let pid = process.pid;
-        let (reason, links, watchers, spawn_watch, extra) = {
+        let (reason, links, watchers, spawn_watch, extra, received) = {
             let mut st = process.lock();
             if !st.alive {
                 return;
@@ -39,6 +39,7 @@ impl Node {
                 std::mem::take(&mut st.monitored_by),
                 st.spawn_watch.take(),
                 st.extra.take(),
+                st.received,
             )
         };
         inner.table.remove(pid);
@@ -53,6 +54,9 @@ impl Node {
         tracing::trace!(%pid, %reason, "exit");
         if let Some(l) = &inner.config.lifecycle {
             l.exited(pid, process.name.as_deref(), &reason);
+            if inner.config.accounting {
+                l.retired(pid, &process.usage(received));
+            }
         }
         if let Some(tx) = spawn_watch {
             let _ = tx.send(reason);

@@ -2,10 +2,10 @@
 //! is called by people (`set_label`), and the node's bookkeeping in figures
 //! (`stats`), for operators, the observer and tests.
 
-use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
-use crate::process::Watcher;
-use crate::{Node, Pid};
+use crate::process::{State, Watcher};
+use crate::{Node, Pid, Usage};
 
 /// What [`Node::info`] tells about a process: a snapshot, taken under its
 /// lock, of its identity, relations and what it holds.
@@ -36,6 +36,78 @@ pub struct ProcessInfo {
     /// Bytes it makes the node hold (queued messages, timers, names, and
     /// the room its links and monitors reserve).
     pub queued_bytes: u64,
+    /// The monitors it holds on others, at most [`INFO_LIST_LIMIT`].
+    pub monitors: Vec<Pid>,
+    /// What it is doing.
+    pub state: ProcessState,
+    /// What it used so far (CPU time only with accounting on).
+    pub usage: Usage,
+}
+
+/// What a process is doing, as far as the node can tell from outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProcessState {
+    /// Running or ready to run (not parked in a receive).
+    Running,
+    /// Parked in a receive, waiting for a message.
+    Waiting,
+    /// An exit signal was accepted; the body is being stopped.
+    Exiting,
+}
+
+impl ProcessState {
+    /// Every state, in the order an operator reads them.
+    pub const ALL: [ProcessState; 3] = [
+        ProcessState::Running,
+        ProcessState::Waiting,
+        ProcessState::Exiting,
+    ];
+
+    /// The lower-case word for it (`running`, `waiting`, `exiting`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProcessState::Running => "running",
+            ProcessState::Waiting => "waiting",
+            ProcessState::Exiting => "exiting",
+        }
+    }
+
+    fn of(st: &State) -> ProcessState {
+        if st.pending_exit.is_some() {
+            ProcessState::Exiting
+        } else if st.waker.is_some() {
+            // The waker is registered by a receive that found nothing and
+            // taken by the next delivery: set means parked on the mailbox.
+            ProcessState::Waiting
+        } else {
+            ProcessState::Running
+        }
+    }
+}
+
+/// One row of [`Node::for_each_process`]: the figures of a process that
+/// cost no allocation to read, for views over every process (the
+/// observer's table, metrics).
+#[derive(Clone, Debug)]
+pub struct ProcessSummary {
+    /// The process.
+    pub pid: Pid,
+    /// Its spawner ([`Pid::NODE`] for a host spawn).
+    pub parent: Pid,
+    /// What it runs (a component name), if the spawner named it.
+    pub name: Option<Arc<str>>,
+    /// What it is doing.
+    pub state: ProcessState,
+    /// Messages queued and not yet received.
+    pub mailbox_len: u32,
+    /// Linear memory, as its backend last reported it.
+    pub memory_bytes: u64,
+    /// Bytes it makes the node hold.
+    pub queued_bytes: u64,
+    /// Links it has.
+    pub links: u32,
+    /// What it used so far.
+    pub usage: Usage,
 }
 
 /// `info` lists at most this many names, links and watchers: the answer
@@ -101,9 +173,53 @@ impl Node {
                 .collect(),
             mailbox_len: u32::try_from(st.mailbox.len()).unwrap_or(u32::MAX),
             trap_exit: st.trap_exit,
-            memory_bytes: p.memory_bytes.load(Ordering::Relaxed),
+            memory_bytes: p.memory_bytes(),
             queued_bytes: st.queued as u64,
+            monitors: extra
+                .map(|e| {
+                    e.monitors
+                        .iter()
+                        .take(INFO_LIST_LIMIT)
+                        .map(|&(_, target)| target)
+                        .collect()
+                })
+                .unwrap_or_default(),
+            state: ProcessState::of(&st),
+            usage: p.usage(st.received),
         })
+    }
+
+    /// Call `f` with a summary of every live process, one at a time, each
+    /// read under its own lock (never two at once, never the table's while
+    /// `f` runs). In no particular order. For views over every process: it
+    /// walks them all, so it is for a view refreshed every second or so,
+    /// not for a hot path.
+    pub fn for_each_process(&self, mut f: impl FnMut(&ProcessSummary)) {
+        for p in self.inner.table.processes() {
+            let summary = {
+                let st = p.lock();
+                if !st.alive {
+                    continue;
+                }
+                ProcessSummary {
+                    pid: p.pid,
+                    parent: p.parent,
+                    name: p.name.clone(),
+                    state: ProcessState::of(&st),
+                    mailbox_len: u32::try_from(st.mailbox.len()).unwrap_or(u32::MAX),
+                    memory_bytes: p.memory_bytes(),
+                    queued_bytes: st.queued as u64,
+                    links: u32::try_from(st.links.len()).unwrap_or(u32::MAX),
+                    usage: p.usage(st.received),
+                }
+            };
+            f(&summary);
+        }
+    }
+
+    /// Whether this node samples CPU time ([`NodeConfig::accounting`](crate::NodeConfig::accounting)).
+    pub fn accounting(&self) -> bool {
+        self.inner.config.accounting
     }
 
     /// Label a process for people (`info`, the observer). At most

@@ -61,14 +61,18 @@ mod spawn;
 mod supervisor;
 mod table;
 mod timer;
+mod usage;
 
 pub use context::{Ctx, MAX_RECEIVE_TAGS};
 pub use error::Error;
 pub use exit::{ExitReason, IntoExitReason, MAX_REASON_BYTES, ParseExitReasonError, ReasonText};
-pub use info::{INFO_LIST_LIMIT, MAX_LABEL_BYTES, NodeStats, ProcessInfo};
+pub use info::{
+    INFO_LIST_LIMIT, MAX_LABEL_BYTES, NodeStats, ProcessInfo, ProcessState, ProcessSummary,
+};
 pub use message::{EXIT_TAG, Message, MessageKind};
 pub use node::{Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
 pub use reference::FIRST_REF;
 pub use spawn::{ExitWatch, ProcessQuota, SpawnOptions};
 pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec, replace_child};
+pub use usage::Usage;

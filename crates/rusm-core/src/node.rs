@@ -19,7 +19,7 @@ use crate::reference::References;
 use crate::registry::Registry;
 use crate::table::ProcessTable;
 use crate::timer::Timers;
-use crate::{Error, ExitReason, Message, Pid, Ref};
+use crate::{Error, ExitReason, Message, Pid, Ref, Usage};
 
 /// Told about every process that starts and ends: the hook a lifecycle log
 /// (or a benchmark counting exits) hangs off, without the core knowing of
@@ -31,6 +31,10 @@ pub trait Lifecycle: Send + Sync + 'static {
     /// `pid` ended with `reason`. Called once, from the exit procedure,
     /// after its links and monitors were told.
     fn exited(&self, _pid: Pid, _name: Option<&str>, _reason: &ExitReason) {}
+    /// What `pid` used in its lifetime, right after [`exited`](Lifecycle::exited).
+    /// Called only on a node with [`NodeConfig::accounting`] on: node-wide
+    /// totals add these up so that they never go back when a process ends.
+    fn retired(&self, _pid: Pid, _usage: &Usage) {}
 }
 
 /// Node-wide limits.
@@ -43,6 +47,10 @@ pub struct NodeConfig {
     /// Told of every spawn and exit (see [`Lifecycle`]); `None` skips the
     /// calls altogether.
     pub lifecycle: Option<Arc<dyn Lifecycle>>,
+    /// Sample each process's CPU time (see [`Usage`]); message counts are
+    /// kept either way. Costs a thread ticking every millisecond and two
+    /// relaxed loads per poll of a body; off by default.
+    pub accounting: bool,
 }
 
 impl Default for NodeConfig {
@@ -51,6 +59,7 @@ impl Default for NodeConfig {
             max_processes: u64::MAX,
             max_message_bytes: 16 << 20,
             lifecycle: None,
+            accounting: false,
         }
     }
 }
@@ -92,6 +101,9 @@ impl Node {
 
     /// A node whose processes run on `runtime`.
     pub fn with_runtime(config: NodeConfig, runtime: Handle) -> Node {
+        if config.accounting {
+            crate::usage::start_clock();
+        }
         Node {
             inner: Arc::new(NodeInner {
                 table: ProcessTable::new(),

@@ -19,7 +19,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::task::{Context, Waker};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -86,23 +86,37 @@ pub(crate) struct Process {
     pub(crate) parent: Pid,
     /// What it runs (a component name), for logs and introspection.
     pub(crate) name: Option<Arc<str>>,
-    /// The most data messages its mailbox holds; `usize::MAX` when
-    /// unbounded. (Not an `Option`: eight bytes more would take a process
-    /// past 256 bytes, into the allocator's next size class, and every
-    /// spawn measurably slower.)
-    pub(crate) mailbox_capacity: usize,
+    /// The most data messages its mailbox holds; `u32::MAX` when
+    /// unbounded. (Not an `Option`, and 32 bits: more bytes would take a
+    /// process past 256 bytes, into the allocator's next size class, and
+    /// every spawn measurably slower. Four billion queued messages is no
+    /// bound anyone means.)
+    pub(crate) mailbox_capacity: u32,
+    /// Data messages this process sent (wrapping at 2^32). Written only by
+    /// the process itself (see [`Process::count_sent`]), read by anyone.
+    pub(crate) sent: AtomicU32,
     /// The most bytes it may make the node hold (see the module docs).
     pub(crate) max_queued: usize,
     /// The quota it counts against, released at exit.
     pub(crate) quota: Option<Arc<ProcessQuota>>,
-    /// Linear memory held, as reported by a backend (0 for native bodies).
-    pub(crate) memory_bytes: AtomicU64,
+    /// Linear memory held, in KiB, as reported by a backend (0 for native
+    /// bodies). KiB in 32 bits (4 TiB) rather than bytes in 64: the four
+    /// bytes saved hold `cpu_ms` within the 256-byte size class.
+    pub(crate) memory_kib: AtomicU32,
+    /// Milliseconds of CPU its body used, as sampled by the node's coarse
+    /// clock (`usage.rs`); 0 when the node does no accounting. Written
+    /// only by the task that polls the body.
+    pub(crate) cpu_ms: AtomicU32,
     state: Mutex<State>,
 }
 
 pub(crate) struct State {
     pub(crate) alive: bool,
     pub(crate) trap_exit: bool,
+    /// Messages this process took from its mailbox (wrapping at 2^32).
+    /// Kept under the lock the receive holds anyway, in bytes the two
+    /// flags above leave as padding.
+    pub(crate) received: u32,
     pub(crate) mailbox: VecDeque<Message>,
     /// Bytes charged to this process (see the module docs).
     pub(crate) queued: usize,
@@ -221,13 +235,16 @@ impl Process {
             pid,
             parent,
             name,
-            mailbox_capacity,
+            mailbox_capacity: u32::try_from(mailbox_capacity).unwrap_or(u32::MAX),
+            sent: AtomicU32::new(0),
             max_queued,
             quota,
-            memory_bytes: AtomicU64::new(0),
+            memory_kib: AtomicU32::new(0),
+            cpu_ms: AtomicU32::new(0),
             state: Mutex::new(State {
                 alive: true,
                 trap_exit,
+                received: 0,
                 mailbox: VecDeque::new(),
                 queued: 0,
                 waker: None,
@@ -253,7 +270,7 @@ impl Process {
             if !st.alive {
                 return Err(Error::NoProcess);
             }
-            if message.is_droppable() && st.mailbox.len() >= self.mailbox_capacity {
+            if message.is_droppable() && st.mailbox.len() >= self.mailbox_capacity as usize {
                 return Err(Error::Limit);
             }
             if !st.fits(message.charge(), self.max_queued) {
@@ -303,6 +320,7 @@ impl Process {
             };
             let m = m.expect("index found by the scan above");
             st.refund(m.charge());
+            st.received = st.received.wrapping_add(1);
             return Take::Taken(m);
         }
         *scanned = end;
@@ -319,7 +337,21 @@ impl Process {
     }
 
     pub(crate) fn set_memory_bytes(&self, bytes: u64) {
-        self.memory_bytes.store(bytes, Ordering::Relaxed);
+        let kib = u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX);
+        self.memory_kib.store(kib, Ordering::Relaxed);
+    }
+
+    pub(crate) fn memory_bytes(&self) -> u64 {
+        u64::from(self.memory_kib.load(Ordering::Relaxed)) * 1024
+    }
+
+    /// Count one message sent by this process. A load and a store, not a
+    /// read-modify-write: only the process's own task sends as it, so no
+    /// increment is lost, and the send path pays no locked instruction.
+    #[inline]
+    pub(crate) fn count_sent(&self) {
+        let n = self.sent.load(Ordering::Relaxed);
+        self.sent.store(n.wrapping_add(1), Ordering::Relaxed);
     }
 }
 

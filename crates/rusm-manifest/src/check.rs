@@ -141,6 +141,24 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
             );
         }
     }
+    if let Some((written, path, at)) = &places.observer_token {
+        let problem = match std::fs::read_to_string(path) {
+            Ok(token) if token.trim().is_empty() => Some("is empty"),
+            Ok(_) => None,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("does not exist"),
+            Err(_) => Some("cannot be read"),
+        };
+        if let Some(problem) = problem {
+            push(
+                Severity::Error,
+                *at,
+                format!(
+                    "observer token file `{written}` {problem}: put a long random token in it \
+                     (e.g. `head -c 32 /dev/urandom | base64 > {written}`)"
+                ),
+            );
+        }
+    }
 
     if let (Some(store), Some((written, at))) = (&manifest.store, &places.store)
         && let Some(message) = store_problem(store, written)

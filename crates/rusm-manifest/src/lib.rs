@@ -67,8 +67,9 @@ pub use diagnostic::{Diagnostic, Severity};
 pub use http::{HttpDecl, RouteDecl};
 pub use manifest::{
     ComponentDecl, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_CONCURRENT_REQUESTS,
-    DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel, Manifest,
-    NetworkConfig, Strategy, SupervisorConfig, UnknownLogLevel, UnknownStrategy,
+    DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_OBSERVER_LISTEN, DEFAULT_SHUTDOWN,
+    LogLevel, Manifest, NetworkConfig, ObserverConfig, ObserverTls, Strategy, SupervisorConfig,
+    UnknownLogLevel, UnknownStrategy,
 };
 
 use std::path::Path;

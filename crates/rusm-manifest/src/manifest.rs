@@ -45,6 +45,9 @@ pub struct Manifest {
     pub http: Option<HttpDecl>,
     /// `[network]`: how the node makes outgoing connections for guests.
     pub network: NetworkConfig,
+    /// `[observer]`: the operator's web page, metrics and JSON API; `None`
+    /// when the section is absent.
+    pub observer: Option<ObserverConfig>,
 }
 
 /// Connect timeout when `[network]` sets none.
@@ -76,6 +79,30 @@ impl Default for NetworkConfig {
         }
     }
 }
+
+/// The `[observer]` section (MANIFEST.md, *The observer*).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObserverConfig {
+    /// Where it listens (`listen`, default `127.0.0.1:9400`).
+    pub listen: std::net::SocketAddr,
+    /// The file holding the bearer token (`token-file`), resolved. Read
+    /// when the node boots; `rusm check` says when it is missing or empty.
+    pub token_file: PathBuf,
+    /// `tls = { cert, key }`: PEM files, resolved; HTTPS when set.
+    pub tls: Option<ObserverTls>,
+}
+
+/// The observer's certificate chain and private key, PEM files.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ObserverTls {
+    /// The certificate chain.
+    pub cert: PathBuf,
+    /// The private key.
+    pub key: PathBuf,
+}
+
+/// Where the observer listens when `[observer]` does not say.
+pub const DEFAULT_OBSERVER_LISTEN: &str = "127.0.0.1:9400";
 
 impl Manifest {
     /// A declared component by name.

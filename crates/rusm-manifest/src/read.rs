@@ -10,8 +10,9 @@
 
 use crate::diagnostic::{Diagnostic, Findings, Pos};
 use crate::manifest::{
-    ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_SHUTDOWN, LogLevel,
-    Manifest, NetworkConfig, Strategy, SupervisorConfig,
+    ComponentDecl, DEFAULT_MAX_MESSAGE_MB, DEFAULT_MAX_PROCESSES, DEFAULT_OBSERVER_LISTEN,
+    DEFAULT_SHUTDOWN, LogLevel, Manifest, NetworkConfig, ObserverConfig, ObserverTls, Strategy,
+    SupervisorConfig,
 };
 use rusm_caps::{
     BUILTIN_PROFILES, Capabilities, HostPattern, Preopen, ProfileOverrides, Profiles, SpawnGrant,
@@ -36,12 +37,15 @@ const ROOT_KEYS: &[&str] = &[
     "components",
     "http",
     "network",
+    "observer",
 ];
 const NETWORK_KEYS: &[&str] = &[
     "extra-roots",
     "connect-timeout-seconds",
     "max-concurrent-requests",
 ];
+const OBSERVER_KEYS: &[&str] = &["listen", "token-file", "tls"];
+const OBSERVER_TLS_KEYS: &[&str] = &["cert", "key"];
 const LOG_KEYS: &[&str] = &["level"];
 const SUPERVISOR_KEYS: &[&str] = &["strategy", "max-restarts", "max-seconds"];
 const PROFILE_KEYS: &[&str] = &[
@@ -78,6 +82,10 @@ pub(crate) struct Places {
     pub http: http::HttpPlaces,
     /// Each `[network] extra-roots` entry: as written, resolved, where.
     pub extra_roots: Vec<(String, PathBuf, Pos)>,
+    /// `[observer] token-file` as written, resolved, and where.
+    pub observer_token: Option<(String, PathBuf, Pos)>,
+    /// `[observer]` itself, for a missing `token-file`.
+    pub observer_at: Option<Pos>,
 }
 
 #[derive(Debug)]
@@ -201,6 +209,7 @@ impl<'a> Reader<'a> {
             components: Vec::new(),
             http: None,
             network: NetworkConfig::default(),
+            observer: None,
         };
         let mut components = Vec::new();
         let mut route_components = Vec::new();
@@ -278,6 +287,11 @@ impl<'a> Reader<'a> {
                         self.network(table, &mut manifest.network);
                     }
                 }
+                "observer" => {
+                    if let Some(table) = self.table(key, item, "[observer]") {
+                        manifest.observer = self.observer(table, item.span());
+                    }
+                }
                 _ => self.unknown(root, key, "at the top level", ROOT_KEYS),
             }
         }
@@ -351,6 +365,76 @@ impl<'a> Reader<'a> {
             }
         }
         Some(out)
+    }
+
+    /// `[observer]`; `None` (with an error) when it names no token file.
+    fn observer(&mut self, table: &dyn TableLike, span: Span) -> Option<ObserverConfig> {
+        let mut listen = DEFAULT_OBSERVER_LISTEN
+            .parse()
+            .expect("the default address parses");
+        let mut token_file = None;
+        let mut tls = None;
+        for (key, item) in table.iter() {
+            match key {
+                "listen" => {
+                    if let Some(text) = self.string(key, item) {
+                        match text.parse() {
+                            Ok(addr) => listen = addr,
+                            Err(_) => self.findings.error(
+                                item.span(),
+                                format!(
+                                    "`listen` = \"{text}\" is not an address and port, \
+                                     e.g. \"127.0.0.1:9400\""
+                                ),
+                            ),
+                        }
+                    }
+                }
+                "token-file" => {
+                    if let Some(written) = self.string(key, item) {
+                        let path = resolve(&self.dir, written);
+                        let at = self.findings.position_of(item.span());
+                        self.places.observer_token = Some((written.to_owned(), path.clone(), at));
+                        token_file = Some(path);
+                    }
+                }
+                "tls" => {
+                    let Some(t) = self.table(key, item, "tls = { cert, key }") else {
+                        continue;
+                    };
+                    let (mut cert, mut tls_key) = (None, None);
+                    for (k, v) in t.iter() {
+                        match k {
+                            "cert" => cert = self.string(k, v).map(|c| resolve(&self.dir, c)),
+                            "key" => tls_key = self.string(k, v).map(|c| resolve(&self.dir, c)),
+                            _ => self.unknown(t, k, "in [observer] tls", OBSERVER_TLS_KEYS),
+                        }
+                    }
+                    match (cert, tls_key) {
+                        (Some(cert), Some(key)) => tls = Some(ObserverTls { cert, key }),
+                        _ => self
+                            .findings
+                            .error(item.span(), "`tls` needs both `cert` and `key` (PEM files)"),
+                    }
+                }
+                _ => self.unknown(table, key, "in [observer]", OBSERVER_KEYS),
+            }
+        }
+        let at = self.findings.position_of(span.clone());
+        self.places.observer_at = Some(at);
+        let Some(token_file) = token_file else {
+            self.findings.error(
+                span,
+                "[observer] needs `token-file`: a file holding the token that every \
+                 request must carry (no token, no observer)",
+            );
+            return None;
+        };
+        Some(ObserverConfig {
+            listen,
+            token_file,
+            tls,
+        })
     }
 
     fn log(&mut self, table: &dyn TableLike, level: &mut LogLevel) {

@@ -38,4 +38,15 @@ pub enum NodeError {
     /// The `[http]` server could not start.
     #[error(transparent)]
     Serve(#[from] rusm_serve::ServeError),
+    /// `[observer] token-file` could not be read, or is empty.
+    #[error("observer token file {path}: {why}")]
+    ObserverToken {
+        /// The token file.
+        path: PathBuf,
+        /// What is wrong with it.
+        why: String,
+    },
+    /// The observer could not start (its address, its TLS files).
+    #[error(transparent)]
+    Observer(#[from] rusm_observer::ObserverError),
 }

@@ -10,6 +10,7 @@ use rusm_core::{
     SupervisorSpec,
 };
 use rusm_manifest::{ComponentDecl, Manifest};
+use rusm_observer::{Hooks, ObserverConfig, RunningObserver, TlsFiles};
 use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
@@ -26,6 +27,10 @@ pub struct RusmNode {
     server: std::sync::Mutex<Option<rusm_serve::Server>>,
     /// The manifest's components, as a reload reads their files again.
     components: Arc<[ComponentDecl]>,
+    /// `[observer]`: its hooks (counting from boot on) and, once
+    /// [`RusmNode::start_observer`] ran, the listener.
+    observer: Option<(Arc<Hooks>, ObserverConfig)>,
+    running_observer: Option<RunningObserver>,
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
@@ -87,6 +92,29 @@ pub enum Residents {
     GaveUp(ExitReason),
 }
 
+/// The observer's settings from `[observer]`, with its token read now:
+/// a node must not serve an observer that anyone could open.
+fn observer_config(o: &rusm_manifest::ObserverConfig) -> Result<ObserverConfig, NodeError> {
+    let bad = |why: String| NodeError::ObserverToken {
+        path: o.token_file.clone(),
+        why,
+    };
+    let token = std::fs::read_to_string(&o.token_file).map_err(|e| bad(e.to_string()))?;
+    let token = token.trim();
+    if token.is_empty() {
+        return Err(bad("it is empty: put a long random token in it".into()));
+    }
+    Ok(ObserverConfig {
+        listen: o.listen,
+        token: token.to_owned(),
+        tls: o.tls.as_ref().map(|t| TlsFiles {
+            cert: t.cert.clone(),
+            key: t.key.clone(),
+        }),
+        kv: None,
+    })
+}
+
 /// Where compiled artifacts are cached between runs: `$RUSM_CACHE_DIR`,
 /// else `$XDG_CACHE_HOME/rusm`, else `~/.cache/rusm`.
 fn cache_dir() -> Option<PathBuf> {
@@ -120,17 +148,39 @@ impl RusmNode {
             Some(path) => Some(rusm_kv::Store::open(path)?),
             None => None,
         };
+        let mut observer = match manifest.and_then(|m| m.observer.as_ref()) {
+            Some(o) => Some((Hooks::new(), observer_config(o)?)),
+            None => None,
+        };
+        let hooks = observer.as_ref().map(|(h, _)| h.clone());
         let config = NodeConfig {
             max_processes: manifest.map_or(1_000_000, |m| m.max_processes),
             max_message_bytes: manifest.map_or(16 << 20, |m| m.max_message_bytes),
-            lifecycle: Some(Arc::new(LifecycleLog)),
+            lifecycle: Some(Arc::new(LifecycleLog {
+                observer: hooks.clone(),
+            })),
+            // CPU time is sampled only for someone to look at it.
+            accounting: hooks.is_some(),
         };
         let node = Node::new(config);
+        let on_spawn: rusm_wasm::SpawnObserver = match hooks {
+            Some(hooks) => {
+                hooks.attach(&node);
+                Arc::new(move |pid, name: &str, caps: &Arc<Capabilities>| {
+                    hooks.record_grants(pid, caps);
+                    lifecycle::spawned(pid, name, caps);
+                })
+            }
+            None => Arc::new(lifecycle::spawned),
+        };
+        if let (Some((_, config)), Some(kv)) = (observer.as_mut(), &kv) {
+            config.kv = Some(kv.clone());
+        }
         let options = RuntimeOptions {
             kv,
             env_dir: manifest.map(|m| m.dir.clone()),
             cache_dir: cache_dir(),
-            on_spawn: Some(Arc::new(lifecycle::spawned)),
+            on_spawn: Some(on_spawn),
             outbound: manifest.map(outbound_options).unwrap_or_default(),
         };
         // A node runs a handful of long-lived components, not a storm: a
@@ -149,6 +199,8 @@ impl RusmNode {
             supervisor: None,
             components: manifest.map_or_else(|| Arc::from([]), |m| m.components.clone().into()),
             server: std::sync::Mutex::new(None),
+            observer,
+            running_observer: None,
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -165,6 +217,25 @@ impl RusmNode {
             rusm.start_residents(m)?;
         }
         Ok(rusm)
+    }
+
+    /// Start the observer's listener, if the manifest has `[observer]`;
+    /// its URL. The observer runs until the node is dropped.
+    pub async fn start_observer(&mut self) -> Result<Option<String>, NodeError> {
+        let Some((hooks, config)) = self.observer.take() else {
+            return Ok(None);
+        };
+        let running = rusm_observer::start(self.node.clone(), hooks, config).await?;
+        let url = running.url();
+        tracing::info!(target: crate::LIFECYCLE_TARGET, "rusm observer {url}");
+        self.running_observer = Some(running);
+        Ok(Some(url))
+    }
+
+    /// Whether the observer is serving (a node with one runs until
+    /// stopped, even with no resident left).
+    pub fn has_observer(&self) -> bool {
+        self.running_observer.is_some()
     }
 
     /// The actor node every process of this node runs on.

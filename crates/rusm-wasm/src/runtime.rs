@@ -25,8 +25,9 @@ use crate::quotas::Quotas;
 use crate::sockets::Sockets;
 
 /// Called for every Wasm process spawned, with its effective capabilities
-/// (the lifecycle log's spawn line).
-pub type SpawnObserver = Arc<dyn Fn(Pid, &str, &Capabilities) + Send + Sync>;
+/// (the lifecycle log's spawn line; the observer keeps the `Arc`, shared by
+/// every process of a component, to show each process's grants).
+pub type SpawnObserver = Arc<dyn Fn(Pid, &str, &Arc<Capabilities>) + Send + Sync>;
 
 /// What a runtime is attached to besides its node.
 #[derive(Clone, Default)]
@@ -483,7 +484,7 @@ impl RuntimeInner {
         })
     }
 
-    fn spawned(&self, pid: Pid, name: &str, caps: &Capabilities) {
+    fn spawned(&self, pid: Pid, name: &str, caps: &Arc<Capabilities>) {
         tracing::debug!(%pid, name, caps = %caps.summary(), "wasm spawn");
         if let Some(observer) = &self.on_spawn {
             observer(pid, name, caps);

@@ -1,5 +1,5 @@
-//! The `rusm` command: `run`, `check`, `caps`, `new` and `build` over a
-//! `rusm.toml`.
+//! The `rusm` command: `run`, `check`, `caps`, `new`, `build` and `top`
+//! over a `rusm.toml`.
 //!
 //! This binary only composes: the manifest crate reads and checks the file,
 //! the node crate boots and stops the node, and this file maps their
@@ -9,6 +9,7 @@
 mod caps;
 mod scaffold;
 mod toolchain;
+mod top;
 
 /// Processes allocate and free small objects from every worker thread at
 /// once; glibc's arenas contend on that (it showed in spawn profiles).
@@ -37,8 +38,22 @@ struct Cli {
     /// Lifecycle log level, overriding `[log] level`: off, error, warn, info, debug.
     #[arg(long, global = true, value_name = "LEVEL")]
     log: Option<LogLevel>,
+    /// The lifecycle log's format: `text` lines (default) or one `json`
+    /// object per line.
+    #[arg(long, global = true, value_name = "FORMAT", default_value = "text")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written (`--log-format`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// One line of text per event, as MANIFEST.md shows them.
+    Text,
+    /// One JSON object per line: `timestamp`, `level`, `target`, `message`
+    /// and the event's fields (`event`, `pid`, `component`, `reason`, ...).
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -68,6 +83,18 @@ enum Command {
     },
     /// Build every guest whose source is next to the manifest into the path its component names.
     Build,
+    /// A live terminal view of a running node's processes, from its observer.
+    ///
+    /// The token comes from --token-file, else $RUSM_OBSERVER_TOKEN, else the
+    /// manifest's `[observer] token-file`; ADDR from the manifest's
+    /// `[observer] listen`, else 127.0.0.1:9400.
+    Top {
+        /// The observer's address (host:port).
+        addr: Option<String>,
+        /// A file holding the observer's token.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -103,6 +130,16 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 .context("`rusm build` needs a manifest")?;
             toolchain::build(&manifest)
         }
+        Command::Top { addr, token_file } => {
+            let manifest = if token_file.is_some() && addr.is_some() {
+                None
+            } else {
+                load(&manifest_path, explicit || manifest_path.exists(), false)?
+            };
+            let target = top::target(addr, token_file.as_deref(), manifest.as_ref())?;
+            top::run(target)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Caps { name } => {
             let manifest = load(&manifest_path, explicit || manifest_path.exists(), false)?;
             caps::print(manifest.as_ref(), name.as_deref())
@@ -119,6 +156,7 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 cli.log
                     .or(manifest.as_ref().map(|m| m.log_level))
                     .unwrap_or(LogLevel::Off),
+                cli.log_format,
             );
             // What `rusm check` calls an error (a missing component file,
             // ...) stops `run` too, with the same positioned message.
@@ -203,9 +241,13 @@ fn check(path: &Path) -> ExitCode {
 }
 
 /// Route the lifecycle log to stderr at `level`; everything else stays
-/// quiet unless `RUST_LOG` asks for it.
-fn init_log(level: LogLevel) {
+/// quiet unless `RUST_LOG` asks for it. As text, a line is the event's
+/// message alone (the contract's `rusm exit  job#9 crashed: ...`); as JSON,
+/// the message with the event's fields beside it, through `tracing`'s JSON
+/// formatter.
+fn init_log(level: LogLevel, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::fmt::format::debug_fn;
     let lifecycle = match level {
         LogLevel::Off => "off",
         LogLevel::Error => "error",
@@ -222,13 +264,32 @@ fn init_log(level: LogLevel) {
         filter.push(',');
         filter.push_str(&extra);
     }
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
-        .with_writer(std::io::stderr)
-        .without_time()
-        .with_level(false)
-        .with_target(false)
-        .try_init();
+    let filter = EnvFilter::new(filter);
+    let _ = match format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_level(false)
+            .with_target(false)
+            // The message only: the fields are there for JSON.
+            .fmt_fields(debug_fn(|w, field, value| {
+                if field.name() == "message" {
+                    write!(w, "{value:?}")
+                } else {
+                    Ok(())
+                }
+            }))
+            .try_init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init(),
+    };
 }
 
 async fn run(
@@ -244,6 +305,9 @@ async fn run(
     if let Some(m) = &manifest {
         node.serve(m).await.context("cannot serve [http]")?;
     }
+    node.start_observer()
+        .await
+        .context("cannot start the observer")?;
     match target {
         Some(target) => {
             let root = node.start_root(&target, &capability, args)?;
@@ -284,17 +348,24 @@ async fn run(
                 }
                 return Ok(ExitCode::SUCCESS);
             }
-            if !node.has_residents() {
+            if !node.has_residents() && !node.has_observer() {
                 eprintln!(
                     "rusm: no resident components to run (mark one `resident = true`, or pass a TARGET)"
                 );
                 node.shutdown().await;
                 return Ok(ExitCode::SUCCESS);
             }
-            let outcome = tokio::select! {
-                r = node.residents() => Some(r),
+            let has_residents = node.has_residents();
+            let mut outcome = tokio::select! {
+                r = node.residents(), if has_residents => Some(r),
                 () = signals.next() => None,
             };
+            // An observer keeps the node up after its residents are done:
+            // an operator is looking at it.
+            if node.has_observer() && matches!(outcome, Some(Residents::Finished)) {
+                signals.next().await;
+                outcome = None;
+            }
             node.shutdown().await;
             Ok(match outcome {
                 Some(Residents::GaveUp(reason)) => {

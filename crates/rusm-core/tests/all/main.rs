@@ -1,5 +1,6 @@
 //! Integration tests of the actor core, one module per topic.
 
+mod accounting;
 mod limits;
 mod links;
 mod messaging;

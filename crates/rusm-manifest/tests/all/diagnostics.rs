@@ -30,7 +30,7 @@ fn unknown_keys_everywhere() {
         one_error("store = \"s.redb\"\nmax-procs = 3\n"),
         "rusm.toml:2:1: error: unknown key `max-procs` at the top level (expected one of: \
          store, max-processes, max-message-mb, shutdown-seconds, log, supervisor, \
-         capabilities, components, http, network)"
+         capabilities, components, http, network, observer)"
     );
     assert_eq!(
         one_error("[log]\nlevel = \"info\"\n  format = \"json\"\n"),

@@ -17,6 +17,7 @@ mod hostile;
 mod new;
 mod reload;
 mod network;
+mod observer;
 mod residents;
 mod run;
 mod serve;

@@ -1,0 +1,234 @@
+//! What the observer learns as it happens: spawns, exits by class, the
+//! final usage of each process, each process's grants, HTTP requests.
+//!
+//! [`Hooks`] is the node's [`Lifecycle`] (or part of it, when a node also
+//! logs) and the Wasm backend's spawn observer. Its work on the spawn and
+//! exit paths is a striped counter bump and, for a Wasm process, one entry
+//! in a sharded map of grants: everything the views show beyond that is
+//! read from the node when someone asks.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::Mutex;
+use rusm_caps::Capabilities;
+use rusm_core::{ExitReason, Lifecycle, Node, Pid, Usage};
+// Pids are chosen by the node, never by a guest: no need for a keyed hash.
+use rustc_hash::FxHashMap as HashMap;
+
+use crate::counters::Striped;
+
+/// The class of an exit reason: the bounded label metrics and charts use
+/// (a reason's text is the guest's, and unbounded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ExitClass {
+    /// `normal`.
+    Normal,
+    /// `killed`.
+    Killed,
+    /// `crashed: ...`, including a non-zero `proc_exit` (which reads as
+    /// `crashed: exit code N`).
+    Crashed,
+    /// `failed to start: ...`.
+    FailedToStart,
+    /// `linked <pid> ...`: a cascade from a linked process.
+    Linked,
+    /// `shutdown`.
+    Shutdown,
+}
+
+impl ExitClass {
+    /// Every class, in the order the page and `/metrics` list them.
+    pub const ALL: [ExitClass; 6] = [
+        ExitClass::Normal,
+        ExitClass::Killed,
+        ExitClass::Crashed,
+        ExitClass::FailedToStart,
+        ExitClass::Linked,
+        ExitClass::Shutdown,
+    ];
+
+    /// The class of `reason`.
+    pub fn of(reason: &ExitReason) -> ExitClass {
+        match reason {
+            ExitReason::Normal => ExitClass::Normal,
+            ExitReason::Killed => ExitClass::Killed,
+            ExitReason::Crashed(_) | ExitReason::ExitCode(_) => ExitClass::Crashed,
+            ExitReason::FailedToStart(_) => ExitClass::FailedToStart,
+            ExitReason::Linked(..) => ExitClass::Linked,
+            ExitReason::Shutdown => ExitClass::Shutdown,
+        }
+    }
+
+    /// Its label value (`normal`, `killed`, `crashed`, `failed_to_start`,
+    /// `linked`, `shutdown`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitClass::Normal => "normal",
+            ExitClass::Killed => "killed",
+            ExitClass::Crashed => "crashed",
+            ExitClass::FailedToStart => "failed_to_start",
+            ExitClass::Linked => "linked",
+            ExitClass::Shutdown => "shutdown",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+const SHARDS: usize = 16;
+
+/// The grants of each live Wasm process, by pid.
+struct Grants {
+    shards: [Mutex<HashMap<u64, Arc<Capabilities>>>; SHARDS],
+}
+
+impl Grants {
+    fn shard(&self, pid: Pid) -> &Mutex<HashMap<u64, Arc<Capabilities>>> {
+        &self.shards[(pid.get() as usize) % SHARDS]
+    }
+}
+
+/// The HTTP requests a node served, by route and status (the serving
+/// layer reports them through [`Hooks::record_request`]).
+type Requests = HashMap<(Arc<str>, u16), u64>;
+
+/// The observer's hooks into a node: give it to [`rusm_core::NodeConfig`]
+/// as the lifecycle (or call it from yours), and to the Wasm backend as its
+/// spawn observer ([`Hooks::record_grants`]). Cheap to clone.
+pub struct Hooks {
+    pub(crate) exits: [Striped; 6],
+    /// Messages sent by processes that have ended.
+    pub(crate) retired_sent: Striped,
+    /// CPU milliseconds of processes that have ended.
+    pub(crate) retired_cpu_ms: Striped,
+    grants: Grants,
+    /// Entries in `grants`: an exit skips the map's lock while it is empty
+    /// (a node of native processes only).
+    grants_len: AtomicUsize,
+    requests: Mutex<Requests>,
+    node: OnceLock<Node>,
+}
+
+impl Hooks {
+    /// Hooks with every count at zero.
+    pub fn new() -> Arc<Hooks> {
+        Arc::new(Hooks {
+            exits: std::array::from_fn(|_| Striped::new()),
+            retired_sent: Striped::new(),
+            retired_cpu_ms: Striped::new(),
+            grants: Grants {
+                shards: std::array::from_fn(|_| Mutex::new(HashMap::default())),
+            },
+            grants_len: AtomicUsize::new(0),
+            requests: Mutex::new(HashMap::default()),
+            node: OnceLock::new(),
+        })
+    }
+
+    /// Tell the hooks which node they watch (done by [`start`](crate::start);
+    /// earlier if Wasm processes spawn before the observer starts): a grant
+    /// recorded for a process that already ended is then dropped at once.
+    pub fn attach(&self, node: &Node) {
+        let _ = self.node.set(node.clone());
+    }
+
+    /// Remember the grants `pid` runs under (the Wasm backend's spawn
+    /// observer calls this for every Wasm process).
+    pub fn record_grants(&self, pid: Pid, caps: &Arc<Capabilities>) {
+        if self
+            .grants
+            .shard(pid)
+            .lock()
+            .insert(pid.get(), caps.clone())
+            .is_none()
+        {
+            self.grants_len.fetch_add(1, Ordering::Relaxed);
+        }
+        // The spawn hook runs after the process started, so it may already
+        // have ended and been forgotten: forget it again.
+        if let Some(node) = self.node.get()
+            && !node.is_alive(pid)
+        {
+            self.forget(pid);
+        }
+    }
+
+    /// The grants of a live Wasm process (`None` for a native one).
+    pub fn grants(&self, pid: Pid) -> Option<Arc<Capabilities>> {
+        self.grants.shard(pid).lock().get(&pid.get()).cloned()
+    }
+
+    /// Count one HTTP request served on `route` with `status` (for
+    /// `/metrics` and the requests chart). Routes are the operator's, from
+    /// the manifest: a bounded set.
+    pub fn record_request(&self, route: &str, status: u16) {
+        let mut requests = self.requests.lock();
+        if let Some(n) = requests
+            .iter_mut()
+            .find_map(|((r, s), n)| (**r == *route && *s == status).then_some(n))
+        {
+            *n += 1;
+        } else {
+            requests.insert((route.into(), status), 1);
+        }
+    }
+
+    /// Every (route, status) with its count.
+    pub(crate) fn requests(&self) -> Vec<(Arc<str>, u16, u64)> {
+        let mut all: Vec<_> = self
+            .requests
+            .lock()
+            .iter()
+            .map(|((r, s), n)| (r.clone(), *s, *n))
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// Requests served, all routes together.
+    pub(crate) fn requests_total(&self) -> u64 {
+        self.requests.lock().values().sum()
+    }
+
+    fn forget(&self, pid: Pid) {
+        if self.grants.shard(pid).lock().remove(&pid.get()).is_some() {
+            self.grants_len.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Processes spawned since the node started: those that ended plus
+    /// those alive (0 before [`attach`](Hooks::attach)). Counted this way
+    /// rather than at each spawn: a spawn then costs the hooks nothing.
+    pub fn spawns(&self) -> u64 {
+        let ended: u64 = ExitClass::ALL.iter().map(|&c| self.exits(c)).sum();
+        ended + self.node.get().map_or(0, Node::live)
+    }
+
+    /// Processes that ended with a reason of `class`.
+    pub fn exits(&self, class: ExitClass) -> u64 {
+        self.exits[class.index()].get()
+    }
+}
+
+impl Lifecycle for Hooks {
+    fn exited(&self, pid: Pid, _name: Option<&str>, reason: &ExitReason) {
+        self.exits[ExitClass::of(reason).index()].add(1);
+        if self.grants_len.load(Ordering::Relaxed) != 0 {
+            self.forget(pid);
+        }
+    }
+
+    fn retired(&self, _pid: Pid, usage: &Usage) {
+        // Most short-lived processes sent nothing and used no measurable
+        // CPU: no write for them.
+        if usage.messages_sent != 0 {
+            self.retired_sent.add(usage.messages_sent);
+        }
+        if usage.cpu_ms != 0 {
+            self.retired_cpu_ms.add(usage.cpu_ms);
+        }
+    }
+}

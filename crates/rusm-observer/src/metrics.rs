@@ -1,0 +1,180 @@
+//! `/metrics`: the node in the Prometheus text format, through the
+//! Prometheus project's Rust client (`prometheus-client`).
+//!
+//! The registry is built afresh at each scrape from what the node and the
+//! hooks hold then: gauges are read, counters are the hooks' running
+//! totals. Every label set is bounded: components (named in the manifest,
+//! at most [`MAX_COMPONENTS`] distinct, the rest as `other`), profiles,
+//! the three states, the six exit classes, and HTTP routes (the
+//! manifest's).
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicU64;
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use rusm_core::Node;
+
+use crate::hooks::{ExitClass, Hooks};
+use crate::table;
+
+/// Distinct component labels at most; past it, `other`.
+pub(crate) const MAX_COMPONENTS: usize = 200;
+
+type Labels = Vec<(&'static str, String)>;
+
+fn counter(value: u64) -> Counter<u64, AtomicU64> {
+    let c = Counter::<u64, AtomicU64>::default();
+    c.inc_by(value);
+    c
+}
+
+fn gauge(value: u64) -> Gauge<i64> {
+    let g = Gauge::<i64>::default();
+    g.set(i64::try_from(value).unwrap_or(i64::MAX));
+    g
+}
+
+/// The text of one scrape.
+pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) -> String {
+    let rows = table::rows(node, hooks);
+    let mut registry = Registry::default();
+
+    let mut by_component_state: BTreeMap<(String, &'static str), u64> = BTreeMap::new();
+    let mut by_profile: BTreeMap<String, u64> = BTreeMap::new();
+    let (mut mailbox, mut mailbox_max, mut memory, mut queued, mut sent, mut cpu_ms) = (
+        0u64,
+        0u64,
+        0u64,
+        0u64,
+        hooks.retired_sent.get(),
+        hooks.retired_cpu_ms.get(),
+    );
+    let mut components_seen: BTreeMap<String, ()> = BTreeMap::new();
+    for r in &rows {
+        let s = &r.summary;
+        let mut component = r.component().to_owned();
+        if !components_seen.contains_key(&component) {
+            if components_seen.len() >= MAX_COMPONENTS {
+                component = "other".to_owned();
+            } else {
+                components_seen.insert(component.clone(), ());
+            }
+        }
+        *by_component_state
+            .entry((component, s.state.as_str()))
+            .or_default() += 1;
+        *by_profile.entry(r.profile.to_string()).or_default() += 1;
+        mailbox += u64::from(s.mailbox_len);
+        mailbox_max = mailbox_max.max(u64::from(s.mailbox_len));
+        memory += s.memory_bytes;
+        queued += s.queued_bytes;
+        sent = sent.wrapping_add(s.usage.messages_sent);
+        cpu_ms = cpu_ms.wrapping_add(s.usage.cpu_ms);
+    }
+
+    let processes = Family::<Labels, Gauge<i64>>::default();
+    for ((component, state), n) in by_component_state {
+        processes
+            .get_or_create(&vec![("component", component), ("state", state.to_owned())])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    registry.register(
+        "rusm_processes",
+        "Live processes by component and state",
+        processes,
+    );
+
+    let profiles = Family::<Labels, Gauge<i64>>::default();
+    for (profile, n) in by_profile {
+        profiles
+            .get_or_create(&vec![("profile", profile)])
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+    registry.register(
+        "rusm_processes_by_profile",
+        "Live processes by capability profile",
+        profiles,
+    );
+
+    registry.register("rusm_spawns", "Processes spawned", counter(hooks.spawns()));
+    let exits = Family::<Labels, Counter<u64, AtomicU64>>::default();
+    for class in ExitClass::ALL {
+        exits
+            .get_or_create(&vec![("reason", class.as_str().to_owned())])
+            .inc_by(hooks.exits(class));
+    }
+    registry.register("rusm_exits", "Processes ended, by exit-reason class", exits);
+
+    registry.register(
+        "rusm_mailbox_messages",
+        "Messages queued in all mailboxes",
+        gauge(mailbox),
+    );
+    registry.register(
+        "rusm_mailbox_max_messages",
+        "The deepest mailbox, in messages",
+        gauge(mailbox_max),
+    );
+    registry.register(
+        "rusm_memory_bytes",
+        "Linear memory of all live processes",
+        gauge(memory),
+    );
+    registry.register(
+        "rusm_queued_bytes",
+        "Bytes the node holds for live processes (queued messages, timers, names, links)",
+        gauge(queued),
+    );
+    registry.register(
+        "rusm_messages_sent",
+        "Messages sent by processes",
+        counter(sent),
+    );
+    registry.register(
+        "rusm_cpu_milliseconds",
+        "CPU time used by process bodies, sampled (0 without accounting)",
+        counter(cpu_ms),
+    );
+
+    let requests = Family::<Labels, Counter<u64, AtomicU64>>::default();
+    for (route, status, n) in hooks.requests() {
+        requests
+            .get_or_create(&vec![
+                ("route", route.to_string()),
+                ("status", status.to_string()),
+            ])
+            .inc_by(n);
+    }
+    registry.register(
+        "rusm_http_requests",
+        "HTTP requests served, by route and status",
+        requests,
+    );
+
+    if let Some(kv) = kv {
+        let stats = kv.stats();
+        registry.register(
+            "rusm_kv_commits",
+            "Store transactions committed (each fsync'd)",
+            counter(stats.commits),
+        );
+        registry.register(
+            "rusm_kv_writes",
+            "Store writes acknowledged by those commits",
+            counter(stats.ops),
+        );
+        registry.register(
+            "rusm_kv_failed_commits",
+            "Store commits that failed",
+            counter(stats.failed_commits),
+        );
+    }
+
+    let mut text = String::new();
+    encode(&mut text, &registry).expect("writing to a String cannot fail");
+    text
+}

@@ -1,0 +1,89 @@
+//! `/metrics` parses as the Prometheus text format (with an independent
+//! parser, `prometheus-parse`), and its counters move as processes spawn
+//! and crash.
+
+use std::collections::HashMap;
+
+use rusm_core::{ExitReason, Pid, SpawnOptions};
+
+use crate::{get, observed};
+
+/// Every sample of a scrape, by name and sorted labels.
+fn scrape(text: &str) -> HashMap<String, f64> {
+    let lines = text.lines().map(|l| Ok(l.to_owned()));
+    let parsed = prometheus_parse::Scrape::parse(lines).expect("valid Prometheus text");
+    let mut out = HashMap::new();
+    for s in parsed.samples {
+        let mut labels: Vec<String> = s.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        labels.sort();
+        let value = match s.value {
+            prometheus_parse::Value::Counter(v)
+            | prometheus_parse::Value::Gauge(v)
+            | prometheus_parse::Value::Untyped(v) => v,
+            other => panic!("unexpected sample {other:?}"),
+        };
+        out.insert(format!("{}{{{}}}", s.metric, labels.join(",")), value);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
+    let o = observed().await;
+    let before = get(&o, "/metrics").await;
+    assert_eq!(before.status, 200);
+    assert!(before.body.ends_with("# EOF\n"), "{}", before.body);
+    let m = scrape(&before.body);
+    assert_eq!(m["rusm_spawns_total{}"], 0.0);
+    for class in [
+        "normal",
+        "killed",
+        "crashed",
+        "failed_to_start",
+        "linked",
+        "shutdown",
+    ] {
+        assert_eq!(
+            m[&format!("rusm_exits_total{{reason={class}}}")],
+            0.0,
+            "{class}"
+        );
+    }
+
+    let mut parked = Vec::new();
+    for _ in 0..4 {
+        parked.push(
+            o.node
+                .spawn(SpawnOptions::new().name("worker"), |ctx| async move {
+                    ctx.receive(&[1], None).await.ok();
+                })
+                .unwrap(),
+        );
+    }
+    for _ in 0..3 {
+        let (_, exit) = o
+            .node
+            .spawn_watched(
+                Pid::NODE,
+                SpawnOptions::new().name("crasher"),
+                |_ctx| async { Err::<(), _>("boom") },
+            )
+            .unwrap();
+        assert!(matches!(exit.await, ExitReason::Crashed(_)));
+    }
+    o.node.send(Pid::NODE, parked[0], 9, vec![0; 10]).unwrap();
+    o.node.send(Pid::NODE, parked[0], 9, vec![0; 10]).unwrap();
+
+    let m = scrape(&get(&o, "/metrics").await.body);
+    assert_eq!(m["rusm_spawns_total{}"], 7.0);
+    assert_eq!(m["rusm_exits_total{reason=crashed}"], 3.0);
+    assert_eq!(m["rusm_exits_total{reason=normal}"], 0.0);
+    assert_eq!(m["rusm_processes{component=worker,state=waiting}"], 4.0);
+    assert_eq!(m["rusm_processes_by_profile{profile=host}"], 4.0);
+    assert_eq!(m["rusm_mailbox_messages{}"], 2.0);
+    assert_eq!(m["rusm_mailbox_max_messages{}"], 2.0);
+    assert!(
+        !m.keys().any(|k| k.contains("crasher")),
+        "no gauge for processes that are gone"
+    );
+}

@@ -1,0 +1,264 @@
+//! The observer from the real binary: `[observer]` in a manifest, the page
+//! in a real browser, `--log-format json`, and `rusm check` on the token.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::Duration;
+
+use crate::{App, DEADLINE, guest_run};
+
+const FOREVER: &str = "(drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))";
+const TOKEN: &str = "observer-test-token-7f3a";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    l.local_addr().expect("its address").port()
+}
+
+/// An app with two resident components (`alpha`, `beta`) and `[observer]`.
+fn observed_app(port: u16) -> App {
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        &format!(
+            r#"
+[observer]
+listen = "127.0.0.1:{port}"
+token-file = "secrets/observer-token"
+
+[components.alpha]
+path = "wasm/alpha.wat"
+resident = true
+
+[components.beta]
+path = "wasm/beta.wat"
+resident = true
+"#
+        ),
+    )
+    .write("secrets/observer-token", &format!("{TOKEN}\n"))
+    .write("wasm/alpha.wat", &guest_run(FOREVER))
+    .write("wasm/beta.wat", &guest_run(FOREVER));
+    app
+}
+
+/// Where test artifacts go: `target/test-artifacts/`.
+fn artifacts() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-artifacts");
+    std::fs::create_dir_all(&dir).expect("create target/test-artifacts");
+    dir
+}
+
+#[test]
+fn the_page_in_a_real_browser_filters_opens_and_kills() {
+    let port = free_port();
+    let app = observed_app(port);
+    let mut running = app.start(&["--log", "info", "run"]);
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
+    let url = format!("http://127.0.0.1:{port}/");
+    let shot = artifacts().join("observer-page.png");
+    let _ = std::fs::remove_file(&shot);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/all/observer_browser.py");
+    let browser = Command::new("python3")
+        .arg(&script)
+        .args([url.as_str(), TOKEN, "alpha"])
+        .arg(&shot)
+        .output()
+        .expect(
+            "python3 runs (the browser test needs chromium and Playwright: \
+             `apt-get install -y chromium && pip install playwright`, as .ci/run does)",
+        );
+    running.signal(libc::SIGTERM);
+    let out = running.finish(DEADLINE);
+    let stdout = String::from_utf8_lossy(&browser.stdout);
+    assert!(
+        browser.status.success(),
+        "the browser script failed:\n{}\n{}\nrusm:\n{}",
+        stdout,
+        String::from_utf8_lossy(&browser.stderr),
+        out.show()
+    );
+    let result: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON line");
+    let pid = result["killed"].as_u64().expect("the killed pid");
+    // The lifecycle log says the pid the page killed ended `killed`, and
+    // the supervisor restarted alpha.
+    let line = format!("rusm exit  alpha#{pid} killed");
+    assert!(
+        out.stderr.lines().any(|l| l == line),
+        "no `{line}` in:\n{}",
+        out.show()
+    );
+    assert!(shot.metadata().expect("the screenshot").len() > 10_000);
+    out.assert_code(0);
+}
+
+#[test]
+fn log_format_json_writes_one_object_per_lifecycle_line() {
+    let app = App::new();
+    app.write("boom.wat", &guest_run("unreachable"));
+    let out = app.rusm(&["--log", "debug", "--log-format", "json", "run", "boom.wat"]);
+    out.assert_code(1);
+    let objects: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let spawn = objects
+        .iter()
+        .find(|o| o["event"] == "spawn")
+        .expect("a spawn line");
+    assert_eq!(spawn["component"], "boom");
+    assert_eq!(spawn["profile"], "sandboxed");
+    assert_eq!(spawn["level"], "DEBUG");
+    let exit = objects
+        .iter()
+        .find(|o| o["event"] == "exit")
+        .expect("an exit line");
+    assert_eq!(exit["component"], "boom");
+    assert_eq!(exit["class"], "crashed");
+    assert_eq!(exit["level"], "ERROR");
+    assert_eq!(exit["pid"], spawn["pid"]);
+    assert!(exit["reason"].as_str().unwrap().starts_with("crashed: "));
+    assert!(
+        exit["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("rusm exit  boom#")
+    );
+    assert!(exit["timestamp"].is_string());
+    // And the text format is unchanged: the message alone.
+    let text = app.rusm(&["--log", "info", "run", "boom.wat"]);
+    assert!(
+        text.stderr_lines()
+            .iter()
+            .any(|l| l.starts_with("rusm exit  boom#N crashed: ")),
+        "{}",
+        text.show()
+    );
+}
+
+#[test]
+fn check_refuses_an_empty_or_missing_token_file() {
+    let app = observed_app(free_port());
+    app.write("secrets/observer-token", "  \n");
+    let out = app.rusm(&["check"]);
+    out.assert_code(2);
+    assert!(
+        out.stdout
+            .contains("observer token file `secrets/observer-token` is empty"),
+        "{}",
+        out.show()
+    );
+    std::fs::remove_file(app.path().join("secrets/observer-token")).unwrap();
+    let out = app.rusm(&["check"]);
+    out.assert_code(2);
+    assert!(out.stdout.contains("does not exist"), "{}", out.show());
+    // `run` refuses too: no token, no observer, no node.
+    let out = app.rusm(&["run"]);
+    out.assert_code(2);
+}
+
+#[test]
+fn an_observer_keeps_a_node_without_residents_up_until_sigterm() {
+    let port = free_port();
+    let app = App::new();
+    app.write(
+        "rusm.toml",
+        &format!("[observer]\nlisten = \"127.0.0.1:{port}\"\ntoken-file = \"t\"\n"),
+    )
+    .write("t", TOKEN);
+    let mut running = app.start(&["--log", "info", "run"]);
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    running.signal(libc::SIGTERM);
+    running.finish(DEADLINE).assert_code(0);
+}
+
+/// `rusm top` in a real terminal: tmux runs it against a node with an
+/// observer; the screen shows the node's processes, a key changes the
+/// sort, `q` ends it.
+#[test]
+fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
+    let port = free_port();
+    let app = observed_app(port);
+    let mut running = app.start(&["--log", "info", "run"]);
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer http://")
+    });
+    let session = format!("rusm-top-{}", std::process::id());
+    let tmux = |args: &[&str]| {
+        Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux runs (apt-get install -y tmux, as .ci/run does)")
+    };
+    let top = format!(
+        "{} top 127.0.0.1:{port} --token-file {}",
+        env!("CARGO_BIN_EXE_rusm"),
+        app.path().join("secrets/observer-token").display()
+    );
+    let started = tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "150",
+        "-y",
+        "30",
+        &top,
+    ]);
+    assert!(started.status.success(), "{started:?}");
+    // A failing test must not leave its session behind.
+    struct Session(String);
+    impl Drop for Session {
+        fn drop(&mut self) {
+            let _ = Command::new("tmux")
+                .args(["kill-session", "-t", &self.0])
+                .output();
+        }
+    }
+    let _cleanup = Session(session.clone());
+    let capture = || {
+        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
+    };
+    let wait_for = |what: &str, check: &dyn Fn(&str) -> bool| {
+        let until = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = capture();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no {what} on the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    };
+    let screen = wait_for("process rows", &|s| {
+        s.contains("PID")
+            && s.contains("alpha")
+            && s.contains("beta")
+            && s.contains("sorted by CPU")
+    });
+    assert!(screen.contains("supervisor"), "{screen}");
+    tmux(&["send-keys", "-t", &session, "m"]);
+    wait_for("the memory sort", &|s| s.contains("sorted by memory"));
+    tmux(&["send-keys", "-t", &session, "q"]);
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    while tmux(&["has-session", "-t", &session]).status.success() {
+        assert!(
+            std::time::Instant::now() < until,
+            "rusm top did not quit on `q`"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    running.signal(libc::SIGTERM);
+    running.finish(DEADLINE).assert_code(0);
+}
