@@ -378,6 +378,12 @@ impl RusmNode {
             return Ok(None);
         };
         let mut config = rusm_serve::ServeConfig::new(http.listen);
+        if let Some((hooks, _)) = &self.observer {
+            let hooks = hooks.clone();
+            config.on_request = Some(rusm_serve::RequestObserver(Arc::new(
+                move |route: &str, status: u16| hooks.record_request(route, status),
+            )));
+        }
         config.max_connections = http.max_connections;
         config.max_concurrent_requests = http.max_concurrent_requests;
         config.max_body_bytes = http.max_body_bytes;

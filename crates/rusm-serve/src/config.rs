@@ -34,6 +34,19 @@ pub struct ServeConfig {
     pub tls: Option<TlsFiles>,
     /// The routes, in any order (the longest matching path wins).
     pub routes: Vec<Route>,
+    /// Told of every answered request: the route's `path` (`-` when none
+    /// matched) and the status. The observer counts requests through it.
+    pub on_request: Option<RequestObserver>,
+}
+
+/// See [`ServeConfig::on_request`].
+#[derive(Clone)]
+pub struct RequestObserver(pub std::sync::Arc<dyn Fn(&str, u16) + Send + Sync>);
+
+impl std::fmt::Debug for RequestObserver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RequestObserver")
+    }
 }
 
 impl ServeConfig {
@@ -51,6 +64,7 @@ impl ServeConfig {
             max_message_bytes: 16 << 20,
             tls: None,
             routes: Vec::new(),
+            on_request: None,
         }
     }
 }

@@ -87,13 +87,28 @@ pub(crate) async fn serve(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let mut who = String::from("-");
+    // Routed again for the observer only (answering routes by itself).
+    let routed = shared
+        .config
+        .on_request
+        .is_some()
+        .then(|| shared.router.route(method.as_str(), &path));
     let response = answer(&shared, request, https, activity, start, &mut who).await;
+    let status = response.status().as_u16();
     tracing::info!(
         target: ACCESS_LOG_TARGET,
-        "rusm http {method} {path} {} {:.1}ms {who}",
-        response.status().as_u16(),
+        "rusm http {method} {path} {status} {:.1}ms {who}",
         start.elapsed().as_secs_f64() * 1000.0,
     );
+    if let Some(observe) = &shared.config.on_request {
+        // Labelled by the operator's route, never by the client's path:
+        // a bounded set.
+        let route = match routed {
+            Some(Routed::Route(i)) => shared.config.routes[i].path.as_str(),
+            _ => "-",
+        };
+        (observe.0)(route, status);
+    }
     Ok(response)
 }
 

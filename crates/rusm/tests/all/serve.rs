@@ -931,3 +931,45 @@ async fn an_idle_keep_alive_connection_is_closed() {
     );
     stop(running).assert_code(0);
 }
+
+/// With `[observer]` too, every answered request is counted in `/metrics`
+/// by the operator's route (never the client's path) and status.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_observer_counts_requests_by_route_and_status() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let app = app(
+        "\n[[http.route]]\npath = \"/h/*\"\ncomponent = \"handler\"\n",
+        &format!("\n[observer]\nlisten = \"127.0.0.1:{port}\"\ntoken-file = \"token\"\n"),
+    );
+    app.write("token", "requests-test-token\n");
+    let (running, addr) = serve(&app);
+    for _ in 0..3 {
+        assert_eq!(get(addr, "/h/hello").await.status, 200);
+    }
+    assert_eq!(get(addr, "/h/crash").await.status, 500);
+    assert_eq!(get(addr, "/nowhere/at/all").await.status, 404);
+    let metrics = raw(
+        format!("127.0.0.1:{port}").parse().expect("an address"),
+        b"GET /metrics HTTP/1.1\r\nhost: x\r\nauthorization: Bearer requests-test-token\r\nconnection: close\r\n\r\n",
+        Duration::from_secs(10),
+    );
+    let out = stop(running);
+    let line = |route: &str, status: &str| {
+        metrics
+            .lines()
+            .find(|l| {
+                l.starts_with("rusm_http_requests_total{")
+                    && l.contains(&format!("route=\"{route}\""))
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_string)
+    };
+    assert_eq!(line("/h/*", "200").as_deref(), Some("3"), "{metrics}\n{}", out.show());
+    assert_eq!(line("/h/*", "500").as_deref(), Some("1"), "{metrics}");
+    assert_eq!(line("-", "404").as_deref(), Some("1"), "{metrics}");
+    assert!(!metrics.contains("/nowhere"), "client paths never become labels");
+}
