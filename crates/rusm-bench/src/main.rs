@@ -488,8 +488,18 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     // Warm up (compile caches, pool slots), then measure RSS from there.
     http::load(addr, "/x/hello", 64, Duration::from_secs(1), None).await?;
     let rss_start = http::rss_mib();
+    // RSS every tenth of the run, to tell levelling off from a leak.
+    let sampler = tokio::spawn(async move {
+        let mut curve = Vec::new();
+        for _ in 0..10 {
+            tokio::time::sleep(d / 10).await;
+            curve.push(http::rss_mib());
+        }
+        curve
+    });
     let crashing = http::load(addr, "/x/hello", 64, d, Some((100, "/x/crash"))).await?;
     let rss_end = http::rss_mib();
+    let curve = sampler.await?;
     let clean = http::load(addr, "/x/hello", 64, Duration::from_secs(5).min(d), None).await?;
     server.shutdown().await;
     anyhow::ensure!(
@@ -504,14 +514,27 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
         true,
     )
     .baseline("the same load without crashes", clean.requests_per_sec)
-    .extra("good_requests", crashing.latencies.len() as f64)
+    .extra("good_requests", crashing.good as f64)
     .extra("bad_answers", crashing.bad as f64)
     .extra("crashing_requests", crashing.crashes as f64)
     .extra("rss_start_mib", rss_start)
     .extra("rss_end_mib", rss_end)
     .extra("p99_us", quantile_us(&crashing.latencies, 0.99))
+    .row(
+        format!(
+            "RSS every {:?}: {}",
+            d / 10,
+            curve
+                .iter()
+                .map(|m| format!("{m:.1}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+        rss_end,
+        "MiB at the end",
+    )
     .note(format!(
-        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator)"
+        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator, which keeps every 8th latency only)"
     )))
 }
 
