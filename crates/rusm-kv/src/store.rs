@@ -46,6 +46,8 @@ pub struct Stats {
     pub ops: u64,
     /// Commits that failed; none of their writes was acknowledged.
     pub failed_commits: u64,
+    /// Time the successful commits took, fsync included, in microseconds.
+    pub commit_micros: u64,
 }
 
 impl Store {
@@ -98,6 +100,7 @@ impl Store {
             commits: c.commits.load(Ordering::Relaxed),
             ops: c.ops.load(Ordering::Relaxed),
             failed_commits: c.failed_commits.load(Ordering::Relaxed),
+            commit_micros: c.commit_micros.load(Ordering::Relaxed),
         }
     }
 

@@ -172,6 +172,15 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
             "Store commits that failed",
             counter(stats.failed_commits),
         );
+        // Seconds spent committing, with `rusm_kv_commits_total`: the mean
+        // commit latency is the ratio of their rates.
+        let seconds = Counter::<f64, AtomicU64>::default();
+        seconds.inc_by(stats.commit_micros as f64 / 1e6);
+        registry.register(
+            "rusm_kv_commit_seconds",
+            "Time the successful store commits took, fsync included",
+            seconds,
+        );
     }
 
     let mut text = String::new();

@@ -87,3 +87,33 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
         "no gauge for processes that are gone"
     );
 }
+
+/// With the node's store handed over, its commits and the time they took
+/// show in `/metrics`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_commits_and_their_time_are_in_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let kv = rusm_kv::Store::open(dir.path().join("s.redb")).unwrap();
+    let hooks = rusm_observer::Hooks::new();
+    let node = rusm_core::Node::new(rusm_core::NodeConfig::default());
+    let mut config =
+        rusm_observer::ObserverConfig::new("127.0.0.1:0".parse().unwrap(), crate::TOKEN.into());
+    config.kv = Some(kv.clone());
+    let observer = rusm_observer::start(node.clone(), hooks.clone(), config)
+        .await
+        .unwrap();
+    let o = crate::Observed {
+        node,
+        hooks,
+        observer,
+    };
+    let m = scrape(&get(&o, "/metrics").await.body);
+    assert_eq!(m["rusm_kv_commits_total{}"], 0.0);
+    for i in 0..3 {
+        kv.set("b", &format!("k{i}"), vec![1]).await.unwrap();
+    }
+    let m = scrape(&get(&o, "/metrics").await.body);
+    assert_eq!(m["rusm_kv_commits_total{}"], 3.0);
+    assert_eq!(m["rusm_kv_writes_total{}"], 3.0);
+    assert!(m["rusm_kv_commit_seconds_total{}"] > 0.0);
+}

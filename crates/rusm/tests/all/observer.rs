@@ -10,6 +10,25 @@ use crate::{App, DEADLINE, guest_run};
 const FOREVER: &str = "(drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))";
 const TOKEN: &str = "observer-test-token-7f3a";
 
+/// What `alpha` calls itself: markup, which the page must show as text.
+const HOSTILE_LABEL: &str = "<img src=x onerror=alert(1)>";
+
+/// Labels itself with [`HOSTILE_LABEL`], then waits forever.
+fn labelled_guest() -> String {
+    format!(
+        r#"(module
+  (import "rusm" "set_label" (func $set_label (param i32 i32)))
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 1024) "{HOSTILE_LABEL}")
+  (func (export "run")
+    (call $set_label (i32.const 1024) (i32.const {}))
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))
+"#,
+        HOSTILE_LABEL.len()
+    )
+}
+
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     l.local_addr().expect("its address").port()
@@ -37,7 +56,7 @@ resident = true
         ),
     )
     .write("secrets/observer-token", &format!("{TOKEN}\n"))
-    .write("wasm/alpha.wat", &guest_run(FOREVER))
+    .write("wasm/alpha.wat", &labelled_guest())
     .write("wasm/beta.wat", &guest_run(FOREVER));
     app
 }
@@ -63,7 +82,7 @@ fn the_page_in_a_real_browser_filters_opens_and_kills() {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/all/observer_browser.py");
     let browser = Command::new("python3")
         .arg(&script)
-        .args([url.as_str(), TOKEN, "alpha"])
+        .args([url.as_str(), TOKEN, "alpha", HOSTILE_LABEL])
         .arg(&shot)
         .output()
         .expect(

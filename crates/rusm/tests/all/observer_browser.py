@@ -1,7 +1,9 @@
 """The observer page in a real browser: Debian's chromium, driven headless
 by Playwright (the system browser; Playwright downloads nothing).
 
-Usage: observer_browser.py URL TOKEN COMPONENT SCREENSHOT
+Usage: observer_browser.py URL TOKEN COMPONENT LABEL SCREENSHOT
+(LABEL: what the component's processes call themselves, markup that the
+page must show as text.)
 Prints one JSON line: {"killed": <pid>, "rows_seen": <n>}.
 Exits non-zero, with the reason on stderr, if a step fails.
 """
@@ -10,7 +12,7 @@ import sys
 
 from playwright.sync_api import expect, sync_playwright
 
-url, token, component, screenshot = sys.argv[1:5]
+url, token, component, label, screenshot = sys.argv[1:6]
 TIMEOUT = 15_000
 
 with sync_playwright() as p:
@@ -20,6 +22,8 @@ with sync_playwright() as p:
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # An injected `onerror` would open a dialog.
+    page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
 
     # Without the token: the sign-in form (a 401), never the page.
     response = page.goto(url)
@@ -51,6 +55,9 @@ with sync_playwright() as p:
     expect(page.locator("#detail")).to_be_visible(timeout=TIMEOUT)
     expect(page.locator("#detail-pid")).to_have_text(str(pid), timeout=TIMEOUT)
     expect(page.locator("#detail-fields")).to_contain_text(component, timeout=TIMEOUT)
+    # The guest's label is shown as text, and made no element.
+    expect(page.locator("#detail-fields")).to_contain_text(label, timeout=TIMEOUT)
+    assert page.locator("#detail-fields img").count() == 0, "the label became markup"
     page.click("#kill")
     page.wait_for_function(
         "(pid) => !document.querySelector(`#rows tbody tr[data-pid='${pid}']`)",
