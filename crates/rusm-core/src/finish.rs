@@ -43,6 +43,15 @@ impl Node {
             )
         };
         inner.table.remove(pid);
+        // Logged and accounted before anyone is told: whoever learns of
+        // the exit (a monitor, a waiting host, a supervisor that restarts
+        // it) finds its exit line written and its usage retired.
+        if let Some(l) = &inner.config.lifecycle {
+            l.exited(pid, process.name.as_deref(), &reason);
+            if inner.config.accounting {
+                l.retired(pid, &process.usage(received));
+            }
+        }
         // Most processes end with no links, monitors or names: keep the
         // signalling out of line, so their exit runs less code.
         if extra.is_some() || !links.is_empty() || !watchers.is_empty() {
@@ -52,12 +61,6 @@ impl Node {
             q.release();
         }
         tracing::trace!(%pid, %reason, "exit");
-        if let Some(l) = &inner.config.lifecycle {
-            l.exited(pid, process.name.as_deref(), &reason);
-            if inner.config.accounting {
-                l.retired(pid, &process.usage(received));
-            }
-        }
         if let Some(tx) = spawn_watch {
             let _ = tx.send(reason);
         }
