@@ -168,6 +168,37 @@ current="rusm run (c)"
 (cd "$apps/my-c" && timeout 60 "$RUSM" run my-c) >"$out" 2>&1
 expect '^hello from #[0-9]+$'
 
+# `rusm dev`: a resident C app rebuilt and reloaded on a source change; the
+# new code's first line must come within 10 s (the lines say how long).
+current="rusm dev (c)"
+(cd "$apps" && "$RUSM" new dev-c --template c >/dev/null 2>&1)
+cat >"$apps/dev-c/dev-c.c" <<'C'
+#include <stdio.h>
+#include "rusm.h"
+__attribute__((export_name("run"))) void run(void) {
+    for (;;) {
+        printf("version 1\n");
+        fflush(stdout);
+        rusm_sleep(50);
+    }
+}
+C
+sed -i 's/^capability = "app"$/capability = "app"\nresident = true/' "$apps/dev-c/rusm.toml"
+(cd "$apps/dev-c" && exec timeout 120 "$RUSM" --log info dev) >"$out" 2>&1 &
+dev_pid=$!
+for _ in $(seq 1 200); do grep -q '^version 1$' "$out" && break; sleep 0.05; done
+start=$(date +%s%N)
+sed -i 's/version 1/version 2/' "$apps/dev-c/dev-c.c"
+for _ in $(seq 1 200); do grep -q '^version 2$' "$out" && break; sleep 0.05; done
+echo "     rusm dev: new code answered $(( ($(date +%s%N) - start) / 1000000 )) ms after the save"
+kill -TERM "$dev_pid" 2>/dev/null
+wait "$dev_pid"
+status=$?
+expect_status 0
+expect '^version 2$'
+expect '^rusm reload dev-c [0-9a-f]{12} -> [0-9a-f]{12}$'
+expect '^rusm exit  dev-c#[0-9]+ shutdown$'
+
 echo "$passed passed, $failed failed"
 # No check ran at all is a failure too, not a vacuous pass.
 (( failed == 0 && passed > 0 ))

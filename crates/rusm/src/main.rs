@@ -1,5 +1,5 @@
-//! The `rusm` command: `run`, `check`, `caps`, `new`, `build` and `top`
-//! over a `rusm.toml`.
+//! The `rusm` command: `run`, `dev`, `check`, `caps`, `new`, `build` and
+//! `top` over a `rusm.toml`.
 //!
 //! This binary only composes: the manifest crate reads and checks the file,
 //! the node crate boots and stops the node, and this file maps their
@@ -7,6 +7,7 @@
 //! says. Usage and manifest errors exit 2.
 
 mod caps;
+mod dev;
 mod scaffold;
 mod toolchain;
 mod top;
@@ -60,6 +61,17 @@ enum LogFormat {
 enum Command {
     /// Boot a node; with TARGET, run it as the root process and exit with its outcome.
     Run {
+        /// A component name, or a path to a .wasm or .wat file.
+        target: Option<String>,
+        /// The profile a path TARGET runs under.
+        #[arg(long, value_name = "PROFILE", default_value = "sandboxed")]
+        capability: String,
+        /// The root's WASI arguments.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+    /// `build`, then `run`; on every change of a guest's source, rebuild and reload it.
+    Dev {
         /// A component name, or a path to a .wasm or .wat file.
         target: Option<String>,
         /// The profile a path TARGET runs under.
@@ -148,47 +160,71 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             capability,
             args,
-        } => {
-            // Without a target the manifest is the whole program.
-            let required = explicit || target.is_none();
-            let manifest = load(&manifest_path, required || manifest_path.exists(), true)?;
-            init_log(
-                cli.log
-                    .or(manifest.as_ref().map(|m| m.log_level))
-                    .unwrap_or(LogLevel::Off),
-                cli.log_format,
-            );
-            // What `rusm check` calls an error (a missing component file,
-            // ...) stops `run` too, with the same positioned message.
-            if manifest.is_some() {
-                let errors: Vec<Diagnostic> = rusm_manifest::check(&manifest_path)
-                    .into_iter()
-                    .filter(|d| d.severity == Severity::Error)
-                    .collect();
-                if !errors.is_empty() {
-                    for d in &errors {
-                        eprintln!("{d}");
-                    }
-                    anyhow::bail!("{} has {} error(s)", manifest_path.display(), errors.len());
-                }
-            }
-            if let Some(m) = &manifest
-                && let Some(t) = &target
-                && !m.components.iter().any(|c| &c.name == t)
-                && m.profiles.resolve(&capability).fell_back
-                && rusm_caps::Capabilities::builtin(&capability).is_none()
-            {
-                eprintln!("rusm: warning: unknown profile `{capability}`: {t} runs as `sandboxed`");
-            } else if manifest.is_none() && rusm_caps::Capabilities::builtin(&capability).is_none()
-            {
-                eprintln!("rusm: warning: unknown profile `{capability}`: it runs as `sandboxed`");
-            }
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(run(manifest, target, capability, args))
+        } => run_command((cli.log, cli.log_format), &manifest_path, explicit, target, capability, args, false),
+        Command::Dev {
+            target,
+            capability,
+            args,
+        } => run_command((cli.log, cli.log_format), &manifest_path, explicit, target, capability, args, true),
+    }
+}
+
+/// `run`, and `dev` (`run` with a build first and a watcher).
+fn run_command(
+    (log, log_format): (Option<LogLevel>, LogFormat),
+    manifest_path: &Path,
+    explicit: bool,
+    target: Option<String>,
+    capability: String,
+    args: Vec<String>,
+    dev: bool,
+) -> anyhow::Result<ExitCode> {
+    let manifest_path = manifest_path.to_path_buf();
+    if dev {
+        // The app's guests are built before the node checks for them.
+        let manifest = load(&manifest_path, true, false)?.context("`rusm dev` needs a manifest")?;
+        if !toolchain::build_all(&manifest)? {
+            eprintln!("rusm dev: the first build failed; starting with what is there");
         }
     }
+    // Without a target the manifest is the whole program.
+    let required = explicit || target.is_none();
+    let manifest = load(&manifest_path, required || manifest_path.exists(), true)?;
+    init_log(
+        log
+            .or(manifest.as_ref().map(|m| m.log_level))
+            .unwrap_or(LogLevel::Off),
+        log_format,
+    );
+    // What `rusm check` calls an error (a missing component file,
+    // ...) stops `run` too, with the same positioned message.
+    if manifest.is_some() {
+        let errors: Vec<Diagnostic> = rusm_manifest::check(&manifest_path)
+            .into_iter()
+            .filter(|d| d.severity == Severity::Error)
+            .collect();
+        if !errors.is_empty() {
+            for d in &errors {
+                eprintln!("{d}");
+            }
+            anyhow::bail!("{} has {} error(s)", manifest_path.display(), errors.len());
+        }
+    }
+    if let Some(m) = &manifest
+        && let Some(t) = &target
+        && !m.components.iter().any(|c| &c.name == t)
+        && m.profiles.resolve(&capability).fell_back
+        && rusm_caps::Capabilities::builtin(&capability).is_none()
+    {
+        eprintln!("rusm: warning: unknown profile `{capability}`: {t} runs as `sandboxed`");
+    } else if manifest.is_none() && rusm_caps::Capabilities::builtin(&capability).is_none()
+    {
+        eprintln!("rusm: warning: unknown profile `{capability}`: it runs as `sandboxed`");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(manifest, target, capability, args, dev))
 }
 
 /// Load the manifest if it is `required` (or present). Errors are printed
@@ -297,11 +333,15 @@ async fn run(
     target: Option<String>,
     capability: String,
     args: Vec<String>,
+    dev: bool,
 ) -> anyhow::Result<ExitCode> {
     // Handlers first: a signal during boot must still mean a graceful stop.
     let mut signals = Signals::new()?;
     let mut node = RusmNode::boot(manifest.as_ref()).context("cannot boot the node")?;
     reload_on_hangup(signals.hangup.take(), node.reloader());
+    if dev && let Some(m) = &manifest {
+        dev::watch(m.clone(), node.reloader()).context("cannot watch the app's sources")?;
+    }
     if let Some(m) = &manifest {
         node.serve(m).await.context("cannot serve [http]")?;
     }

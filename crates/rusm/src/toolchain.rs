@@ -31,6 +31,15 @@ const C_INSTALL: &str =
 
 /// Build every guest of `manifest`; the status is 0 when all built.
 pub(crate) fn build(manifest: &Manifest) -> anyhow::Result<ExitCode> {
+    Ok(if build_all(manifest)? {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// Build every guest of `manifest`; `true` when all built.
+pub(crate) fn build_all(manifest: &Manifest) -> anyhow::Result<bool> {
     let app = manifest.dir.clone();
     let mut failed = 0;
     let mut built = 0;
@@ -65,9 +74,9 @@ pub(crate) fn build(manifest: &Manifest) -> anyhow::Result<ExitCode> {
     }
     if failed > 0 {
         eprintln!("rusm build: {failed} guest(s) failed, {built} built");
-        return Ok(ExitCode::from(1));
+        return Ok(false);
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(true)
 }
 
 enum Source {
