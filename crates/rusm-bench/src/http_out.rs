@@ -142,7 +142,12 @@ fn w<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
 
 /// Requests per second on raw Wasmtime + `wasmtime-wasi-http`, the same
 /// guests at once, the same engine configuration as RUSM's pooled engine.
-pub(crate) async fn raw(r: &Runtime, wat: &str, guests: u64, per_guest: u64) -> anyhow::Result<f64> {
+pub(crate) async fn raw(
+    r: &Runtime,
+    wat: &str,
+    guests: u64,
+    per_guest: u64,
+) -> anyhow::Result<f64> {
     let engine = w(wasmtime::Engine::new(
         &r.config.wasmtime_config(rusm_wasm::EngineKind::Pooled),
     ))?;

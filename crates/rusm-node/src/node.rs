@@ -302,7 +302,6 @@ impl RusmNode {
         }
     }
 
-
     /// Start `target` as the root process: a manifest component (under its
     /// declared profile), or a `.wasm`/`.wat` file under `profile`.
     pub fn start_root(

@@ -214,7 +214,13 @@ impl WasmRuntime {
     pub fn load_bytes(&self, name: &str, bytes: &[u8]) -> Result<Artifact, LoadError> {
         let binary = artifact::to_binary(name, bytes)?;
         let digest = artifact::hash(&binary);
-        if let Some(a) = self.inner.artifacts.lock().get(&digest).and_then(Weak::upgrade) {
+        if let Some(a) = self
+            .inner
+            .artifacts
+            .lock()
+            .get(&digest)
+            .and_then(Weak::upgrade)
+        {
             return Ok(Artifact(a));
         }
         let compiled = artifact::compile(
@@ -572,6 +578,9 @@ mod tests {
         drop((a, again));
         assert!(old.upgrade().is_some(), "still registered");
         rt.add_component("a", b, None);
-        assert!(old.upgrade().is_none(), "replaced, and nothing else holds it");
+        assert!(
+            old.upgrade().is_none(),
+            "replaced, and nothing else holds it"
+        );
     }
 }

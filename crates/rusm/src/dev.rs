@@ -48,7 +48,9 @@ pub(crate) fn watch(manifest: Manifest, reloader: Reloader) -> anyhow::Result<()
                     Ok(true) => {
                         reloader.reload();
                     }
-                    Ok(false) => eprintln!("rusm dev: the build failed; the old code keeps running"),
+                    Ok(false) => {
+                        eprintln!("rusm dev: the build failed; the old code keeps running")
+                    }
                     Err(e) => eprintln!("rusm dev: {e:#}; the old code keeps running"),
                 }
                 // What the build wrote is not a change of its own.

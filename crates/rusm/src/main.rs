@@ -138,8 +138,8 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Build => {
-            let manifest = load(&manifest_path, true, false)?
-                .context("`rusm build` needs a manifest")?;
+            let manifest =
+                load(&manifest_path, true, false)?.context("`rusm build` needs a manifest")?;
             toolchain::build(&manifest)
         }
         Command::Top { addr, token_file } => {
@@ -160,12 +160,28 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
             target,
             capability,
             args,
-        } => run_command((cli.log, cli.log_format), &manifest_path, explicit, target, capability, args, false),
+        } => run_command(
+            (cli.log, cli.log_format),
+            &manifest_path,
+            explicit,
+            target,
+            capability,
+            args,
+            false,
+        ),
         Command::Dev {
             target,
             capability,
             args,
-        } => run_command((cli.log, cli.log_format), &manifest_path, explicit, target, capability, args, true),
+        } => run_command(
+            (cli.log, cli.log_format),
+            &manifest_path,
+            explicit,
+            target,
+            capability,
+            args,
+            true,
+        ),
     }
 }
 
@@ -191,8 +207,7 @@ fn run_command(
     let required = explicit || target.is_none();
     let manifest = load(&manifest_path, required || manifest_path.exists(), true)?;
     init_log(
-        log
-            .or(manifest.as_ref().map(|m| m.log_level))
+        log.or(manifest.as_ref().map(|m| m.log_level))
             .unwrap_or(LogLevel::Off),
         log_format,
     );
@@ -217,8 +232,7 @@ fn run_command(
         && rusm_caps::Capabilities::builtin(&capability).is_none()
     {
         eprintln!("rusm: warning: unknown profile `{capability}`: {t} runs as `sandboxed`");
-    } else if manifest.is_none() && rusm_caps::Capabilities::builtin(&capability).is_none()
-    {
+    } else if manifest.is_none() && rusm_caps::Capabilities::builtin(&capability).is_none() {
         eprintln!("rusm: warning: unknown profile `{capability}`: it runs as `sandboxed`");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -24,24 +24,75 @@ pub(crate) enum Template {
 
 /// The guest library's sources, as the app's `rusm-guest/` gets them.
 const GUEST_LIBRARY: &[(&str, &str)] = &[
-    ("src/lib.rs", include_str!("../../../guests/rusm-guest/src/lib.rs")),
-    ("src/error.rs", include_str!("../../../guests/rusm-guest/src/error.rs")),
-    ("src/kv.rs", include_str!("../../../guests/rusm-guest/src/kv.rs")),
-    ("src/message.rs", include_str!("../../../guests/rusm-guest/src/message.rs")),
-    ("src/process.rs", include_str!("../../../guests/rusm-guest/src/process.rs")),
-    ("src/registry.rs", include_str!("../../../guests/rusm-guest/src/registry.rs")),
-    ("src/timer.rs", include_str!("../../../guests/rusm-guest/src/timer.rs")),
-    ("src/sys/mod.rs", include_str!("../../../guests/rusm-guest/src/sys/mod.rs")),
-    ("src/sys/module.rs", include_str!("../../../guests/rusm-guest/src/sys/module.rs")),
-    ("src/sys/component.rs", include_str!("../../../guests/rusm-guest/src/sys/component.rs")),
+    (
+        "src/lib.rs",
+        include_str!("../../../guests/rusm-guest/src/lib.rs"),
+    ),
+    (
+        "src/error.rs",
+        include_str!("../../../guests/rusm-guest/src/error.rs"),
+    ),
+    (
+        "src/kv.rs",
+        include_str!("../../../guests/rusm-guest/src/kv.rs"),
+    ),
+    (
+        "src/message.rs",
+        include_str!("../../../guests/rusm-guest/src/message.rs"),
+    ),
+    (
+        "src/process.rs",
+        include_str!("../../../guests/rusm-guest/src/process.rs"),
+    ),
+    (
+        "src/registry.rs",
+        include_str!("../../../guests/rusm-guest/src/registry.rs"),
+    ),
+    (
+        "src/timer.rs",
+        include_str!("../../../guests/rusm-guest/src/timer.rs"),
+    ),
+    (
+        "src/sys/mod.rs",
+        include_str!("../../../guests/rusm-guest/src/sys/mod.rs"),
+    ),
+    (
+        "src/sys/module.rs",
+        include_str!("../../../guests/rusm-guest/src/sys/module.rs"),
+    ),
+    (
+        "src/sys/component.rs",
+        include_str!("../../../guests/rusm-guest/src/sys/component.rs"),
+    ),
     ("wit/rusm.wit", include_str!("../../rusm-wasm/wit/rusm.wit")),
-    ("wit/deps/cli.wit", include_str!("../../rusm-wasm/wit/deps/cli.wit")),
-    ("wit/deps/clocks.wit", include_str!("../../rusm-wasm/wit/deps/clocks.wit")),
-    ("wit/deps/filesystem.wit", include_str!("../../rusm-wasm/wit/deps/filesystem.wit")),
-    ("wit/deps/http.wit", include_str!("../../rusm-wasm/wit/deps/http.wit")),
-    ("wit/deps/io.wit", include_str!("../../rusm-wasm/wit/deps/io.wit")),
-    ("wit/deps/random.wit", include_str!("../../rusm-wasm/wit/deps/random.wit")),
-    ("wit/deps/sockets.wit", include_str!("../../rusm-wasm/wit/deps/sockets.wit")),
+    (
+        "wit/deps/cli.wit",
+        include_str!("../../rusm-wasm/wit/deps/cli.wit"),
+    ),
+    (
+        "wit/deps/clocks.wit",
+        include_str!("../../rusm-wasm/wit/deps/clocks.wit"),
+    ),
+    (
+        "wit/deps/filesystem.wit",
+        include_str!("../../rusm-wasm/wit/deps/filesystem.wit"),
+    ),
+    (
+        "wit/deps/http.wit",
+        include_str!("../../rusm-wasm/wit/deps/http.wit"),
+    ),
+    (
+        "wit/deps/io.wit",
+        include_str!("../../rusm-wasm/wit/deps/io.wit"),
+    ),
+    (
+        "wit/deps/random.wit",
+        include_str!("../../rusm-wasm/wit/deps/random.wit"),
+    ),
+    (
+        "wit/deps/sockets.wit",
+        include_str!("../../rusm-wasm/wit/deps/sockets.wit"),
+    ),
 ];
 
 /// Where the guest library's sources find the WIT inside this repository,
@@ -241,7 +292,10 @@ rusm_guest::main!(start);
 
 fn c(name: &str) -> Vec<(String, String)> {
     vec![
-        ("rusm.toml".to_string(), manifest(name, &format!("{name}.c"))),
+        (
+            "rusm.toml".to_string(),
+            manifest(name, &format!("{name}.c")),
+        ),
         (
             "README.md".to_string(),
             readme(

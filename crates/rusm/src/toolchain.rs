@@ -81,7 +81,10 @@ pub(crate) fn build_all(manifest: &Manifest) -> anyhow::Result<bool> {
 
 enum Source {
     /// A Cargo package: its manifest and its library's file name.
-    Rust { manifest: PathBuf, lib: String },
+    Rust {
+        manifest: PathBuf,
+        lib: String,
+    },
     C(PathBuf),
 }
 
@@ -93,7 +96,10 @@ impl Source {
                 return Ok(Some(Source::Rust { manifest, lib }));
             }
         }
-        for c in [app.join(format!("{name}.c")), app.join("src").join(format!("{name}.c"))] {
+        for c in [
+            app.join(format!("{name}.c")),
+            app.join("src").join(format!("{name}.c")),
+        ] {
             if c.is_file() {
                 return Ok(Some(Source::C(c)));
             }
@@ -171,7 +177,10 @@ fn build_rust(app: &Path, manifest: &Path, lib: &str, out: &Path) -> Result<(), 
         let needed = [
             ("/usr/bin/cargo", "cargo (Debian's cargo-web)"),
             ("/usr/bin/rustc", "rustc (Debian's rustc-web)"),
-            ("/usr/lib/rustlib/src/rust/library", "the Rust sources (rust-web-src)"),
+            (
+                "/usr/lib/rustlib/src/rust/library",
+                "the Rust sources (rust-web-src)",
+            ),
             ("/usr/lib/wasm32-wasi/libc.a", "wasi-libc"),
         ];
         for (path, what) in needed {
@@ -195,7 +204,10 @@ fn build_rust(app: &Path, manifest: &Path, lib: &str, out: &Path) -> Result<(), 
         cmd.env("PATH", std::env::join_paths(dirs).unwrap_or(path))
             .env("RUSTC_BOOTSTRAP", "1")
             .env("CARGO_TARGET_WASM32_WASIP1_LINKER", "wasm-ld")
-            .env("RUSTFLAGS", "-L /usr/lib/wasm32-wasi -C link-self-contained=no")
+            .env(
+                "RUSTFLAGS",
+                "-L /usr/lib/wasm32-wasi -C link-self-contained=no",
+            )
             .env_remove("RUSTC")
             .env_remove("RUSTUP_TOOLCHAIN");
         cmd.args([
@@ -256,7 +268,13 @@ fn build_c(app: &Path, file: &Path, out: &Path) -> Result<(), BuildError> {
     .arg("-I")
     .arg(app.join("include"))
     .arg(file)
-    .args(["-mexec-model=reactor", "-L", "/usr/lib/wasm32-wasi", "-s", "-o"])
+    .args([
+        "-mexec-model=reactor",
+        "-L",
+        "/usr/lib/wasm32-wasi",
+        "-s",
+        "-o",
+    ])
     .arg(out);
     run(&mut cmd, &cc)
 }

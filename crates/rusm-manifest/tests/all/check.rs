@@ -183,7 +183,9 @@ fn a_missing_extra_root_is_an_error() {
     app.file("certs/here.pem", "a PEM file");
     assert_eq!(
         lines(&check(&path), &path),
-        ["rusm.toml:2:16: error: extra-roots file `certs/ca.pem` does not exist: outgoing \
-          HTTPS cannot trust it"]
+        [
+            "rusm.toml:2:16: error: extra-roots file `certs/ca.pem` does not exist: outgoing \
+          HTTPS cannot trust it"
+        ]
     );
 }

@@ -44,8 +44,8 @@ fn the_actor_template_writes_an_app_with_its_own_guest_library() {
         "{}",
         check.show()
     );
-    let caps = crate::Running::start(app.command_in(&dir, &["caps", "hello-app"]))
-        .finish(crate::DEADLINE);
+    let caps =
+        crate::Running::start(app.command_in(&dir, &["caps", "hello-app"])).finish(crate::DEADLINE);
     caps.assert_code(0);
     assert!(caps.stdout.contains("stdio"), "{}", caps.show());
 }
@@ -53,7 +53,8 @@ fn the_actor_template_writes_an_app_with_its_own_guest_library() {
 #[test]
 fn the_c_template_writes_its_source_and_header() {
     let app = App::new();
-    app.rusm(&["new", "c-app", "--template", "c"]).assert_code(0);
+    app.rusm(&["new", "c-app", "--template", "c"])
+        .assert_code(0);
     let dir = app.path().join("c-app");
     for file in ["rusm.toml", "README.md", "c-app.c", "include/rusm.h"] {
         assert!(dir.join(file).is_file(), "no {file}");
@@ -83,7 +84,8 @@ fn new_refuses_bad_names_existing_folders_and_the_missing_template() {
 #[test]
 fn build_names_the_missing_tool_and_fails() {
     let app = App::new();
-    app.rusm(&["new", "c-app", "--template", "c"]).assert_code(0);
+    app.rusm(&["new", "c-app", "--template", "c"])
+        .assert_code(0);
     let dir = app.path().join("c-app");
     // No clang on this PATH (an empty folder).
     let empty = tempfile::tempdir().expect("a temp dir");
@@ -102,8 +104,11 @@ fn build_names_the_missing_tool_and_fails() {
 #[test]
 fn build_leaves_components_without_source_alone() {
     let app = App::new();
-    app.write("rusm.toml", "[components.prebuilt]\npath = \"wasm/prebuilt.wat\"\n")
-        .write("wasm/prebuilt.wat", "(module (func (export \"run\")))");
+    app.write(
+        "rusm.toml",
+        "[components.prebuilt]\npath = \"wasm/prebuilt.wat\"\n",
+    )
+    .write("wasm/prebuilt.wat", "(module (func (export \"run\")))");
     let out = app.rusm(&["build"]);
     out.assert_code(0);
     assert!(out.stderr.contains("prebuilt: no source"), "{}", out.show());

@@ -162,7 +162,10 @@ fn a_file_that_no_longer_loads_keeps_the_old_code() {
     let before = running.stdout().lines().count();
     let deadline = Instant::now() + Duration::from_secs(10);
     while running.stdout().lines().count() < before + 5 {
-        assert!(Instant::now() < deadline, "no replies after a failed reload");
+        assert!(
+            Instant::now() < deadline,
+            "no replies after a failed reload"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     // Fixed again: the new code takes over.
@@ -174,9 +177,15 @@ fn a_file_that_no_longer_loads_keeps_the_old_code() {
     let first_v2 = seen.iter().position(|&v| v == 2).expect("v2 answered");
     assert!(first_v2 >= before + 5 && seen[..first_v2].iter().all(|&v| v == 1));
     let lines = out.stderr_lines();
-    let reloads: Vec<_> = lines.iter().filter(|l| l.starts_with("rusm reload")).collect();
+    let reloads: Vec<_> = lines
+        .iter()
+        .filter(|l| l.starts_with("rusm reload"))
+        .collect();
     assert_eq!(reloads.len(), 2, "one failure, one reload:\n{}", out.show());
-    assert!(reloads[0].starts_with("rusm reload job failed: "), "{reloads:?}");
+    assert!(
+        reloads[0].starts_with("rusm reload job failed: "),
+        "{reloads:?}"
+    );
     assert!(reloads[1].starts_with("rusm reload job ") && reloads[1].contains(" -> "));
 }
 
@@ -243,12 +252,22 @@ resident = true
     running.signal(libc::SIGTERM);
     let out = running.finish(Duration::from_secs(20));
     out.assert_code(0);
-    assert_eq!(out.stdout_lines(), ["v1 n=1", "v2 n=2", "v3 n=3"], "{}", out.show());
+    assert_eq!(
+        out.stdout_lines(),
+        ["v1 n=1", "v2 n=2", "v3 n=3"],
+        "{}",
+        out.show()
+    );
     let lines = out.stderr_lines();
     let stops = lines
         .iter()
         .filter(|l| *l == "rusm exit  counter#N shutdown")
         .count();
-    assert_eq!(stops, 3, "two graceful replacements, one final stop:\n{}", out.show());
+    assert_eq!(
+        stops,
+        3,
+        "two graceful replacements, one final stop:\n{}",
+        out.show()
+    );
     assert!(!out.stderr.contains("gave up"), "{}", out.show());
 }

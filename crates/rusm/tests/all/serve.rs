@@ -965,8 +965,16 @@ async fn the_observer_counts_requests_by_route_and_status() {
             .and_then(|l| l.rsplit(' ').next())
             .map(str::to_string)
     };
-    assert_eq!(line("/h/*", "200").as_deref(), Some("3"), "{metrics}\n{}", out.show());
+    assert_eq!(
+        line("/h/*", "200").as_deref(),
+        Some("3"),
+        "{metrics}\n{}",
+        out.show()
+    );
     assert_eq!(line("/h/*", "500").as_deref(), Some("1"), "{metrics}");
     assert_eq!(line("-", "404").as_deref(), Some("1"), "{metrics}");
-    assert!(!metrics.contains("/nowhere"), "client paths never become labels");
+    assert!(
+        !metrics.contains("/nowhere"),
+        "client paths never become labels"
+    );
 }
