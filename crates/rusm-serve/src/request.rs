@@ -87,13 +87,14 @@ pub(crate) async fn serve(
     let method = request.method().clone();
     let path = request.uri().path().to_string();
     let mut who = String::from("-");
-    // Routed again for the observer only (answering routes by itself).
-    let routed = shared
-        .config
-        .on_request
-        .is_some()
-        .then(|| shared.router.route(method.as_str(), &path));
-    let response = answer(&shared, request, https, activity, start, &mut who).await;
+    // Routed once, here: the answer follows the route, and the observer
+    // counts by it.
+    let routed = shared.router.route(method.as_str(), &path);
+    let route_index = match routed {
+        Routed::Route(i) => Some(i),
+        _ => None,
+    };
+    let response = answer(&shared, routed, request, https, activity, start, &mut who).await;
     let status = response.status().as_u16();
     tracing::info!(
         target: ACCESS_LOG_TARGET,
@@ -103,10 +104,7 @@ pub(crate) async fn serve(
     if let Some(observe) = &shared.config.on_request {
         // Labelled by the operator's route, never by the client's path:
         // a bounded set.
-        let route = match routed {
-            Some(Routed::Route(i)) => shared.config.routes[i].path.as_str(),
-            _ => "-",
-        };
+        let route = route_index.map_or("-", |i| shared.config.routes[i].path.as_str());
         (observe.0)(route, status);
     }
     Ok(response)
@@ -114,16 +112,14 @@ pub(crate) async fn serve(
 
 async fn answer(
     shared: &Shared,
+    routed: Routed,
     request: http::Request<Incoming>,
     https: bool,
     activity: ConnActivity,
     start: Instant,
     who: &mut String,
 ) -> Response<ServeBody> {
-    let index = match shared
-        .router
-        .route(request.method().as_str(), request.uri().path())
-    {
+    let index = match routed {
         Routed::Route(i) => i,
         Routed::BadPath => return plain(StatusCode::BAD_REQUEST, "bad path\n"),
         Routed::NotFound => return plain(StatusCode::NOT_FOUND, "not found\n"),
