@@ -151,12 +151,26 @@ pub async fn rusm_server(
     Ok((server, rt, config))
 }
 
-/// The raw baseline's store data: what `wasmtime serve` gives a request.
-struct RawState {
+/// The raw baselines' store data: what `wasmtime serve` gives a request,
+/// with `hooks` deciding outgoing requests (refused here; wasmtime-wasi-
+/// http's own `send_request` in http-out's baseline).
+pub(crate) struct RawState<H> {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    hooks: NoOutbound,
+    hooks: H,
+}
+
+impl<H> RawState<H> {
+    /// A fresh store's data, as each raw instance gets.
+    pub(crate) fn new(hooks: H) -> Self {
+        RawState {
+            wasi: WasiCtx::builder().build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks,
+        }
+    }
 }
 
 /// Outgoing requests refused, as rusm-wasm's hooks refuse them today (the
@@ -186,7 +200,7 @@ impl wasmtime_wasi_http::WasiHttpHooks for NoOutbound {
     }
 }
 
-impl WasiView for RawState {
+impl<H: Send> WasiView for RawState<H> {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView {
             ctx: &mut self.wasi,
@@ -195,7 +209,7 @@ impl WasiView for RawState {
     }
 }
 
-impl WasiHttpView for RawState {
+impl<H: wasmtime_wasi_http::WasiHttpHooks> WasiHttpView for RawState<H> {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         WasiHttpCtxView {
             ctx: &mut self.http,
@@ -214,7 +228,7 @@ pub async fn raw_server(config: &WasmConfig) -> anyhow::Result<(SocketAddr, Arc<
     let w = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
     let engine = wasmtime::Engine::new(&config.wasmtime_config(EngineKind::Pooled)).map_err(w)?;
     let component = Component::new(&engine, HANDLER).map_err(w)?;
-    let mut linker = Linker::<RawState>::new(&engine);
+    let mut linker = Linker::<RawState<NoOutbound>>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(w)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(w)?;
     // The handler's `rusm:runtime/process` imports, which the hello path
@@ -263,7 +277,7 @@ type RawResponse = hyper::Response<rusm_wasm::HyperOutgoingBody>;
 /// One request on the raw baseline: a store, the request and outparam
 /// resources, `handle` on a task of its own; 500 if it sets no response.
 async fn raw_request(
-    pre: ProxyPre<RawState>,
+    pre: ProxyPre<RawState<NoOutbound>>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> RawResponse {
     let failed = || {
@@ -275,15 +289,7 @@ async fn raw_request(
         *r.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
         r
     };
-    let mut store = wasmtime::Store::new(
-        pre.engine(),
-        RawState {
-            wasi: WasiCtx::builder().build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            hooks: NoOutbound,
-        },
-    );
+    let mut store = wasmtime::Store::new(pre.engine(), RawState::new(NoOutbound));
     store.epoch_deadline_async_yield_and_update(1);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut http = store.data_mut().http();

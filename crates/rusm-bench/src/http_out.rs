@@ -22,11 +22,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use rusm_caps::{Capabilities, HostPattern};
 use tokio::task::JoinSet;
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime::component::{Component, Linker};
+use wasmtime_wasi_http::WasiHttpHooks;
 
-use crate::wasm::Runtime;
+use crate::http::RawState;
+use crate::wasm::{Runtime, w};
 
 const FIXTURE: &str = include_str!("../../rusm-wasm/tests/all/fixtures/http-get.component.wat");
 
@@ -103,42 +103,15 @@ pub(crate) async fn rusm(
     Ok((guests * per_guest) as f64 / start.elapsed().as_secs_f64())
 }
 
-/// The store data of the baseline: WASI, `wasi:http` with the crate's own
-/// hooks (its default `send_request`), and the one `rusm` import the
-/// fixture has (`exit`, which ends the instance with its reason).
-struct Raw {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    hooks: DefaultHooks,
-}
-
+/// The baseline's hooks: wasmtime-wasi-http's own, its default
+/// `send_request` (no destination checks).
 struct DefaultHooks;
 
 impl WasiHttpHooks for DefaultHooks {}
 
-impl WasiView for Raw {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for Raw {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-fn w<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
-    r.map_err(|e| anyhow::anyhow!("{e:#}"))
-}
+/// The baseline's store data (the fixture's one `rusm` import, `exit`, is
+/// linked below).
+type Raw = RawState<DefaultHooks>;
 
 /// Requests per second on raw Wasmtime + `wasmtime-wasi-http`, the same
 /// guests at once, the same engine configuration as RUSM's pooled engine.
@@ -176,12 +149,7 @@ pub(crate) async fn raw(
     for _ in 0..guests {
         let pre = pre.clone();
         set.spawn(async move {
-            let data = Raw {
-                wasi: WasiCtx::builder().build(),
-                http: WasiHttpCtx::new(),
-                table: ResourceTable::new(),
-                hooks: DefaultHooks,
-            };
+            let data = Raw::new(DefaultHooks);
             let mut store = wasmtime::Store::new(pre.engine(), data);
             store.epoch_deadline_async_yield_and_update(1);
             let instance = pre.instantiate_async(&mut store).await?;

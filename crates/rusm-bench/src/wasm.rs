@@ -94,7 +94,7 @@ const IDLE: &str = r#"(module
     (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))))"#;
 
 /// Wasmtime's errors are not `std::error::Error`; carry their text.
-fn w<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
+pub(crate) fn w<T>(r: wasmtime::Result<T>) -> anyhow::Result<T> {
     r.map_err(|e| anyhow::anyhow!("{e:#}"))
 }
 
