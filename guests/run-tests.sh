@@ -168,6 +168,29 @@ current="rusm run (c)"
 (cd "$apps/my-c" && timeout 60 "$RUSM" run my-c) >"$out" 2>&1
 expect '^hello from #[0-9]+$'
 
+# The same actor app built as a component: a `*.component.wasm` path makes
+# `rusm build` compile with the guest library's `component` feature and
+# wrap the module with the preview-1 adapter in process (no wasm-tools).
+shape=component
+sed -i 's|^path = "wasm/my-actor.wasm"$|path = "wasm/my-actor.component.wasm"|' "$apps/my-actor/rusm.toml"
+current="rusm build (actor as a component)"
+(cd "$apps/my-actor" && CARGO_TARGET_DIR=$guests/target timeout 600 "$RUSM" build) >"$out" 2>&1
+status=$?
+expect_status 0
+expect '^rusm build: my-actor -> .*wasm/my-actor\.component\.wasm$'
+current="rusm run (actor as a component)"
+(cd "$apps/my-actor" && timeout 60 "$RUSM" run my-actor) >"$out" 2>&1
+status=$?
+expect_status 0
+expect '^hello, world, from #[0-9]+ \(asked by #[0-9]+, worker #[0-9]+\)$'
+# A component's preamble: \0asm, version 0x0d, layer 1 (a module has 1 0 0 0).
+if head -c 8 "$apps/my-actor/wasm/my-actor.component.wasm" | od -An -tx1 | grep -q '0d 00 01 00'; then
+    pass "wasm/my-actor.component.wasm is a component"
+else
+    fail "wasm/my-actor.component.wasm is not a component"
+fi
+shape=module
+
 # `rusm dev`: a resident C app rebuilt and reloaded on a source change; the
 # new code's first line must come within 10 s (the lines say how long).
 current="rusm dev (c)"
