@@ -68,6 +68,9 @@ gossip = 3
     ];
     assert_eq!(found.len(), expected.len(), "{found:#?}");
     for (want, got) in expected.iter().zip(&found) {
-        assert!(got.starts_with(want), "expected {want:?}, got {got:?}\nall: {found:#?}");
+        assert!(
+            got.starts_with(want),
+            "expected {want:?}, got {got:?}\nall: {found:#?}"
+        );
     }
 }
