@@ -7,8 +7,11 @@
 //! The timing is tuned for the contract's promise, a `kill -9`'d node
 //! declared down within a second on loopback, while a live node that is
 //! merely slow refutes its suspicion instead of being declared down:
-//! a probe every 200 ms with an 80 ms round trip, then 300 ms of suspicion
-//! during which the node's own gossip can clear it.
+//! a probe every 150 ms with a 60 ms round trip, then 250 ms of suspicion
+//! during which the node's own gossip can clear it. Each member probes one
+//! other per period, so with three nodes a dead one waits at most about
+//! two periods to be probed: 2 × 150 + 150 + 250 ms ≈ 700 ms, with room
+//! left for a busy machine.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -71,9 +74,9 @@ pub struct Timing {
 impl Default for Timing {
     fn default() -> Self {
         Timing {
-            probe_period: Duration::from_millis(200),
-            probe_rtt: Duration::from_millis(80),
-            suspect_to_down: Duration::from_millis(300),
+            probe_period: Duration::from_millis(150),
+            probe_rtt: Duration::from_millis(60),
+            suspect_to_down: Duration::from_millis(250),
         }
     }
 }
