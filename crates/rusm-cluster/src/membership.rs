@@ -124,7 +124,7 @@ pub(crate) async fn run(
     inner: Arc<Inner>,
     me: NodeId,
     timing: Timing,
-    mut commands: mpsc::UnboundedReceiver<Cmd>,
+    mut commands: mpsc::Receiver<Cmd>,
 ) {
     let seed = me.creation ^ u64::from(std::process::id()).rotate_left(32);
     let mut foca = Foca::new(
@@ -194,7 +194,8 @@ fn carry_out(
         let commands = inner.commands.clone();
         tokio::spawn(async move {
             tokio::time::sleep(after).await;
-            let _ = commands.send(Cmd::Timer(timer));
+            // Never dropped: a lost timer would stop foca's probe cycle.
+            let _ = commands.send(Cmd::Timer(timer)).await;
         });
     }
     while let Some(n) = rt.to_notify() {

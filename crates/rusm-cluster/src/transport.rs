@@ -86,6 +86,10 @@ const PROTOCOL: u16 = 1;
 const MAX_HELLO: usize = 4096;
 /// How long dialling plus the hello may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Incoming connections being verified at once.
+const MAX_HANDSHAKES: usize = 64;
+/// Commands waiting for the membership task.
+const COMMAND_QUEUE: usize = 1024;
 /// Packets held for a node while its connection is being made.
 const MAX_PENDING: usize = 32;
 
@@ -110,7 +114,9 @@ pub(crate) struct Inner {
     pending: Mutex<HashMap<String, Vec<Bytes>>>,
     up: Mutex<BTreeSet<String>>,
     events: mpsc::UnboundedSender<Event>,
-    pub(crate) commands: mpsc::UnboundedSender<Cmd>,
+    /// Bounded: a peer's datagrams beyond it are dropped (SWIM is built
+    /// for lost packets), so no peer can make this node queue without end.
+    pub(crate) commands: mpsc::Sender<Cmd>,
     /// Test switch: nodes whose traffic is dropped both ways.
     cut: Mutex<HashSet<String>>,
 }
@@ -163,7 +169,7 @@ impl Cluster {
             creation,
             bump: 0,
         };
-        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (commands, command_rx) = mpsc::channel(COMMAND_QUEUE);
         let inner = Arc::new(Inner {
             me: me.clone(),
             endpoint,
@@ -215,7 +221,7 @@ impl Cluster {
     /// than after failure detection.
     pub async fn leave(self) {
         let (done, answered) = oneshot::channel();
-        if self.inner.commands.send(Cmd::Leave(done)).is_ok() {
+        if self.inner.commands.send(Cmd::Leave(done)).await.is_ok() {
             let _ = tokio::time::timeout(Duration::from_secs(1), answered).await;
         }
         // Let the goodbye datagrams go out before the connections close.
@@ -343,9 +349,16 @@ impl Inner {
     }
 }
 
-/// Accepts connections for as long as the endpoint is open.
+/// Accepts connections for as long as the endpoint is open. At most
+/// [`MAX_HANDSHAKES`] are being verified at once; more are refused, so
+/// strangers dialling in cannot make the node hold unbounded state.
 async fn accept(inner: Arc<Inner>) {
+    let handshakes = Arc::new(tokio::sync::Semaphore::new(MAX_HANDSHAKES));
     while let Some(incoming) = inner.endpoint.accept().await {
+        let Ok(permit) = handshakes.clone().try_acquire_owned() else {
+            incoming.refuse();
+            continue;
+        };
         let inner = inner.clone();
         tokio::spawn(async move {
             let remote = incoming.remote_address();
@@ -359,6 +372,7 @@ async fn accept(inner: Arc<Inner>) {
             })
             .await
             .unwrap_or_else(|_| Err("handshake timed out".into()));
+            drop(permit);
             match result {
                 Ok((conn, id)) => {
                     let initiator = id.name.clone();
@@ -420,7 +434,7 @@ async fn join(inner: Arc<Inner>, target: String) {
             }
             match dial(&inner, addr, None).await {
                 Ok(id) => {
-                    let _ = inner.commands.send(Cmd::Announce(id));
+                    let _ = inner.commands.send(Cmd::Announce(id)).await;
                     return;
                 }
                 Err(e) => tracing::debug!(target: "rusm::cluster", "join {target} ({addr}): {e}"),
@@ -441,8 +455,9 @@ async fn receive(inner: Arc<Inner>, conn: quinn::Connection, peer: NodeId) {
         if inner.is_cut(&peer.name) {
             continue;
         }
-        if inner.commands.send(Cmd::Data(data)).is_err() {
-            break;
+        match inner.commands.try_send(Cmd::Data(data)) {
+            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Err(mpsc::error::TrySendError::Closed(_)) => break,
         }
     }
     let mut peers = lock(&inner.peers);
