@@ -20,6 +20,15 @@
 //!   `wasm-tools component new` with the WASI preview 1 reactor adapter
 //!   turns into the component (`scripts/build-guests.sh` does it).
 //!
+//! - **HTTP handler** (the `http` feature, which implies `component`): a
+//!   component of the world `http-actor`, a stock
+//!   `wasi:http/incoming-handler` that also imports `process` and `kv`.
+//!   The node runs a new process of it per request; the handler is a plain
+//!   `fn(http::Request) -> http::Response` named with `http_main!` (see
+//!   the `http` module), and the actor calls below all work inside it.
+//!   Such a crate is a handler only: it has no `run`, and [`main!`] does
+//!   not compile in it.
+//!
 //! Everything that differs lives behind the internal `sys` boundary: two
 //! backends with the same small set of safe calls, checked against one
 //! signature list at compile time. The public modules are written once on
@@ -53,6 +62,9 @@
 //!
 //! Typed messages ([`send_typed`], [`receive_typed`], [`call_typed`])
 //! carry any `serde` type in postcard's compact binary encoding.
+//!
+//! A WebSocket connection is a process too, in either shape: [`websocket`]
+//! reads its socket's messages as frames and writes frames back.
 
 mod error;
 #[cfg(feature = "http")]
