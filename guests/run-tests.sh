@@ -232,7 +232,7 @@ check_shape component
 # wasi:http/incoming-handler (what `wasmtime serve` runs), built from the
 # http-actor world (they import rusm:runtime/process too).
 shape=component
-for handler in counter-api sse-clock; do
+for handler in counter-api sse-clock http-calls; do
     current="$handler (handler)"
     file=$wasm/$handler.component.wasm
     if [[ ! -f $file ]]; then
@@ -243,6 +243,32 @@ for handler in counter-api sse-clock; do
     expect '^ *export wasi:http/incoming-handler@0\.2\.[0-9]+;$'
     expect '^ *import rusm:runtime/process@0\.1\.0;$'
 done
+
+# Every kind of actor call, made from inside a request's process (a test
+# handler: spawn, call, link, monitor, kill, timers, send/receive, sleep,
+# the registry, the store), one `NAME: ok ...` line each.
+rm -rf tests/http-calls/data
+serve http-calls tests/http-calls
+if [[ -n $base ]]; then
+    curl -s -m 10 -o "$out.calls" -w '%{http_code}\n' "$base/calls" >"$out.code"
+    sed 's/^/     /' "$out.calls"
+    expect_http "GET /calls" "$(cat "$out.code")" 200
+    for call in own_pid info spawn call link 'call a crashing server' is_alive 'monitor and kill' \
+        'send_after and receive' cancel_timer send sleep 'register and whereis' kv; do
+        if grep -q "^$call: ok" "$out.calls"; then pass "$call from a handler"; else fail "$call from a handler"; fi
+    done
+    rm -f "$out.calls" "$out.code"
+    # A panic, and an Err returned: the process ends with the reason; 500.
+    expect_http "GET /calls/panic" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$base/calls/panic")" 500
+    expect_http "GET /calls/err" "$(curl -s -m 5 -o /dev/null -w '%{http_code}' "$base/calls/err")" 500
+fi
+stop_server
+expect_status 0
+expect '^rusm exit  calls#[0-9]+ normal$'
+expect '^rusm exit  server#[0-9]+ killed$'
+expect '^rusm exit  calls#[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: asked to panic$'
+expect '^rusm exit  calls#[0-9]+ crashed: asked to fail$'
+rm -rf tests/http-calls/data
 
 # The SSE clock: each event is on the wire as the handler writes it (the
 # first one long before the last), and a client that leaves gets its

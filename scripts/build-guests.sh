@@ -88,10 +88,11 @@ wasm_tools() {
 }
 
 # Every example crate: examples/NAME, and crates nested one deeper
-# (examples/counter-api/resident), named by their package.
+# (examples/counter-api/resident), named by their package; and the guests
+# that only the tests use (tests/NAME).
 actors=()
 handlers=()
-for manifest in "$guests"/examples/*/Cargo.toml "$guests"/examples/*/*/Cargo.toml; do
+for manifest in "$guests"/examples/*/Cargo.toml "$guests"/examples/*/*/Cargo.toml "$guests"/tests/*/Cargo.toml; do
     [[ -f $manifest ]] || continue
     name=$(sed -nE 's/^name *= *"([^"]+)".*/\1/p' "$manifest" | head -n 1)
     if grep -Eq '^rusm-guest *=.*features *= *\[[^]]*"http"' "$manifest"; then
