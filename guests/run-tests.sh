@@ -327,34 +327,42 @@ current="rusm run (c)"
 (cd "$apps/my-c" && timeout 60 "$RUSM" run my-c) >"$out" 2>&1
 expect '^hello from #[0-9]+$'
 
-# `rusm new --template http`: a served app, built, served, reached with
-# curl. This rusm's `rusm build` makes core modules only (component builds
-# are on their way), so the handler is built here by the commands
-# scripts/build-guests.sh uses for its handlers: the app's crate for
-# wasm32-wasip1 (its Cargo.toml turns on rusm-guest's `http` feature), then
-# wrapped with the reactor adapter that script wrote.
+# The same actor app built as a component: a `*.component.wasm` path makes
+# `rusm build` compile with the guest library's `component` feature and
+# wrap the module with the preview-1 adapter in process (no wasm-tools).
+shape=component
+sed -i 's|^path = "wasm/my-actor.wasm"$|path = "wasm/my-actor.component.wasm"|' "$apps/my-actor/rusm.toml"
+current="rusm build (actor as a component)"
+(cd "$apps/my-actor" && CARGO_TARGET_DIR=$guests/target timeout 600 "$RUSM" build) >"$out" 2>&1
+status=$?
+expect_status 0
+expect '^rusm build: my-actor -> .*wasm/my-actor\.component\.wasm$'
+current="rusm run (actor as a component)"
+(cd "$apps/my-actor" && timeout 60 "$RUSM" run my-actor) >"$out" 2>&1
+status=$?
+expect_status 0
+expect '^hello, world, from #[0-9]+ \(asked by #[0-9]+, worker #[0-9]+\)$'
+# A component's preamble: \0asm, version 0x0d, layer 1 (a module has 1 0 0 0).
+if head -c 8 "$apps/my-actor/wasm/my-actor.component.wasm" | od -An -tx1 | grep -q '0d 00 01 00'; then
+    pass "wasm/my-actor.component.wasm is a component"
+else
+    fail "wasm/my-actor.component.wasm is not a component"
+fi
+shape=module
+
+# `rusm new --template http`: a served app, built by `rusm build` (its
+# path is a `*.component.wasm`; its crate turns on rusm-guest's `http`
+# feature), served by `rusm run`, reached with curl.
 current="rusm new --template http"
 (cd "$apps" && timeout 60 "$RUSM" new my-http --template http) >"$out" 2>&1
 status=$?
 expect_status 0
 expect '^created my-http: `cd my-http && rusm build && rusm run`$'
-current="build (http)"
-if command -v rustup >/dev/null 2>&1 && rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip1; then
-    (cd "$apps/my-http" && CARGO_TARGET_DIR=$guests/target timeout 600 cargo build --release --target wasm32-wasip1) >"$out" 2>&1
-else
-    (cd "$apps/my-http" && CARGO_TARGET_DIR=$guests/target PATH=/usr/bin:$PATH RUSTC_BOOTSTRAP=1 \
-        CARGO_TARGET_WASM32_WASIP1_LINKER=wasm-ld RUSTFLAGS="-L /usr/lib/wasm32-wasi -C link-self-contained=no" \
-        timeout 600 /usr/bin/cargo build --release -Zbuild-std=std,panic_abort --target wasm32-wasip1) >"$out" 2>&1
-fi
+current="rusm build (http)"
+(cd "$apps/my-http" && CARGO_TARGET_DIR=$guests/target timeout 600 "$RUSM" build) >"$out" 2>&1
 status=$?
 expect_status 0
-mkdir -p "$apps/my-http/wasm"
-current="component new (http)"
-wasm_tools component new "$guests/target/wasm32-wasip1/release/my_http.wasm" \
-    --adapt "wasi_snapshot_preview1=$guests/target/wasi_snapshot_preview1.reactor.wasm" \
-    -o "$apps/my-http/wasm/my-http.component.wasm" >"$out" 2>&1
-status=$?
-expect_status 0
+expect '^rusm build: my-http -> .*wasm/my-http\.component\.wasm$'
 current="rusm check (http)"
 (cd "$apps/my-http" && timeout 60 "$RUSM" check) >"$out" 2>&1
 status=$?

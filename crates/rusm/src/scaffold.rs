@@ -383,8 +383,8 @@ echo me
 
 `rusm build` needs a Rust toolchain for `wasm32-wasip1` (`rustup target
 add wasm32-wasip1`, or on Debian 12 `apt-get install rustc-web cargo-web
-rust-web-src lld wasi-libc`) and, to make the component, `wasm-tools`
-with the WASI preview 1 reactor adapter; when something is missing it says
+rust-web-src lld wasi-libc`); it turns the module into a component itself
+(the path ends in `.component.wasm`). When something is missing it says
 what to install and installs nothing itself.
 
 The handler is a plain function, `fn handle(Request) -> Response`, named
