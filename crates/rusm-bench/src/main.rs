@@ -12,6 +12,7 @@
 //! scenarios touches this file in those two places only.
 
 mod core;
+mod dev;
 mod kv;
 mod observer;
 mod report;
@@ -79,6 +80,11 @@ enum Scenario {
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
     GuestPingPong,
+    /// Issue 16: save to first response from the new code under `rusm dev`
+    /// for the Rust `http` template (p50 over 10 edits), beside `rusm
+    /// build` alone after an edit; drives the real `rusm` binary and guest
+    /// toolchain (dev.rs). Not in `all`.
+    DevReloadHttp,
     /// The guest library's HTTP shape: a Rust hello handler
     /// (guests/tests/http-hello, built by scripts/build-guests.sh) through
     /// rusm-serve, beside the same component on a raw wasmtime-wasi-http
@@ -132,6 +138,10 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
+    /// `dev-reload-http` only: the `rusm` binary to drive (default: this
+    /// workspace's target/debug/rusm).
+    #[arg(long)]
+    rusm: Option<std::path::PathBuf>,
     /// `soak` only: how long it runs (`--quick`: 20 seconds).
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
@@ -150,6 +160,8 @@ enum Side {
 #[derive(Clone, Copy)]
 struct RunOptions {
     quick: bool,
+    /// The `rusm` binary for dev-reload-http.
+    rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
     side: Option<(Side, u64)>,
     #[cfg(feature = "wasm")]
@@ -175,8 +187,13 @@ fn main() -> anyhow::Result<()> {
     // Drive the scenarios from a worker thread, as a process or a task
     // would be: spawns then go to that worker's own queue, not through the
     // runtime's injection queue from an outside thread.
+    let rusm = args.rusm.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
+    });
     let opts = RunOptions {
         quick: args.quick,
+        // Lives as long as the program; the options are `Copy`.
+        rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
         side: args.side.map(|side| (side, args.spawns)),
         #[cfg(feature = "wasm")]
@@ -207,7 +224,7 @@ impl Scenario {
         ) {
             return false;
         }
-        true
+        self != Scenario::DevReloadHttp
     }
 }
 
@@ -222,6 +239,11 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::KvReads => kv_reads(quick).await,
         Scenario::ObserverStorm => observer::storm(quick).await,
         Scenario::ObserverPingPong => observer::ping_pong(quick).await,
+        Scenario::DevReloadHttp => {
+            let (edits, builds) = if quick { (3, 2) } else { (10, 5) };
+            let rusm = opts.rusm;
+            tokio::task::spawn_blocking(move || dev::dev_reload_http(rusm, edits, builds)).await?
+        }
         #[cfg(feature = "wasm")]
         s @ (Scenario::ModuleStorm
         | Scenario::ComponentStorm
