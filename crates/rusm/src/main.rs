@@ -145,8 +145,13 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(check(&manifest_path)),
         Command::New { name, template } => {
             let dir = scaffold::new(&name, template)?;
+            // A served app runs without a root process: `rusm run` serves.
+            let run = match template {
+                scaffold::Template::Http => "rusm run".to_string(),
+                _ => format!("rusm run {name}"),
+            };
             println!(
-                "created {}: `cd {} && rusm build && rusm run {name}`",
+                "created {}: `cd {} && rusm build && {run}`",
                 dir.display(),
                 dir.display()
             );
