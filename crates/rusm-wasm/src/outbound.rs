@@ -10,11 +10,12 @@
 //!
 //! 1. the request's host is checked *before* it is looked up (a name) or
 //!    as it is (an address): an unlisted name is never resolved;
-//! 2. every address a name resolved to is checked again, so a public name
-//!    that resolves to an internal address (DNS rebinding) goes nowhere
-//!    unless the name was listed exactly or the address is listed; the
-//!    connection goes to one of the addresses that passed, never to a
-//!    second lookup's answer;
+//! 2. a name is looked up by the node, bounded (`resolver.rs`, shared with
+//!    socket lookups), and every address it resolved to is checked again,
+//!    so a public name that resolves to an internal address (DNS
+//!    rebinding) goes nowhere unless the name was listed exactly or the
+//!    address is listed; the connection goes to one of the addresses that
+//!    passed, never to a second lookup's answer;
 //! 3. the TCP connect (and the TLS handshake) has a deadline
 //!    (`[network] connect-timeout-seconds`); HTTPS trusts the system's
 //!    roots plus `[network] extra-roots`, through rustls;
@@ -45,6 +46,7 @@ use tokio::sync::Semaphore;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
+use crate::resolver::LookupError;
 
 /// How the node makes outgoing HTTP requests for its processes
 /// (`[network]` in the manifest).
@@ -103,6 +105,12 @@ impl HttpClient {
             connect_timeout: options.connect_timeout,
             max_concurrent: options.max_concurrent_requests.max(1),
         })
+    }
+
+    /// The deadline of a name lookup: the connect timeout (a lookup is
+    /// the first step of a connect).
+    pub(crate) fn lookup_timeout(&self) -> std::time::Duration {
+        self.connect_timeout
     }
 
     fn tls(&self) -> &tokio_rustls::TlsConnector {
@@ -207,7 +215,6 @@ fn target(uri: &http::Uri) -> Result<Target, HttpError> {
 async fn destinations_of(
     dest: &Destinations,
     target: &Target,
-    timeout: Duration,
 ) -> Result<Vec<SocketAddr>, HttpError> {
     let policy = dest.policy();
     if let Ok(ip) = target.host.parse::<IpAddr>() {
@@ -225,22 +232,23 @@ async fn destinations_of(
             return Err(HttpError::HttpRequestDenied);
         }
     };
-    let name = target.host.trim_end_matches('.');
-    let resolved =
-        match tokio::time::timeout(timeout, tokio::net::lookup_host((name, target.port))).await {
-            Err(_) => return Err(HttpError::DnsTimeout),
-            Ok(Err(e)) => {
-                tracing::debug!(name, error = %e, "lookup failed");
-                return Err(HttpError::DnsError {
-                    rcode: Some(e.to_string()),
-                    info_code: None,
-                });
-            }
-            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
-        };
+    // Checked above, so a name: lowercase, no trailing dot.
+    let name =
+        rusm_caps::destination_name(&target.host).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let resolved = match dest.resolver().lookup(&name).await {
+        Ok(addrs) => addrs,
+        Err(LookupError::Timeout) => return Err(HttpError::DnsTimeout),
+        Err(e @ LookupError::Failed(_)) => {
+            tracing::debug!(name, error = %e, "lookup failed");
+            return Err(HttpError::DnsError {
+                rcode: Some(e.to_string()),
+                info_code: None,
+            });
+        }
+    };
     let mut allowed = Vec::with_capacity(resolved.len());
-    for addr in resolved {
-        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+    for ip in resolved {
+        let addr = SocketAddr::new(ip, target.port);
         if policy.check_resolved(how, addr) {
             allowed.push(addr);
         } else {
@@ -289,7 +297,7 @@ async fn send(
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
         .map_or(client.connect_timeout, |t| t.min(client.connect_timeout));
-    let addrs = destinations_of(&dest, &target, connect_timeout).await?;
+    let addrs = destinations_of(&dest, &target).await?;
     let permit = permits
         .acquire_owned()
         .await

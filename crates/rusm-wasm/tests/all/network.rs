@@ -162,6 +162,204 @@ async fn trusted_reaches_loopback() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_mapped_address_is_refused_by_wasmtime_before_the_check() {
+    // wasmtime-wasi refuses an IPv4-mapped destination on a socket itself
+    // (`invalid-argument`), before the address check runs: even where
+    // 127.0.0.1 is allowed, and with no deny line, since the checker never
+    // saw it. (Over HTTP the node judges it by its embedded address.)
+    let (_l, addr) = listener("127.0.0.1");
+    let mapped = SocketAddr::new(
+        IpAddr::V6(std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+        addr.port(),
+    );
+    for (name, caps) in [
+        ("sock-mapped-trusted", Capabilities::trusted()),
+        ("sock-mapped-listed", hosts(&["127.0.0.1"])),
+        ("sock-mapped-default", Capabilities::network_client()),
+    ] {
+        assert_eq!(
+            connect(name, mapped, caps).await.to_string(),
+            "crashed: start-connect: invalid-argument",
+            "{name}"
+        );
+        assert_no_deny_line(name);
+    }
+}
+
+// ---------------------------------------------------------------------
+// Names on the socket path: `fixtures/lookup-connect.component.wat` looks
+// a name up through `wasi:sockets/ip-name-lookup` (answered by the node)
+// and connects to the first address it gets. `localhost` and names under
+// `.localhost` are loopback by the node's own rule (RFC 6761), so these
+// run the same on every machine.
+
+/// Looks `host` up and connects to its first address at `port`, as a
+/// process named `name` under `caps`.
+async fn lookup_connect(name: &str, host: &str, port: u16, caps: Capabilities) -> ExitReason {
+    warn_lines();
+    let h = harness();
+    let wat = fixture("lookup-connect.component.wat")
+        .replace("{{NAME_LEN}}", &host.len().to_string())
+        .replace("{{NAME}}", host)
+        .replace("{{PORT}}", &port.to_string());
+    let guest = h.load(name, &wat);
+    h.run(&guest, caps).await
+}
+
+/// Asserts that a `rusm deny` line of process `name` ends with `tail`.
+fn assert_deny_line(name: &str, tail: &str) {
+    let lines = warn_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("rusm deny {name}#")) && l.ends_with(tail)),
+        "no deny line for {name} ending `{tail}` in {lines:#?}"
+    );
+}
+
+fn assert_no_deny_line(name: &str) {
+    let lines = warn_lines();
+    let prefix = format!("rusm deny {name}#");
+    assert!(
+        !lines.iter().any(|l| l.starts_with(&prefix)),
+        "a deny line for {name} in {lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_name_is_looked_up_and_reached_over_a_socket() {
+    let (_l, addr) = listener("127.0.0.1");
+    let port = addr.port();
+    // Listed exactly: looked up by the node, and the connect to what it
+    // resolved to is allowed as the name's, loopback included.
+    for (name, host) in [("look-listed", "localhost"), ("look-sub", "api.localhost")] {
+        let caps = hosts(&[&format!("{host}:{port}")]);
+        assert_eq!(
+            lookup_connect(name, host, port, caps).await,
+            ExitReason::Normal,
+            "{name}"
+        );
+        assert_no_deny_line(name);
+    }
+    // Any case, and a trailing dot, are the same name.
+    let caps = hosts(&[&format!("api.localhost:{port}")]);
+    assert_eq!(
+        lookup_connect("look-case", "API.LocalHost.", port, caps).await,
+        ExitReason::Normal
+    );
+    // `trusted` looks anything up and reaches loopback.
+    assert_eq!(
+        lookup_connect("look-trusted", "localhost", port, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_name_is_reached_only_at_its_ports() {
+    // The lookup is allowed (the name is listed at another port), the
+    // connect to the address it gave is not: the connect asks again with
+    // its port.
+    let (_l, addr) = listener("127.0.0.1");
+    let other = addr.port().wrapping_add(1).max(1);
+    let caps = hosts(&[&format!("localhost:{other}")]);
+    // wasmtime-wasi runs the address check as part of the connect, so the
+    // refusal comes from `start-connect` or from `finish-connect`.
+    let reason = lookup_connect("look-port", "localhost", addr.port(), caps)
+        .await
+        .to_string();
+    assert!(
+        reason == "crashed: start-connect: access-denied"
+            || reason == "crashed: finish-connect: access-denied",
+        "{reason}"
+    );
+    assert_deny_line("look-port", &format!(" connect {addr}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_name_is_refused_before_it_is_looked_up() {
+    let (_l, addr) = listener("127.0.0.1");
+    let caps = || hosts(&["api.example.com:443", "10.0.0.0/8"]);
+    for (name, host) in [
+        ("look-unlisted", "localhost"),
+        ("look-unlisted-sub", "db.localhost"),
+    ] {
+        assert_eq!(
+            lookup_connect(name, host, addr.port(), caps())
+                .await
+                .to_string(),
+            "crashed: resolve-addresses: access-denied",
+            "{name}"
+        );
+        assert_deny_line(name, &format!(" lookup {host}"));
+    }
+    // A number written as a host is never guessed at, even under `*`.
+    for caps in [caps(), Capabilities::trusted()] {
+        assert_eq!(
+            lookup_connect("look-numeric", "2130706433", addr.port(), caps)
+                .await
+                .to_string(),
+            "crashed: resolve-addresses: access-denied"
+        );
+        assert_deny_line("look-numeric", " lookup 2130706433");
+    }
+    // Without allow-network, the same refusal.
+    assert_eq!(
+        lookup_connect(
+            "look-sandboxed",
+            "localhost",
+            addr.port(),
+            Capabilities::sandboxed()
+        )
+        .await
+        .to_string(),
+        "crashed: resolve-addresses: access-denied"
+    );
+    assert_deny_line("look-sandboxed", " lookup localhost");
+    // Text that is no host name is an invalid argument, as wasmtime-wasi
+    // has it.
+    assert_eq!(
+        lookup_connect("look-invalid", "a b", addr.port(), Capabilities::trusted())
+            .await
+            .to_string(),
+        "crashed: resolve-addresses: invalid-argument"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_name_resolving_to_loopback_is_refused() {
+    // DNS rebinding on the socket path: a name allowed only by `*.suffix`
+    // (or by the public-only default) that resolves to an internal address
+    // gets none of it; each answer held back is a deny line.
+    let (_l, addr) = listener("127.0.0.1");
+    let port = addr.port();
+    for (name, host, caps) in [
+        ("look-wild", "api.localhost", hosts(&["*.localhost"])),
+        ("look-default", "localhost", Capabilities::network_client()),
+        (
+            "look-default-sub",
+            "api.localhost",
+            Capabilities::network_client(),
+        ),
+    ] {
+        assert_eq!(
+            lookup_connect(name, host, port, caps).await.to_string(),
+            "crashed: resolve-next-address: access-denied",
+            "{name}"
+        );
+        assert_deny_line(name, &format!(" lookup {host} -> 127.0.0.1"));
+        assert_deny_line(name, &format!(" lookup {host} -> ::1"));
+    }
+    // An answer that is listed itself is handed out (and only it): the
+    // wildcard name reaches the listed address.
+    let caps = hosts(&["*.localhost", &format!("127.0.0.1:{port}")]);
+    assert_eq!(
+        lookup_connect("look-wild-listed", "api.localhost", port, caps).await,
+        ExitReason::Normal
+    );
+    assert_deny_line("look-wild-listed", " lookup api.localhost -> ::1");
+}
+
 // ---------------------------------------------------------------------
 // The HTTP path: `fixtures/http-get.component.wat` through
 // `wasi:http/outgoing-handler`, against a local hyper server.
