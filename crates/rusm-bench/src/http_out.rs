@@ -41,6 +41,7 @@ pub(crate) fn component(addr: SocketAddr, count: u64) -> String {
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
+        .replace("{{OVERLAP}}", "0")
         .replace("{{COUNT}}", &count.to_string())
 }
 

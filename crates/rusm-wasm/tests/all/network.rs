@@ -377,6 +377,37 @@ pub(crate) mod server {
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
 
+    /// Arrival times of the requests a recording server answered.
+    pub(crate) type Arrivals = Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
+
+    /// A plain HTTP server like [`start`]'s that records when each request
+    /// arrived.
+    pub(crate) async fn start_recording(ip: &str) -> (SocketAddr, Arrivals) {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let arrivals = Arrivals::default();
+        let seen = arrivals.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |_req| {
+                        seen.lock().unwrap().push(std::time::Instant::now());
+                        async {
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"hello"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (addr, arrivals)
+    }
+
     /// Serves until dropped (the task ends with the runtime).
     pub(crate) async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
@@ -419,6 +450,12 @@ pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
 
 /// The same, each response held unread for `hold_ms` before it is dropped.
 fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> String {
+    http_get_with(https, authority, count, hold_ms, false)
+}
+
+/// The fixture in any of its modes (`overlap`: two requests, the second
+/// sent while the first's response is held for `hold_ms`).
+fn http_get_with(https: bool, authority: &str, count: u32, hold_ms: u64, overlap: bool) -> String {
     let path = "/hello";
     fixture("http-get.component.wat")
         .replace("{{SCHEME}}", if https { "1" } else { "0" })
@@ -427,6 +464,7 @@ fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> Stri
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", &hold_ms.to_string())
+        .replace("{{OVERLAP}}", if overlap { "1" } else { "0" })
         .replace("{{COUNT}}", &count.to_string())
 }
 
@@ -651,6 +689,49 @@ async fn a_dropped_response_gives_its_request_slot_back() {
     let guest = h.load("http-slots", &http_get(false, &addr.to_string(), 5));
     let caps = hosts(&[&addr.to_string()]);
     assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_the_cap_waits_until_a_response_is_dropped() {
+    // The guest sends A, holds A's response for HOLD, and sends B in that
+    // time. With one request in flight at most, B may start only once A's
+    // response is dropped: the server sees it at least HOLD after A. With
+    // two, B goes out at once (the control: the wait is the cap's).
+    const HOLD_MS: u64 = 1000;
+    for (cap, waits) in [(1, true), (2, false)] {
+        let (addr, arrivals) = server::start_recording("127.0.0.1").await;
+        let h = crate::harness_with(
+            RuntimeOptions {
+                outbound: OutboundOptions {
+                    max_concurrent_requests: cap,
+                    ..OutboundOptions::default()
+                },
+                ..RuntimeOptions::default()
+            },
+            NodeConfig::default(),
+        );
+        let name = format!("http-cap{cap}");
+        let guest = h.load(
+            &name,
+            &http_get_with(false, &addr.to_string(), 1, HOLD_MS, true),
+        );
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        let seen = arrivals.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{name}: {seen:?}");
+        let gap = seen[1] - seen[0];
+        if waits {
+            assert!(
+                gap >= std::time::Duration::from_millis(HOLD_MS),
+                "{name}: B started {gap:?} after A, while A's response was held"
+            );
+        } else {
+            assert!(
+                gap < std::time::Duration::from_millis(HOLD_MS * 9 / 10),
+                "{name}: B waited {gap:?} under a cap it did not reach"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
