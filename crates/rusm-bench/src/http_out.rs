@@ -42,6 +42,8 @@ pub(crate) fn component(addr: SocketAddr, count: u64) -> String {
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
         .replace("{{OVERLAP}}", "0")
+        .replace("{{READ}}", "0")
+        .replace("{{BETWEEN_MS}}", "0")
         .replace("{{COUNT}}", &count.to_string())
 }
 

@@ -103,6 +103,7 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<Com
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     name_lookup::add_to_linker(&mut l, ComponentState::<R>::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    crate::outbound::link_http_error_code(&mut l, |s: &mut ComponentState<R>| &mut s.table)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     Ok(l)
 }

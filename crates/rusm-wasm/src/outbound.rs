@@ -21,7 +21,10 @@
 //!    roots plus `[network] extra-roots`, through rustls;
 //! 4. at most `max-concurrent-requests` requests of one process are in
 //!    flight at once: a permit is taken before connecting and held by the
-//!    response body until the guest drops it;
+//!    response body until it has been read to its end or dropped;
+//!    `first-byte-timeout` and `between-bytes-timeout` of the request
+//!    options are honoured (`connection-read-timeout`; after a
+//!    between-bytes timeout the node closes the connection at once);
 //! 5. bodies stream both ways through hyper: the response is read from the
 //!    socket only as fast as the guest reads it (hyper's read buffer is
 //!    capped), so a guest that never reads holds a few KiB, not the body.
@@ -31,7 +34,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::uri::Scheme;
@@ -43,6 +48,7 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
@@ -346,14 +352,17 @@ async fn send(
         None => sender.send_request(request).await,
     }
     .map_err(HttpError::from)?;
-    // The permit lives as long as the response body, which the guest owns.
+    let between_bytes = options.and_then(|o| o.between_bytes_timeout);
+    let connection = io.abort_handle();
     let response = response.map(move |body| {
-        body.map_err(HttpError::from)
-            .map_frame(move |frame| {
-                let _held = &permit;
-                frame
-            })
-            .boxed_unsync()
+        ResponseBody {
+            incoming: Some(body),
+            permit: Some(permit),
+            connection,
+            between_bytes,
+            stall: None,
+        }
+        .boxed_unsync()
     });
     let io: IoFuture = Box::new(async move {
         match io.await {
@@ -363,6 +372,150 @@ async fn send(
         }
     });
     Ok((response, io))
+}
+
+/// The body of a response, as the guest reads it: hyper's, plus what the
+/// node holds for it until it ends.
+///
+/// - The request's slot (`max-concurrent-requests`) is given back when the
+///   body has been read to its end, failed, or been dropped.
+/// - With a `between-bytes-timeout` in the request options, a server that
+///   sends nothing for that long while the guest waits ends the body with
+///   `connection-read-timeout`, and the node lets go of everything at that
+///   moment: the connection is closed and the slot given back, even if
+///   the guest keeps the failed stream.
+struct ResponseBody {
+    /// `None` once the body has ended (or failed).
+    incoming: Option<hyper::body::Incoming>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The task that drives the connection.
+    connection: tokio::task::AbortHandle,
+    between_bytes: Option<Duration>,
+    /// Runs from the last frame (or the head) while the guest waits.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ResponseBody {
+    fn end(&mut self) {
+        self.incoming = None;
+        self.permit = None;
+        self.stall = None;
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(incoming) = this.incoming.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall = None;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.end();
+                Poll::Ready(Some(Err(HttpError::from(e))))
+            }
+            Poll::Ready(None) => {
+                this.end();
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let Some(limit) = this.between_bytes else {
+                    return Poll::Pending;
+                };
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stall.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => {
+                        tracing::debug!(?limit, "between-bytes timeout");
+                        this.end();
+                        this.connection.abort();
+                        Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming
+            .as_ref()
+            .is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match &self.incoming {
+            Some(body) => hyper::body::Body::size_hint(body),
+            None => hyper::body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// Links `wasi:http/types.http-error-code` over wasmtime-wasi-http's.
+///
+/// Why: wasmtime-wasi-http 48 stores a failed response body's error in the
+/// guest's `io-error` as the hooks' error type, and its `http-error-code`
+/// looks only for the WIT `error-code`, so a guest whose read failed (a
+/// between-bytes timeout, a connection cut mid-body) would get `none`.
+/// This one answers the same for the WIT type and also reads the hooks'
+/// errors, so the guest learns the spec's code
+/// (`connection-read-timeout`).
+pub(crate) fn link_http_error_code<T: 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    table: fn(&mut T) -> &mut wasmtime::component::ResourceTable,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::bindings::io::error::Error as IoError;
+    linker.allow_shadowing(true);
+    let linked = linker
+        .instance("wasi:http/types@0.2.12")
+        .and_then(|mut types| {
+            types.func_wrap(
+                "http-error-code",
+                move |mut store: wasmtime::StoreContextMut<'_, T>, (err,): (Resource<IoError>,)| {
+                    let err = table(store.data_mut()).get(&err)?;
+                    Ok((error_code(err),))
+                },
+            )
+        });
+    linker.allow_shadowing(false);
+    linked
+}
+
+/// The `error-code` an `io-error` of `wasi:http` carries, if any.
+fn error_code(err: &wasmtime::Error) -> Option<ErrorCode> {
+    if let Some(code) = err.downcast_ref::<ErrorCode>() {
+        return Some(code.clone());
+    }
+    let code = match err.downcast_ref::<HttpError>()? {
+        HttpError::ConnectionReadTimeout => ErrorCode::ConnectionReadTimeout,
+        HttpError::ConnectionTerminated => ErrorCode::ConnectionTerminated,
+        HttpError::HttpResponseIncomplete => ErrorCode::HttpResponseIncomplete,
+        HttpError::HttpResponseTimeout => ErrorCode::HttpResponseTimeout,
+        HttpError::HttpProtocolError => ErrorCode::HttpProtocolError,
+        HttpError::Hyper(e) => {
+            let inner = std::error::Error::source(e).and_then(|c| c.downcast_ref::<ErrorCode>());
+            match inner {
+                Some(code) => code.clone(),
+                None if e.is_incomplete_message() => ErrorCode::HttpResponseIncomplete,
+                None if e.is_timeout() => ErrorCode::ConnectionReadTimeout,
+                None => ErrorCode::HttpProtocolError,
+            }
+        }
+        other => ErrorCode::InternalError(Some(other.to_string())),
+    };
+    Some(code)
 }
 
 /// A TLS failure as `wasi:http` names it: a certificate the node does not

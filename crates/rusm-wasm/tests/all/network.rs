@@ -450,12 +450,20 @@ pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
 
 /// The same, each response held unread for `hold_ms` before it is dropped.
 fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> String {
-    http_get_with(https, authority, count, hold_ms, false)
+    http_get_with(https, authority, count, hold_ms, false, None)
 }
 
 /// The fixture in any of its modes (`overlap`: two requests, the second
-/// sent while the first's response is held for `hold_ms`).
-fn http_get_with(https: bool, authority: &str, count: u32, hold_ms: u64, overlap: bool) -> String {
+/// sent while the first's response is held for `hold_ms`; `read`: one
+/// request whose body is read, with this between-bytes timeout in ms).
+fn http_get_with(
+    https: bool,
+    authority: &str,
+    count: u32,
+    hold_ms: u64,
+    overlap: bool,
+    read: Option<u64>,
+) -> String {
     let path = "/hello";
     fixture("http-get.component.wat")
         .replace("{{SCHEME}}", if https { "1" } else { "0" })
@@ -465,6 +473,8 @@ fn http_get_with(https: bool, authority: &str, count: u32, hold_ms: u64, overlap
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", &hold_ms.to_string())
         .replace("{{OVERLAP}}", if overlap { "1" } else { "0" })
+        .replace("{{READ}}", if read.is_some() { "1" } else { "0" })
+        .replace("{{BETWEEN_MS}}", &read.unwrap_or(0).to_string())
         .replace("{{COUNT}}", &count.to_string())
 }
 
@@ -713,7 +723,7 @@ async fn a_request_past_the_cap_waits_until_a_response_is_dropped() {
         let name = format!("http-cap{cap}");
         let guest = h.load(
             &name,
-            &http_get_with(false, &addr.to_string(), 1, HOLD_MS, true),
+            &http_get_with(false, &addr.to_string(), 1, HOLD_MS, true, None),
         );
         let caps = hosts(&[&addr.to_string()]);
         assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
@@ -732,6 +742,75 @@ async fn a_request_past_the_cap_waits_until_a_response_is_dropped() {
             );
         }
     }
+}
+
+/// The fixture reading one response's body, with a between-bytes timeout
+/// of `between_ms` (0: none), holding a failed stream for `hold_ms`.
+fn http_read(authority: &str, between_ms: u64, hold_ms: u64) -> String {
+    http_get_with(false, authority, 1, hold_ms, false, Some(between_ms))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_ends_at_the_between_bytes_timeout() {
+    // A server that sends the head and 5 bytes of a 1000-byte body, then
+    // nothing. The guest asked for a 300 ms between-bytes timeout: its read
+    // fails with `connection-read-timeout` (case 9), and the node closes
+    // the connection then, while the guest still holds the failed stream
+    // (for 1.5 s): the server sees its end of the connection close well
+    // before the guest exits.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    const BETWEEN_MS: u64 = 300;
+    const HOLD_MS: u64 = 1500;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nhello";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let stalled = Instant::now();
+        // Blocks until the node closes the connection.
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let _ = tx.send((stalled, Instant::now(), n));
+    });
+    let h = harness();
+    let guest = h.load(
+        "http-stall",
+        &http_read(&addr.to_string(), BETWEEN_MS, HOLD_MS),
+    );
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await.to_string(), "crashed: read 9");
+    let exited = Instant::now();
+    let (stalled, closed, n) = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the node never closed the stalled connection");
+    assert_eq!(n, 0, "the node sent more on the connection");
+    assert!(
+        closed - stalled >= Duration::from_millis(BETWEEN_MS),
+        "closed {:?} into the stall, before the timeout",
+        closed - stalled
+    );
+    assert!(
+        exited - closed >= Duration::from_millis(HOLD_MS / 2),
+        "the connection closed only {:?} before the guest exited: the node held it for the guest",
+        exited - closed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_keeps_coming_is_read_to_its_end_under_a_between_bytes_timeout() {
+    let addr = server::start("127.0.0.1", None).await;
+    let h = harness();
+    let guest = h.load("http-read", &http_read(&addr.to_string(), 300, 0));
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

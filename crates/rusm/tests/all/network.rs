@@ -42,6 +42,8 @@ fn http_get(authority: &str) -> String {
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
         .replace("{{OVERLAP}}", "0")
+        .replace("{{READ}}", "0")
+        .replace("{{BETWEEN_MS}}", "0")
         .replace("{{COUNT}}", "1")
 }
 
