@@ -97,6 +97,7 @@ mod limits;
 mod module;
 mod name_lookup;
 mod outbound;
+mod pool;
 mod quotas;
 mod resolver;
 mod runtime;

@@ -52,6 +52,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
+use crate::pool::{Connection, Pool, PoolKey};
 use crate::resolver::LookupError;
 
 /// How the node makes outgoing HTTP requests for its processes
@@ -64,6 +65,9 @@ pub struct OutboundOptions {
     pub connect_timeout: Duration,
     /// Outgoing requests one process may have in flight at once.
     pub max_concurrent_requests: usize,
+    /// Idle HTTP/1.1 connections the node keeps for reuse, all processes
+    /// together (0: a new connection for every request).
+    pub max_idle_connections: usize,
 }
 
 impl Default for OutboundOptions {
@@ -72,6 +76,7 @@ impl Default for OutboundOptions {
             extra_roots: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             max_concurrent_requests: 32,
+            max_idle_connections: 64,
         }
     }
 }
@@ -97,6 +102,7 @@ pub(crate) struct HttpClient {
     tls: OnceLock<tokio_rustls::TlsConnector>,
     connect_timeout: Duration,
     max_concurrent: usize,
+    pool: Arc<Pool>,
 }
 
 impl HttpClient {
@@ -110,6 +116,7 @@ impl HttpClient {
             tls: OnceLock::new(),
             connect_timeout: options.connect_timeout,
             max_concurrent: options.max_concurrent_requests.max(1),
+            pool: Pool::new(options.max_idle_connections),
         })
     }
 
@@ -308,7 +315,84 @@ async fn send(
         .acquire_owned()
         .await
         .map_err(|_| HttpError::ConnectionLimitReached)?;
-    let tcp = connect(&addrs, connect_timeout).await?;
+    // On the wire the request line has only the path (no proxy).
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let key = PoolKey {
+        tls: target.tls,
+        host: target.host.clone(),
+        port: target.port,
+    };
+    let first_byte = options.and_then(|o| o.first_byte_timeout);
+    let (response, connection) = loop {
+        let (mut connection, reused) = match client.pool.take(&key, &addrs) {
+            Some(idle) => (idle, true),
+            None => (
+                open(&client, &target, &addrs, connect_timeout).await?,
+                false,
+            ),
+        };
+        if reused {
+            // An idle connection is ready once its last exchange is wound
+            // up; one the server closed meanwhile is dropped for the next.
+            let ready = tokio::time::timeout(connect_timeout, connection.sender.ready()).await;
+            if !matches!(ready, Ok(Ok(()))) {
+                continue;
+            }
+        }
+        let sent = connection.sender.try_send_request(request);
+        let result = match first_byte {
+            Some(t) => tokio::time::timeout(t, sent)
+                .await
+                .map_err(|_| HttpError::ConnectionReadTimeout)?,
+            None => sent.await,
+        };
+        match result {
+            Ok(response) => break (response, connection),
+            // Not sent: a reused connection was closing. The request comes
+            // back whole, for a new connection.
+            Err(mut e) if reused && e.message().is_some() => {
+                request = e.take_message().expect("checked just above");
+            }
+            Err(e) => return Err(HttpError::from(e.into_error())),
+        }
+    };
+    let between_bytes = options.and_then(|o| o.between_bytes_timeout);
+    let pool = client.pool.clone();
+    let response = response.map(move |body| {
+        ResponseBody {
+            incoming: Some(body),
+            permit: Some(permit),
+            connection: Some(connection),
+            reuse: Some((pool, key)),
+            between_bytes,
+            stall: None,
+        }
+        .boxed_unsync()
+    });
+    // The connection is its own task (see `open`), which may outlive this
+    // request in the pool: nothing of this request is left to wait for.
+    let io: IoFuture = Box::new(async { Ok(()) });
+    Ok((response, io))
+}
+
+/// A new connection to the first of `addrs` that answers: TCP, TLS for
+/// HTTPS, then HTTP/1.1, driven by a task of its own that carries the
+/// request body out and the response body in as the guest writes and
+/// reads them.
+async fn open(
+    client: &HttpClient,
+    target: &Target,
+    addrs: &[SocketAddr],
+    connect_timeout: Duration,
+) -> Result<Connection, HttpError> {
+    let tcp = connect(addrs, connect_timeout).await?;
+    let peer = tcp.peer_addr().map_err(HttpError::Connect)?;
     let stream: Box<dyn Stream> = if target.tls {
         let name = match target.host.parse::<IpAddr>() {
             Ok(ip) => ServerName::from(ip),
@@ -327,51 +411,21 @@ async fn send(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(READ_BUFFER)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(HttpError::from)?;
-    // The connection runs as its own task: it carries the request body out
-    // and the response body in, as the guest writes and reads them.
-    let io = tokio::spawn(conn);
-
-    // On the wire the request line has only the path (no proxy).
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-
-    let first_byte = options.and_then(|o| o.first_byte_timeout);
-    let response = match first_byte {
-        Some(t) => tokio::time::timeout(t, sender.send_request(request))
-            .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?,
-        None => sender.send_request(request).await,
-    }
-    .map_err(HttpError::from)?;
-    let between_bytes = options.and_then(|o| o.between_bytes_timeout);
-    let connection = io.abort_handle();
-    let response = response.map(move |body| {
-        ResponseBody {
-            incoming: Some(body),
-            permit: Some(permit),
-            connection,
-            between_bytes,
-            stall: None,
-        }
-        .boxed_unsync()
-    });
-    let io: IoFuture = Box::new(async move {
-        match io.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(HttpError::from(e)),
-            Err(_) => Err(HttpError::ConnectionTerminated),
+    let task = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "outgoing HTTP connection failed");
         }
     });
-    Ok((response, io))
+    Ok(Connection {
+        sender,
+        peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+        task: task.abort_handle(),
+    })
 }
 
 /// The body of a response, as the guest reads it: hyper's, plus what the
@@ -388,18 +442,85 @@ struct ResponseBody {
     /// `None` once the body has ended (or failed).
     incoming: Option<hyper::body::Incoming>,
     permit: Option<tokio::sync::OwnedSemaphorePermit>,
-    /// The task that drives the connection.
-    connection: tokio::task::AbortHandle,
+    /// The connection it arrives on: back to the pool when the body has
+    /// been read to its end, closed otherwise (a failure, or the guest
+    /// dropping the body before its end).
+    connection: Option<Connection>,
+    reuse: Option<(Arc<Pool>, PoolKey)>,
     between_bytes: Option<Duration>,
     /// Runs from the last frame (or the head) while the guest waits.
     stall: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl ResponseBody {
-    fn end(&mut self) {
+    /// Lets go of everything; `clean`: the body was read to its end, so
+    /// the connection may serve another request.
+    fn end(&mut self, clean: bool) {
         self.incoming = None;
-        self.permit = None;
         self.stall = None;
+        let connection = self.connection.take();
+        if let (true, Some(connection), Some((pool, key))) = (clean, connection, self.reuse.take())
+        {
+            pool.put(key, connection);
+        }
+        self.permit = None;
+    }
+}
+
+/// What of a response body the node reads for a guest that dropped it
+/// early, to keep its connection: a small remainder, quickly.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+impl Drop for ResponseBody {
+    /// A guest that drops a response unread (it wanted the status) leaves
+    /// the rest of the body on the connection. If that rest is known to be
+    /// small, the node reads and discards it in the background and keeps
+    /// the connection; otherwise the connection closes. The request's slot
+    /// is given back at once either way.
+    fn drop(&mut self) {
+        self.permit = None;
+        let (Some(mut incoming), Some(connection), Some((pool, key))) = (
+            self.incoming.take(),
+            self.connection.take(),
+            self.reuse.take(),
+        ) else {
+            return;
+        };
+        let small = hyper::body::Body::size_hint(&incoming)
+            .upper()
+            .is_some_and(|n| n <= DRAIN_LIMIT);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !small {
+            return;
+        }
+        // Most often the rest has arrived with the head: read it now, so
+        // the connection is back before the guest's next request.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            match hyper::body::Body::poll_frame(Pin::new(&mut incoming), &mut cx) {
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(_))) => return,
+                Poll::Ready(None) => return pool.put(key, connection),
+                Poll::Pending => break,
+            }
+        }
+        runtime.spawn(async move {
+            let drained = tokio::time::timeout(DRAIN_TIME, async {
+                while let Some(frame) = incoming.frame().await {
+                    if frame.is_err() {
+                        return false;
+                    }
+                }
+                true
+            })
+            .await;
+            if drained == Ok(true) {
+                pool.put(key, connection);
+            }
+        });
     }
 }
 
@@ -421,11 +542,11 @@ impl hyper::body::Body for ResponseBody {
                 Poll::Ready(Some(Ok(frame)))
             }
             Poll::Ready(Some(Err(e))) => {
-                this.end();
+                this.end(false);
                 Poll::Ready(Some(Err(HttpError::from(e))))
             }
             Poll::Ready(None) => {
-                this.end();
+                this.end(true);
                 Poll::Ready(None)
             }
             Poll::Pending => {
@@ -439,8 +560,7 @@ impl hyper::body::Body for ResponseBody {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(()) => {
                         tracing::debug!(?limit, "between-bytes timeout");
-                        this.end();
-                        this.connection.abort();
+                        this.end(false);
                         Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
                     }
                 }

@@ -383,12 +383,23 @@ pub(crate) mod server {
     /// A plain HTTP server like [`start`]'s that records when each request
     /// arrived.
     pub(crate) async fn start_recording(ip: &str) -> (SocketAddr, Arrivals) {
+        let (addr, arrivals, _) = start_counting(ip).await;
+        (addr, arrivals)
+    }
+
+    /// The same, also counting the connections it accepted.
+    pub(crate) async fn start_counting(
+        ip: &str,
+    ) -> (SocketAddr, Arrivals, Arc<std::sync::atomic::AtomicUsize>) {
         let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let arrivals = Arrivals::default();
         let seen = arrivals.clone();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = connections.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let seen = seen.clone();
                 tokio::spawn(async move {
                     let service = service_fn(move |_req| {
@@ -405,7 +416,7 @@ pub(crate) mod server {
                 });
             }
         });
-        (addr, arrivals)
+        (addr, arrivals, connections)
     }
 
     /// Serves until dropped (the task ends with the runtime).
@@ -811,6 +822,94 @@ async fn a_body_that_keeps_coming_is_read_to_its_end_under_a_between_bytes_timeo
     let guest = h.load("http-read", &http_read(&addr.to_string(), 300, 0));
     let caps = hosts(&[&addr.to_string()]);
     assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+fn pooled(max_idle_connections: usize) -> crate::Harness {
+    crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                max_idle_connections,
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_requests_reuse_one_connection() {
+    use std::sync::atomic::Ordering;
+    // Five GETs, each response dropped unread (its 5-byte rest is read by
+    // the node): one connection. With no idle connections kept, five.
+    for (max_idle, want) in [(64, 1), (0, 5)] {
+        let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+        let h = pooled(max_idle);
+        let name = format!("http-pool{max_idle}");
+        let guest = h.load(&name, &http_get(false, &addr.to_string(), 5));
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        assert_eq!(arrivals.lock().unwrap().len(), 5, "{name}");
+        assert_eq!(connections.load(Ordering::SeqCst), want, "{name}");
+    }
+    // A body read to its end leaves its connection for the next request
+    // too, from another process: one connection for both.
+    let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+    let h = pooled(64);
+    for name in ["http-read-a", "http-read-b"] {
+        let guest = h.load(name, &http_read(&addr.to_string(), 0, 0));
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+    }
+    assert_eq!(arrivals.lock().unwrap().len(), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_serves_only_requests_the_checker_allows() {
+    use std::sync::atomic::Ordering;
+    // A trusted process leaves a connection to 127.0.0.1 in the pool; a
+    // process under the public-only default asking for the same place is
+    // still refused (the checker runs before the pool is asked), and its
+    // request never reaches the server; a trusted one after it reuses the
+    // connection.
+    let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+    let h = pooled(64);
+    let guest = h.load("pool-first", &http_get(false, &addr.to_string(), 1));
+    assert_eq!(
+        h.run(&guest, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+
+    warn_lines();
+    // The same code (the runtime loads it once, under its first name),
+    // spawned under another name.
+    let pid =
+        h.rt.spawn(
+            &guest,
+            rusm_wasm::WasmSpawn {
+                name: "pool-denied".into(),
+                args: vec![],
+                caps: Capabilities::network_client().into(),
+                parent: rusm_core::Pid::NODE,
+                options: rusm_core::SpawnOptions::new(),
+            },
+        )
+        .expect("spawn");
+    assert_eq!(h.reason(pid).await.to_string(), "crashed: error 15");
+    assert_deny_line("pool-denied", &format!(" connect {addr}"));
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        1,
+        "the refused request was sent"
+    );
+
+    assert_eq!(
+        h.run(&guest, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+    assert_eq!(arrivals.lock().unwrap().len(), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
