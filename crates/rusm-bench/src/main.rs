@@ -633,40 +633,62 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     )))
 }
 
-/// http-out: interleaved rounds of RUSM and raw wasmtime-wasi-http, best
-/// of each (http_out.rs).
+/// http-out: interleaved rounds of RUSM (reusing connections, and with
+/// reuse off) and raw wasmtime-wasi-http, best of each (http_out.rs).
 #[cfg(feature = "wasm")]
 async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (guests, per_guest, rounds) = if quick { (2, 200, 1) } else { (4, 2_000, 3) };
     let r = wasm::runtime(100)?;
+    let no_reuse = wasm::runtime_with(
+        100,
+        rusm_wasm::RuntimeOptions {
+            outbound: rusm_wasm::OutboundOptions {
+                max_idle_connections: 0,
+                ..rusm_wasm::OutboundOptions::default()
+            },
+            ..rusm_wasm::RuntimeOptions::default()
+        },
+    )?;
     let addr = http_out::server().await?;
     let wat = http_out::component(addr, per_guest);
-    // Warm both sides (compilation, the server's first connections).
-    http_out::rusm(&r, &http_out::component(addr, 20), addr, 1, 20).await?;
-    http_out::raw(&r, &http_out::component(addr, 20), 1, 20).await?;
-    let (mut ours, mut raw) = (0f64, 0f64);
+    // Warm every side (compilation, the server's first connections).
+    let warm = http_out::component(addr, 20);
+    http_out::rusm(&r, &warm, addr, 1, 20).await?;
+    http_out::rusm(&no_reuse, &warm, addr, 1, 20).await?;
+    http_out::raw(&r, &warm, 1, 20).await?;
+    let (mut ours, mut unpooled, mut raw) = (0f64, 0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
         let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
         let b = http_out::raw(&r, &wat, guests, per_guest).await?;
-        rows.push((round, a, b));
+        let c = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
+        rows.push((round, a, b, c));
         ours = ours.max(a);
         raw = raw.max(b);
+        unpooled = unpooled.max(c);
     }
     let base = "raw wasmtime-wasi-http, default send_request";
     let mut report = Report::new("http-out", "requests/s", ours, true)
         .baseline(base, raw)
+        .baseline("rusm, a new connection per request", unpooled)
         .target(report::Target::Ratio(base, 0.9))
         .extra("guests", guests as f64)
         .extra("requests_per_guest", per_guest as f64);
-    for (round, a, b) in rows {
+    for (round, a, b, c) in rows {
         report = report
             .row(format!("round {round}, rusm"), a, "requests/s")
-            .row(format!("round {round}, raw"), b, "requests/s");
+            .row(format!("round {round}, raw"), b, "requests/s")
+            .row(
+                format!("round {round}, rusm without reuse"),
+                c,
+                "requests/s",
+            );
     }
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
-         a new connection per request on both sides; interleaved rounds, best of each"
+         each response dropped unread; rusm reuses connections (the node reads the 5-byte rest), \
+         the raw baseline and 'rusm without reuse' open a new one per request; interleaved \
+         rounds, best of each"
     )))
 }
 

@@ -135,6 +135,8 @@ fn outbound_options(m: &Manifest) -> OutboundOptions {
         extra_roots: m.network.extra_roots.clone(),
         connect_timeout: m.network.connect_timeout,
         max_concurrent_requests: m.network.max_concurrent_requests,
+        // Not a manifest key: the node's default (rusm-wasm, `pool.rs`).
+        ..OutboundOptions::default()
     }
 }
 

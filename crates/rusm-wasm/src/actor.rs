@@ -150,6 +150,10 @@ pub(crate) struct Actor<R> {
     pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
+    /// Where its outbound network may go: made at spawn for a process
+    /// with a network grant (its sockets ask it), on first use otherwise
+    /// (an HTTP request or lookup to refuse).
+    pub(crate) destinations: Option<Arc<crate::destinations::Destinations>>,
 }
 
 type AbiResult<T> = Result<T, AbiError>;

@@ -23,6 +23,7 @@ use wasmtime::{PoolConcurrencyLimitError, Store};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor::{Actor, Runtime};
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerKind};
 use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::incoming::Pending;
@@ -123,13 +124,19 @@ where
         args,
         request,
     } = process;
+    // Made now only where its sockets need it (a guest that imports
+    // WASI, with a network grant); HTTP and lookups make it on first use.
+    let destinations = (uses_wasi && (caps.allow_network || caps.allow_listen)).then(|| {
+        let timeout = rt.http_client().lookup_timeout();
+        Destinations::new(&caps, &name, ctx.pid(), timeout)
+    });
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
     let mut wasi = if uses_wasi || !caps.preopens.is_empty() {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(name.to_string());
         argv.extend(args);
-        match wasi::builder(&caps, &argv, rt.env_dir(), (&name, ctx.pid())) {
+        match wasi::builder(&caps, &argv, rt.env_dir(), destinations.as_ref()) {
             Ok(b) => Some(b),
             Err(e) => return ExitReason::failed_to_start(e),
         }
@@ -147,6 +154,7 @@ where
         component,
         name,
         current: None,
+        destinations,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());
