@@ -59,6 +59,7 @@
 
 mod check;
 mod diagnostic;
+mod entry;
 mod http;
 mod manifest;
 mod read;
