@@ -35,13 +35,18 @@ pub(crate) struct InFlight {
     pid: Pid,
     armed: bool,
     _passes: (Pass, Option<Pass>),
-    _activity: ConnActivity,
+    activity: ConnActivity,
 }
 
 impl InFlight {
     /// The response went out whole: the handler ends by itself.
     pub(crate) fn completed(mut self) {
         self.armed = false;
+    }
+
+    /// The connection it came on.
+    pub(crate) fn connection(&self) -> &crate::server::ConnState {
+        self.activity.state()
     }
 }
 
@@ -180,7 +185,7 @@ async fn answer(
         pid,
         armed: true,
         _passes: (node_pass, route_pass),
-        _activity: activity,
+        activity,
     };
 
     let deadline = tokio::time::sleep_until((start + shared.config.request_timeout).into());

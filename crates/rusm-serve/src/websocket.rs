@@ -8,7 +8,9 @@
 //! the socket pid (tag 1 text, 2 binary); the connection process's
 //! `send(socket, 1 | 2, bytes)` writes frames; only it may (the runtime
 //! answers anyone else `DENIED`). The socket monitors the connection
-//! process and closes with 1000 / 1001 / 1011 when it ends; when the
+//! process and closes with 1000 / 1001 / 1011 when it ends (it traps
+//! exits, so that a stopping node's `shutdown` lets it close with 1001
+//! once its connection process has stopped); when the
 //! client goes first, the connection process gets tag 3 (close code and
 //! reason) and `shutdown-seconds` to end before it is killed.
 //!
@@ -176,6 +178,10 @@ async fn socket(
         runtime.release_socket(ctx.pid());
         return ExitReason::Normal;
     };
+    // The node's `shutdown` becomes a message, not an abort: the socket
+    // stays to close with 1001 once its connection process has stopped.
+    ctx.trap_exit(true);
+    let mut stopping = false;
     let watch = ctx.monitor(conn);
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message))
@@ -203,12 +209,22 @@ async fn socket(
                 MessageKind::Down if m.tag == watch => {
                     // The connection process ended: close as its reason says.
                     let code = match m.data.as_slice() {
-                        b"normal" => 1000,
-                        b"shutdown" => 1001,
+                        b"normal" if !stopping => 1000,
+                        b"normal" | b"shutdown" => 1001,
                         _ => 1011,
                     };
                     let _ = sink.send(close(code, "")).await;
                     break;
+                }
+                MessageKind::Exit if m.sender == Pid::NODE => {
+                    // The node is stopping (its connection process is
+                    // stopped too): close when that one has ended, or
+                    // now if it already has.
+                    stopping = true;
+                    if !ctx.is_alive(conn) {
+                        let _ = sink.send(close(1001, "")).await;
+                        break;
+                    }
                 }
                 MessageKind::Data if m.sender == conn => {
                     let frame = match m.tag {
@@ -264,7 +280,11 @@ async fn socket(
         }
     }
     runtime.release_socket(ctx.pid());
-    ExitReason::Normal
+    if stopping {
+        ExitReason::Shutdown
+    } else {
+        ExitReason::Normal
+    }
 }
 
 /// Hand a frame to the connection process, waiting while its mailbox is
