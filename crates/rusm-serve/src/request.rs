@@ -138,7 +138,7 @@ async fn answer(
     };
     let route = &shared.config.routes[index];
     if route.websocket {
-        return crate::websocket::upgrade(shared, index, request, who);
+        return crate::websocket::upgrade(shared, index, request, who).await;
     }
     let announced = request
         .headers()

@@ -42,8 +42,10 @@ const BINARY: i64 = 2;
 const CLOSE: i64 = 3;
 
 /// Answer a request on a WebSocket route: 101 and two processes, or why
-/// not.
-pub(crate) fn upgrade(
+/// not. The 101 waits until the connection process is instantiated, so
+/// that one that cannot start (`failed to start: ...`) is refused 500
+/// like a request (504 past the request timeout).
+pub(crate) async fn upgrade(
     shared: &Shared,
     index: usize,
     mut request: http::Request<Incoming>,
@@ -104,13 +106,13 @@ pub(crate) fn upgrade(
         Err(Error::Limit) => return busy(),
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     };
-    let conn = shared.runtime.spawn_component(
+    let conn = shared.runtime.spawn_component_started(
         &route.component,
         socket,
         SpawnOptions::new().first_message(0, first),
     );
-    let conn = match conn {
-        Ok(pid) => pid,
+    let (conn, started) = match conn {
+        Ok(spawned) => spawned,
         Err(e) => {
             let _ = node.kill(socket);
             return match e {
@@ -121,6 +123,23 @@ pub(crate) fn upgrade(
     };
     shared.runtime.own_socket(socket, conn);
     *who = format!("{}#{conn}", route.component);
+    // (The socket, waiting for its setup, ends with it if not sent.)
+    match tokio::time::timeout(shared.config.request_timeout, started).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the connection process could not start\n",
+            );
+        }
+        Err(_) => {
+            let _ = node.kill(conn);
+            return plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the connection process timed out\n",
+            );
+        }
+    }
     let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         match on_upgrade.await {

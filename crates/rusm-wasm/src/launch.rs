@@ -100,6 +100,8 @@ pub(crate) struct Process<A> {
     pub(crate) args: Vec<String>,
     /// The request of an HTTP handler process.
     pub(crate) request: Option<Box<Pending>>,
+    /// Told once the guest is instantiated (see `Actor::started`).
+    pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The body of every Wasm process of shape `S`: `code` finds the shape's
@@ -122,6 +124,7 @@ where
         name,
         args,
         request,
+        started,
     } = process;
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
@@ -147,6 +150,7 @@ where
         component,
         name,
         current: None,
+        started,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());

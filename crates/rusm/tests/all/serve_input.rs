@@ -256,12 +256,9 @@ async fn a_handler_that_never_reads_its_body() {
     assert_eq!(get(addr, "/x/hello").await.status, 200);
     let mut answered = 0;
     for p in posts {
-        match p.await.expect("a post") {
-            Some(reply) => {
-                assert_eq!(reply, (200, "hello\n".to_string()));
-                answered += 1;
-            }
-            None => {}
+        if let Some(reply) = p.await.expect("a post") {
+            assert_eq!(reply, (200, "hello\n".to_string()));
+            answered += 1;
         }
     }
     let grew = rss_mib(running.pid()) - rss;

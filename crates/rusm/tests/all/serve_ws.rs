@@ -4,7 +4,7 @@
 //! than its `max-queued-mb` for a client that does not read, reads paused
 //! while the connection process's mailbox is full (no frame dropped), the
 //! kill after the close grace period, and an upgrade refused with 503 at
-//! a process cap. The real `rusm` binary, tokio-tungstenite clients.
+//! a process cap or 500 when its process cannot start. The real `rusm` binary, tokio-tungstenite clients.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -286,6 +286,41 @@ async fn an_upgrade_past_a_process_cap_gets_503() {
         out.stderr_lines()
             .iter()
             .any(|l| l.starts_with("rusm http GET /ws 503 ") && l.ends_with(" -")),
+        "{}",
+        out.stderr
+    );
+}
+
+/// Has a `run`, but its start function traps: it never gets there.
+const CANNOT_START: &str = r#"
+    (func $boom unreachable)
+    (start $boom)
+    (func (export "run"))"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upgrade_whose_process_cannot_start_gets_500() {
+    let app = ws_app(CANNOT_START, "", "");
+    let (running, addr) = serve(&app);
+    match connect(addr).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 500);
+        }
+        other => panic!("an upgrade to a process that cannot start: {other:?}"),
+    }
+    let out = stop(running);
+    out.assert_code(0);
+    let lines = out.stderr_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("rusm exit  conn#N failed to start: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("rusm http GET /ws 500 ") && l.ends_with(" conn#N")),
         "{}",
         out.stderr
     );
