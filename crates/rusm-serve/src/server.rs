@@ -68,6 +68,9 @@ impl ConnActivity {
 impl Drop for ConnActivity {
     fn drop(&mut self) {
         *self.0.last.lock() = Some(Instant::now());
+        // The response is done with (hyper asks for no more once the body
+        // says it has ended): nothing is owed to the client any more.
+        self.0.owed.store(false, Ordering::Relaxed);
         self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }

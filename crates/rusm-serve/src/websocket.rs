@@ -49,7 +49,7 @@ pub(crate) async fn upgrade(
     shared: &Shared,
     index: usize,
     mut request: http::Request<Incoming>,
-    who: &mut String,
+    who: &mut Option<Pid>,
 ) -> Response<ServeBody> {
     let route = &shared.config.routes[index];
     let headers = request.headers();
@@ -122,7 +122,7 @@ pub(crate) async fn upgrade(
         }
     };
     shared.runtime.own_socket(socket, conn);
-    *who = format!("{}#{conn}", route.component);
+    *who = Some(conn);
     // (The socket, waiting for its setup, ends with it if not sent.)
     match tokio::time::timeout(shared.config.request_timeout, started).await {
         Ok(Ok(())) => {}
