@@ -131,6 +131,41 @@ pub async fn load(
     })
 }
 
+/// Exactly `total` GET requests of `path` over `connections` keep-alive
+/// connections (for instruction counts, where a fixed amount of work
+/// matters, not a rate); fails on any answer but 200.
+pub async fn load_count(
+    addr: SocketAddr,
+    path: &'static str,
+    connections: u64,
+    total: u64,
+) -> anyhow::Result<()> {
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..connections {
+        let n = total / connections + u64::from(c < total % connections);
+        clients.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            for _ in 0..n {
+                let req = hyper::Request::get(path)
+                    .header("host", "bench")
+                    .body(Empty::<Bytes>::new())?;
+                let r = sender.send_request(req).await?;
+                anyhow::ensure!(r.status() == 200, "answered {}", r.status());
+                r.into_body().collect().await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = clients.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
 /// The hello handler served by rusm-serve on a runtime of `pool_slots`.
 pub async fn rusm_server(
     pool_slots: u32,
@@ -365,9 +400,69 @@ pub async fn native_server() -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// The hello server in a child process (`rusm-bench http-server`), so
+/// that its memory is measured apart from the load generator's. Ends the
+/// child when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start() -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("http-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped above");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("the server printed {line:?}: {e}"))?;
+        Ok(ServerProcess { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn rss_mib(&self) -> f64 {
+        rss_mib_of(self.pid())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Closing its stdin stops it; a kill if it does not.
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// This process's resident memory, in MiB.
 pub fn rss_mib() -> f64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+    rss_in("/proc/self/status")
+}
+
+/// Process `pid`'s resident memory, in MiB.
+pub fn rss_mib_of(pid: u32) -> f64 {
+    rss_in(&format!("/proc/{pid}/status"))
+}
+
+fn rss_in(path: &str) -> f64 {
+    let Ok(status) = std::fs::read_to_string(path) else {
         return f64::NAN;
     };
     status

@@ -110,6 +110,12 @@ enum Scenario {
     /// beside the same load without crashes. Not in `all`.
     #[cfg(feature = "wasm")]
     HttpCrashLoad,
+    /// http-crash-load's server, in a process of its own so that its RSS
+    /// is the server's alone: serves the hello handler, prints its
+    /// address, and ends when its stdin closes. Not in `all`.
+    #[cfg(feature = "wasm")]
+    #[value(hide = true)]
+    HttpServer,
     /// Hostile guests among healthy ones for `--minutes` (default 10;
     /// `--quick`: 20 s): resident memory, live processes and round-trip
     /// p99 over time (soak.rs). Not in `all`.
@@ -127,8 +133,8 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
-    /// Storms only: run one side alone, once, with a small pool, and print
-    /// its rate. For instruction-level profilers (bench/instructions.sh
+    /// Storms and http-hello only: run one side alone, once, with a small
+    /// pool, and print its rate (http-hello: `--spawns` requests). For instruction-level profilers (bench/instructions.sh
     /// runs callgrind this way): they cannot reserve the full pool and
     /// should see one side only. Not a comparison.
     #[cfg(feature = "wasm")]
@@ -221,6 +227,7 @@ impl Scenario {
                 | Scenario::GuestHttpHello
                 | Scenario::Soak
                 | Scenario::HttpCrashLoad
+                | Scenario::HttpServer
         ) {
             return false;
         }
@@ -252,11 +259,16 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         | Scenario::Fairness
         | Scenario::GuestPingPong) => wasm_scenario(s, opts).await,
         #[cfg(feature = "wasm")]
-        Scenario::HttpHello => http_hello(quick).await,
+        Scenario::HttpHello => match opts.side {
+            Some((side, n)) => http_hello_side(side, n).await,
+            None => http_hello(quick).await,
+        },
         #[cfg(feature = "wasm")]
         Scenario::GuestHttpHello => guest_http_hello(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::HttpCrashLoad => http_crash_load(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpServer => http_server().await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
         Scenario::HttpOut => http_out(quick).await,
@@ -500,6 +512,30 @@ async fn guest_http_hello(quick: bool) -> anyhow::Result<Report> {
     )
 }
 
+/// http-hello `--side rusm|raw --spawns N`: one server alone, warmed by
+/// 2,000 requests, then `n` requests over 8 keep-alive connections, for
+/// callgrind (bench/instructions.sh `http-hello`): the difference between
+/// two sizes is the cost of one more request, load generator included
+/// (the same on both sides).
+#[cfg(feature = "wasm")]
+async fn http_hello_side(side: Side, n: u64) -> anyhow::Result<Report> {
+    // (A profiler under valgrind cannot reserve 2,000 slots.)
+    let (server, _rt, config) = http::rusm_server(100).await?;
+    let addr = match side {
+        Side::Rusm => server.local_addr(),
+        Side::Raw => http::raw_server(&config).await?.0,
+    };
+    http::load_count(addr, "/x/hello", 8, 2_000).await?;
+    let start = std::time::Instant::now();
+    http::load_count(addr, "/x/hello", 8, n).await?;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    Ok(
+        Report::new("http-hello", "requests/s", rate, true).note(format!(
+            "--side {side:?} alone: {n} requests over 8 connections; not a comparison"
+        )),
+    )
+}
+
 /// ws-echo: the same WebSocket clients against rusm-serve (a connection
 /// process per connection, echoing) and a native tokio-tungstenite echo
 /// server, in interleaved rounds (best of each side).
@@ -578,25 +614,29 @@ async fn sse_fanout(quick: bool) -> anyhow::Result<Report> {
 async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     use report::quantile_us;
     let d = Duration::from_secs(if quick { 5 } else { 30 });
-    let (server, _rt, _) = http::rusm_server(2_000).await?;
-    let addr = server.local_addr();
+    let server = http::ServerProcess::start()?;
+    let addr = server.addr;
     // Warm up (compile caches, pool slots), then measure RSS from there.
     http::load(addr, "/x/hello", 64, Duration::from_secs(1), None).await?;
-    let rss_start = http::rss_mib();
+    let rss_start = server.rss_mib();
+    let bench_start = http::rss_mib();
     // RSS every tenth of the run, to tell levelling off from a leak.
+    let pid = server.pid();
     let sampler = tokio::spawn(async move {
         let mut curve = Vec::new();
         for _ in 0..10 {
             tokio::time::sleep(d / 10).await;
-            curve.push(http::rss_mib());
+            curve.push(http::rss_mib_of(pid));
         }
         curve
     });
     let crashing = http::load(addr, "/x/hello", 64, d, Some((100, "/x/crash"))).await?;
-    let rss_end = http::rss_mib();
+    let rss_end = server.rss_mib();
+    let bench_end = http::rss_mib();
     let curve = sampler.await?;
     let clean = http::load(addr, "/x/hello", 64, Duration::from_secs(5).min(d), None).await?;
-    server.shutdown().await;
+    let rss_after_clean = server.rss_mib();
+    drop(server);
     anyhow::ensure!(
         crashing.bad == 0,
         "{} good requests were not answered 200",
@@ -614,10 +654,13 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     .extra("crashing_requests", crashing.crashes as f64)
     .extra("rss_start_mib", rss_start)
     .extra("rss_end_mib", rss_end)
+    .extra("rss_after_clean_mib", rss_after_clean)
+    .extra("load_generator_rss_start_mib", bench_start)
+    .extra("load_generator_rss_end_mib", bench_end)
     .extra("p99_us", quantile_us(&crashing.latencies, 0.99))
     .row(
         format!(
-            "RSS every {:?}: {}",
+            "server RSS every {:?}: {}",
             d / 10,
             curve
                 .iter()
@@ -629,8 +672,21 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
         "MiB at the end",
     )
     .note(format!(
-        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator, which keeps every 8th latency only)"
+        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the server alone (its own process: `rusm-bench http-server`), the load generator's beside it"
     )))
+}
+
+/// http-crash-load's server process (see [`Scenario::HttpServer`]).
+#[cfg(feature = "wasm")]
+async fn http_server() -> anyhow::Result<Report> {
+    use tokio::io::AsyncReadExt;
+    let (server, _rt, _) = http::rusm_server(2_000).await?;
+    println!("{}", server.local_addr());
+    // Until the parent closes our stdin (or goes away).
+    let mut sink = Vec::new();
+    tokio::io::stdin().read_to_end(&mut sink).await?;
+    server.shutdown().await;
+    std::process::exit(0)
 }
 
 /// http-out: interleaved rounds of RUSM (reusing connections, and with

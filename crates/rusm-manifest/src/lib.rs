@@ -60,6 +60,7 @@
 mod check;
 mod cluster;
 mod diagnostic;
+mod entry;
 mod http;
 mod manifest;
 mod read;

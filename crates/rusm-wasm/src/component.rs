@@ -411,10 +411,12 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
             }
             ComponentEntry::Actor(pre) => {
                 let world = pre.instantiate_async(&mut *store).await?;
+                store.data_mut().actor.instantiated();
                 world.call_run(store).await.map(|()| true)
             }
             ComponentEntry::Command(pre) => {
                 let cmd = pre.instantiate_async(&mut *store).await?;
+                store.data_mut().actor.instantiated();
                 cmd.wasi_cli_run().call_run(store).await.map(|r| r.is_ok())
             }
         })

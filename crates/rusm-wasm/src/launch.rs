@@ -101,6 +101,8 @@ pub(crate) struct Process<A> {
     pub(crate) args: Vec<String>,
     /// The request of an HTTP handler process.
     pub(crate) request: Option<Box<Pending>>,
+    /// Told once the guest is instantiated (see `Actor::started`).
+    pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The body of every Wasm process of shape `S`: `code` finds the shape's
@@ -123,6 +125,7 @@ where
         name,
         args,
         request,
+        started,
     } = process;
     // Made now only where its sockets need it (a guest that imports
     // WASI, with a network grant); HTTP and lookups make it on first use.
@@ -155,6 +158,7 @@ where
         name,
         current: None,
         destinations,
+        started,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());

@@ -22,6 +22,8 @@ mod reload;
 mod residents;
 mod run;
 mod serve;
+mod serve_input;
+mod serve_ws;
 mod signals;
 
 use std::io::{BufRead, BufReader, Read};
