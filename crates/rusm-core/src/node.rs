@@ -47,9 +47,11 @@ pub struct NodeConfig {
     /// Told of every spawn and exit (see [`Lifecycle`]); `None` skips the
     /// calls altogether.
     pub lifecycle: Option<Arc<dyn Lifecycle>>,
-    /// Sample each process's CPU time (see [`Usage`]); message counts are
-    /// kept either way. Costs a thread ticking every millisecond and two
-    /// relaxed loads per poll of a body; off by default.
+    /// Hand each process's final [`Usage`] to [`Lifecycle::retired`] when
+    /// it ends, so that node-wide totals stay monotonic. The per-process
+    /// figures themselves are kept on every node (see [`Usage`]: they cost
+    /// the message path nothing); this costs one call per exit. Off by
+    /// default.
     pub accounting: bool,
 }
 
@@ -101,9 +103,6 @@ impl Node {
 
     /// A node whose processes run on `runtime`.
     pub fn with_runtime(config: NodeConfig, runtime: Handle) -> Node {
-        if config.accounting {
-            crate::usage::start_clock();
-        }
         Node {
             inner: Arc::new(NodeInner {
                 table: ProcessTable::new(),

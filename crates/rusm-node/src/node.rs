@@ -159,7 +159,8 @@ impl RusmNode {
             lifecycle: Some(Arc::new(LifecycleLog {
                 observer: hooks.clone(),
             })),
-            // CPU time is sampled only for someone to look at it.
+            // Final usage is retired into the totals only for someone to
+            // look at them.
             accounting: hooks.is_some(),
         };
         let node = Node::new(config);

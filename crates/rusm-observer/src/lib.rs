@@ -5,7 +5,8 @@
 //! to see which component eats memory, whose mailbox grows, what crashes
 //! and how often. This crate answers from what the actor core already
 //! keeps per process ([`rusm_core::Node::for_each_process`]: mailbox,
-//! memory, message counts, sampled CPU time, the spawner of each process)
+//! memory, message counts, CPU time from the Wasm backend's epoch ticks,
+//! the spawner of each process)
 //! and from a few node-wide counters it keeps itself through the core's
 //! [`Lifecycle`](rusm_core::Lifecycle) hook ([`Hooks`]).
 //!

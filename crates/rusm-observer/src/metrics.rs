@@ -136,7 +136,7 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
     );
     registry.register(
         "rusm_cpu_milliseconds",
-        "CPU time used by process bodies, sampled (0 without accounting)",
+        "CPU time used by Wasm process bodies, counted in epoch ticks (native bodies report none)",
         counter(cpu_ms),
     );
 

@@ -19,6 +19,7 @@ use rusm_caps::Capabilities;
 use rusm_core::{Ctx, Error, Message, Pid};
 use wasmtime::ResourceLimiter;
 
+use crate::cpu::CpuMeter;
 use crate::exit::GuestFault;
 use crate::info::{self, ProcessInfo};
 use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
@@ -150,6 +151,8 @@ pub(crate) struct Actor<R> {
     pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
+    /// Its CPU time, counted in the epoch callback (`cpu.rs`).
+    pub(crate) cpu: CpuMeter,
 }
 
 type AbiResult<T> = Result<T, AbiError>;

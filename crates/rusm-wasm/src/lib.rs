@@ -58,7 +58,7 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `destinations`, `wasi`, `outbound`, `quotas`, `components`,
+//! `cpu`; `exit`, `engine`, `destinations`, `wasi`, `outbound`, `quotas`, `components`,
 //! `bindings`, `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
@@ -86,6 +86,7 @@ mod artifact;
 mod bindings;
 mod component;
 mod components;
+mod cpu;
 mod destinations;
 mod engine;
 mod exit;

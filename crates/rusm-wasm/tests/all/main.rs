@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod component;
+mod cpu;
 mod fuzz;
 mod http_handler;
 mod isolation;
