@@ -10,7 +10,7 @@ use rusm_core::{
     SupervisorSpec,
 };
 use rusm_manifest::{ComponentDecl, Manifest};
-use rusm_observer::{Hooks, ObserverConfig, RunningObserver, TlsFiles};
+use rusm_observer::{Hooks, ListenerLimits, ObserverConfig, RunningObserver, TlsFiles};
 use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
@@ -112,6 +112,7 @@ fn observer_config(o: &rusm_manifest::ObserverConfig) -> Result<ObserverConfig, 
             key: t.key.clone(),
         }),
         kv: None,
+        limits: ListenerLimits::default(),
     })
 }
 

@@ -23,6 +23,10 @@
 //! - **Bounded labels.** Metrics label by component (names come from the
 //!   operator's manifest), profile, state and exit-reason *class*, never by
 //!   a reason's text or a guest-chosen label (`metrics.rs`).
+//! - **Bounded before the token is known.** Connections, the time to send
+//!   a request's head or finish a TLS handshake, idle connections and live
+//!   event streams all have bounds ([`ListenerLimits`], `conn.rs`): a
+//!   slowloris peer is cut off while the page still answers others.
 //! - **Cheap when nobody looks.** The hooks on the spawn and exit paths
 //!   bump striped counters and record a process's grants; everything else
 //!   is computed when someone asks.
@@ -46,6 +50,7 @@
 
 mod api;
 mod auth;
+mod conn;
 mod counters;
 mod error;
 mod history;
@@ -55,6 +60,7 @@ mod page;
 mod server;
 mod table;
 
+pub use conn::ListenerLimits;
 pub use error::ObserverError;
 pub use hooks::{ExitClass, Hooks};
 pub use server::{ObserverConfig, RunningObserver, TlsFiles, start};
