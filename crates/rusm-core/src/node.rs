@@ -158,6 +158,13 @@ impl Node {
         self.inner.table.pids()
     }
 
+    /// How many processes this node has spawned in all: monotonic, exact,
+    /// and free to read (each spawn takes the next pid, and only a spawn
+    /// that succeeds takes one).
+    pub fn spawned(&self) -> u64 {
+        self.inner.next_pid.load(Ordering::Relaxed) - 1
+    }
+
     /// How many processes are alive (or being spawned).
     pub fn live(&self) -> u64 {
         self.inner.live.load(Ordering::Acquire)
