@@ -96,10 +96,17 @@ pub(crate) async fn serve(
     };
     let response = answer(&shared, routed, request, https, activity, start, &mut who).await;
     let status = response.status().as_u16();
+    let ms = start.elapsed().as_secs_f64() * 1000.0;
+    // The fields are for `--log-format json`; the text line is the message.
     tracing::info!(
         target: ACCESS_LOG_TARGET,
-        "rusm http {method} {path} {status} {:.1}ms {who}",
-        start.elapsed().as_secs_f64() * 1000.0,
+        event = "access",
+        method = %method,
+        path = %path,
+        status,
+        ms,
+        process = %who,
+        "rusm http {method} {path} {status} {ms:.1}ms {who}",
     );
     if let Some(observe) = &shared.config.on_request {
         // Labelled by the operator's route, never by the client's path:
