@@ -10,7 +10,7 @@ use rusm_core::{
     SupervisorSpec,
 };
 use rusm_manifest::{ComponentDecl, Manifest};
-use rusm_observer::{Hooks, ObserverConfig, RunningObserver, TlsFiles};
+use rusm_observer::{Hooks, ListenerLimits, ObserverConfig, RunningObserver, TlsFiles};
 use rusm_wasm::{OutboundOptions, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 
 use crate::NodeError;
@@ -114,6 +114,7 @@ fn observer_config(o: &rusm_manifest::ObserverConfig) -> Result<ObserverConfig, 
             key: t.key.clone(),
         }),
         kv: None,
+        limits: ListenerLimits::default(),
     })
 }
 
@@ -163,7 +164,8 @@ impl RusmNode {
             lifecycle: Some(Arc::new(LifecycleLog {
                 observer: hooks.clone(),
             })),
-            // CPU time is sampled only for someone to look at it.
+            // Final usage is retired into the totals only for someone to
+            // look at them.
             accounting: hooks.is_some(),
         };
         let node = Node::new(config);

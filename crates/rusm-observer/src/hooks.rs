@@ -199,12 +199,14 @@ impl Hooks {
         }
     }
 
-    /// Processes spawned since the node started: those that ended plus
-    /// those alive (0 before [`attach`](Hooks::attach)). Counted this way
-    /// rather than at each spawn: a spawn then costs the hooks nothing.
+    /// Processes spawned since the node started (0 before
+    /// [`attach`](Hooks::attach)): the node's own count, which a spawn
+    /// keeps anyway (its next pid), so a spawn costs the hooks nothing.
+    /// (Not "ended + alive": an exit is counted before the process leaves
+    /// the live count, and that sum would go back by one, which a
+    /// Prometheus counter must never do.)
     pub fn spawns(&self) -> u64 {
-        let ended: u64 = ExitClass::ALL.iter().map(|&c| self.exits(c)).sum();
-        ended + self.node.get().map_or(0, Node::live)
+        self.node.get().map_or(0, Node::spawned)
     }
 
     /// Processes that ended with a reason of `class`.

@@ -19,6 +19,7 @@ use rusm_caps::Capabilities;
 use rusm_core::{Ctx, Error, Message, Pid};
 use wasmtime::ResourceLimiter;
 
+use crate::cpu::CpuMeter;
 use crate::exit::GuestFault;
 use crate::info::{self, ProcessInfo};
 use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
@@ -159,6 +160,8 @@ pub(crate) struct Actor<R> {
     /// Only spawns that asked for it have one (a WebSocket connection
     /// process, whose upgrade is answered 101 or 500 by it).
     pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Its CPU time, counted in the epoch callback (`cpu.rs`).
+    pub(crate) cpu: CpuMeter,
 }
 
 impl<R> Actor<R> {

@@ -88,8 +88,13 @@ impl Destinations {
     /// Logs a refused destination: an address (`10.0.0.1:80`), or a name and
     /// port when the name itself was refused (`db.internal:5432`).
     pub(crate) fn deny(&self, destination: &dyn Display) {
+        // The fields are for `--log-format json`; the text line is the
+        // message.
         tracing::warn!(
             target: LIFECYCLE_TARGET,
+            event = "deny",
+            process = %self.who,
+            destination = %destination,
             "rusm deny {} connect {destination}",
             self.who
         );

@@ -58,7 +58,7 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `exit`, `engine`, `resolver`, `destinations`, `wasi`, `name_lookup`,
+//! `cpu`; `exit`, `engine`, `resolver`, `destinations`, `wasi`, `name_lookup`,
 //! `pool`, `outbound`, `quotas`, `components`,
 //! `bindings`, `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
@@ -87,6 +87,7 @@ mod artifact;
 mod bindings;
 mod component;
 mod components;
+mod cpu;
 mod destinations;
 mod engine;
 mod exit;

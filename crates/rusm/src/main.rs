@@ -99,13 +99,19 @@ enum Command {
     ///
     /// The token comes from --token-file, else $RUSM_OBSERVER_TOKEN, else the
     /// manifest's `[observer] token-file`; ADDR from the manifest's
-    /// `[observer] listen`, else 127.0.0.1:9400.
+    /// `[observer] listen`, else 127.0.0.1:9400. HTTPS for `https://ADDR`, or
+    /// when the manifest's `[observer]` has `tls`, or with --ca.
     Top {
-        /// The observer's address (host:port).
+        /// The observer's address (host:port, or https://host:port).
         addr: Option<String>,
         /// A file holding the observer's token.
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Trust the certificates in this PEM file (the CA that issued the
+        /// observer's certificate, or that certificate itself) besides the
+        /// system's roots; implies HTTPS.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
     },
     /// Cluster tools (CLUSTER.md).
     #[command(subcommand)]
@@ -162,13 +168,22 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 load(&manifest_path, true, false)?.context("`rusm build` needs a manifest")?;
             toolchain::build(&manifest)
         }
-        Command::Top { addr, token_file } => {
+        Command::Top {
+            addr,
+            token_file,
+            ca,
+        } => {
             let manifest = if token_file.is_some() && addr.is_some() {
                 None
             } else {
                 load(&manifest_path, explicit || manifest_path.exists(), false)?
             };
-            let target = top::target(addr, token_file.as_deref(), manifest.as_ref())?;
+            let target = top::target(
+                addr,
+                token_file.as_deref(),
+                ca.as_deref(),
+                manifest.as_ref(),
+            )?;
             top::run(target)?;
             Ok(ExitCode::SUCCESS)
         }
