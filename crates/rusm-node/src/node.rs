@@ -31,6 +31,9 @@ pub struct RusmNode {
     /// [`RusmNode::start_observer`] ran, the listener.
     observer: Option<(Arc<Hooks>, ObserverConfig)>,
     running_observer: Option<RunningObserver>,
+    /// The observer's hooks, kept after the listener took its copy: other
+    /// parts of the node report to them (the cluster's reachable nodes).
+    observer_hooks: Option<Arc<Hooks>>,
     /// `[cluster]` membership, once joined; taken by `shutdown` to leave.
     cluster: std::sync::Mutex<Option<rusm_cluster::Cluster>>,
 }
@@ -158,6 +161,7 @@ impl RusmNode {
             None => None,
         };
         let hooks = observer.as_ref().map(|(h, _)| h.clone());
+        let observer_hooks = hooks.clone();
         let config = NodeConfig {
             max_processes: manifest.map_or(1_000_000, |m| m.max_processes),
             max_message_bytes: manifest.map_or(16 << 20, |m| m.max_message_bytes),
@@ -207,6 +211,7 @@ impl RusmNode {
             server: std::sync::Mutex::new(None),
             observer,
             running_observer: None,
+            observer_hooks,
             cluster: std::sync::Mutex::new(None),
         };
         if let Some(m) = manifest {
@@ -448,8 +453,24 @@ impl RusmNode {
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
         let addr = cluster.local_addr();
         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
+        let hooks = self.observer_hooks.clone();
+        if let Some(h) = &hooks {
+            h.set_cluster_nodes(1);
+        }
         tokio::spawn(async move {
+            // The events are exact (one up, then one down, per node and
+            // run), so counting them keeps the gauge right.
+            let mut reachable = 1usize;
             while let Some(change) = changes.recv().await {
+                match &change {
+                    rusm_cluster::Event::NodeUp(_) => reachable += 1,
+                    rusm_cluster::Event::NodeDown(_) => {
+                        reachable = reachable.saturating_sub(1).max(1)
+                    }
+                }
+                if let Some(h) = &hooks {
+                    h.set_cluster_nodes(reachable);
+                }
                 match change {
                     rusm_cluster::Event::NodeUp(name) => {
                         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "node_up", node = name.as_str(), "rusm node up {name}")

@@ -23,8 +23,8 @@ use wasmtime::{PoolConcurrencyLimitError, Store, StoreContextMut, UpdateDeadline
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor::{Actor, Runtime};
-use crate::destinations::Destinations;
 use crate::cpu::CpuMeter;
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerKind};
 use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::incoming::Pending;

@@ -37,6 +37,27 @@ fn start(app: &App, name: &str) -> Running {
     app.start(&["--manifest", &format!("{name}.toml"), "run"])
 }
 
+/// `/metrics` of an observer on 127.0.0.1:`port`, by a plain HTTP/1.1 GET.
+fn metrics(port: u16, token: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("the observer answers");
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// The value of `rusm_cluster_nodes` in a metrics text.
+fn cluster_nodes(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("rusm_cluster_nodes "))
+        .and_then(|v| v.trim().parse().ok())
+}
+
 /// Waits for the `n`th stderr line equal to `line`; returns how long it took.
 #[track_caller]
 fn wait_nth(node: &mut Running, line: &str, n: usize, limit: Duration) -> Duration {
@@ -62,7 +83,16 @@ fn nodes_join_see_a_killed_node_down_within_a_second_and_a_restarted_one_up() {
     certs.assert_code(0);
     assert_eq!(certs.stdout.lines().count(), 8, "{}", certs.show());
     let (pa, pb, pc) = (free_udp_port(), free_udp_port(), free_udp_port());
-    app.write("a.toml", &manifest("a", pa, &[], "certs"))
+    let observer = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let observed = format!(
+        "{}\n[observer]\nlisten = \"127.0.0.1:{observer}\"\ntoken-file = \"token\"\n",
+        manifest("a", pa, &[], "certs")
+    );
+    app.write("token", "cluster-test-token\n")
+        .write("a.toml", &observed)
         .write("b.toml", &manifest("b", pb, &[pa], "certs"))
         .write("c.toml", &manifest("c", pc, &[pb], "certs"));
     let check = app.rusm(&["--manifest", "c.toml", "check"]);
@@ -76,6 +106,9 @@ fn nodes_join_see_a_killed_node_down_within_a_second_and_a_restarted_one_up() {
     wait_nth(&mut a, "rusm node up c", 1, limit);
     wait_nth(&mut b, "rusm node up c", 1, limit);
     wait_nth(&mut c, "rusm node up a", 1, limit);
+    // The observer's gauge follows the membership.
+    let text = metrics(observer, "cluster-test-token");
+    assert_eq!(cluster_nodes(&text), Some(3), "{text}");
 
     // kill -9: no goodbye; SWIM must notice.
     c.signal(libc::SIGKILL);
@@ -89,6 +122,10 @@ fn nodes_join_see_a_killed_node_down_within_a_second_and_a_restarted_one_up() {
         "a saw c down after {seen_a:?}"
     );
     let _ = c.finish(Duration::from_secs(5));
+    assert_eq!(
+        cluster_nodes(&metrics(observer, "cluster-test-token")),
+        Some(2)
+    );
 
     // A graceful stop leaves: seen at once.
     b.signal(libc::SIGTERM);
