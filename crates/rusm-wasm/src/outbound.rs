@@ -487,9 +487,10 @@ impl Drop for ResponseBody {
         ) else {
             return;
         };
-        let small = hyper::body::Body::size_hint(&incoming)
-            .upper()
-            .is_some_and(|n| n <= DRAIN_LIMIT);
+        let small = pool.keeps_idle()
+            && hyper::body::Body::size_hint(&incoming)
+                .upper()
+                .is_some_and(|n| n <= DRAIN_LIMIT);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -560,6 +561,9 @@ impl hyper::body::Body for ResponseBody {
                     Poll::Pending => Poll::Pending,
                     Poll::Ready(()) => {
                         tracing::debug!(?limit, "between-bytes timeout");
+                        if let Some(connection) = this.connection.take() {
+                            connection.close();
+                        }
                         this.end(false);
                         Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
                     }

@@ -53,10 +53,12 @@ pub(crate) struct Connection {
     pub(crate) task: AbortHandle,
 }
 
-impl Drop for Connection {
-    fn drop(&mut self) {
-        // A connection that is not handed on is closed now, not when the
-        // server gets round to it.
+impl Connection {
+    /// Closes the connection now. (Dropped, a connection closes when hyper
+    /// is done with it: at once when idle, or when its response body is
+    /// dropped unfinished; this is for one whose body is still wanted by
+    /// no one but may never end, such as a stalled one.)
+    pub(crate) fn close(self) {
         self.task.abort();
     }
 }
@@ -115,6 +117,11 @@ impl Pool {
             by_key.remove(key);
         }
         found
+    }
+
+    /// Whether the pool keeps any connection at all.
+    pub(crate) fn keeps_idle(&self) -> bool {
+        self.max_idle > 0
     }
 
     /// Keeps `connection`, whose last response was read to its end.
