@@ -8,6 +8,8 @@
 //! - **Membership and failure detection**: SWIM (foca), its packets carried
 //!   as QUIC datagrams on those same connections, so only certified nodes
 //!   can even take part in it.
+//! - **Ordered frames between nodes**: one QUIC stream per direction per
+//!   pair, batched under load ([`Cluster::send`], [`Inbound`]).
 //! - **Certificates**: [`certs::make`] (rcgen) for `rusm cluster certs`.
 //!
 //! The actor core knows nothing of this crate: the node composes them.
@@ -15,10 +17,12 @@
 //! and down ([`Event`]); processes across nodes come on top of it.
 
 pub mod certs;
+mod frames;
 mod membership;
 mod tls;
 mod transport;
 
+pub use frames::Inbound;
 pub use membership::Timing;
 pub use tls::{Identity, IdentityError, cert_names};
-pub use transport::{Cluster, ClusterConfig, ClusterError, Event};
+pub use transport::{Cluster, ClusterConfig, ClusterError, Event, SendError};

@@ -25,11 +25,11 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use crate::frames::{self, Inbound};
 use crate::membership::{self, Cmd, NodeId, Timing};
 use crate::tls::{Identity, IdentityError, cert_names};
 
 /// What a cluster node is told to be.
-#[derive(Debug)]
 pub struct ClusterConfig {
     /// Its name and certificates.
     pub identity: Identity,
@@ -39,6 +39,9 @@ pub struct ClusterConfig {
     pub join: Vec<String>,
     /// Failure detection timing.
     pub timing: Timing,
+    /// Where frames from other nodes go ([`Cluster::send`]); `None` drops
+    /// them.
+    pub inbound: Option<Inbound>,
 }
 
 /// Something that happened to the cluster, as this node sees it.
@@ -48,6 +51,20 @@ pub enum Event {
     NodeUp(String),
     /// A node became unreachable (declared down, or it left).
     NodeDown(String),
+}
+
+/// Why a frame was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// The node is not reachable (unknown, down, or not yet connected).
+    #[error("node unreachable")]
+    Unreachable,
+    /// Its queue is full: the peer is not keeping up.
+    #[error("the node's queue is full")]
+    Busy,
+    /// Larger than any frame a node accepts.
+    #[error("frame too large")]
+    TooLarge,
 }
 
 /// Why a node could not join.
@@ -88,6 +105,8 @@ const MAX_HELLO: usize = 4096;
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Incoming connections being verified at once.
 const MAX_HANDSHAKES: usize = 64;
+/// Frames queued for one peer.
+const FRAME_QUEUE: usize = 65_536;
 /// Commands waiting for the membership task.
 const COMMAND_QUEUE: usize = 1024;
 /// Packets held for a node while its connection is being made.
@@ -101,6 +120,8 @@ struct Hello {
 
 struct Peer {
     conn: quinn::Connection,
+    /// Frames for this peer, written in order by one task (`frames.rs`).
+    frames: mpsc::Sender<Bytes>,
     /// Who dialled it.
     initiator: String,
     id: NodeId,
@@ -119,6 +140,7 @@ pub(crate) struct Inner {
     pub(crate) commands: mpsc::Sender<Cmd>,
     /// Test switch: nodes whose traffic is dropped both ways.
     cut: Mutex<HashSet<String>>,
+    inbound: Option<Inbound>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -179,6 +201,7 @@ impl Cluster {
             events,
             commands,
             cut: Mutex::new(HashSet::new()),
+            inbound: config.inbound,
         });
         let mut tasks = vec![
             tokio::spawn(membership::run(
@@ -215,6 +238,28 @@ impl Cluster {
         let mut nodes: BTreeSet<String> = lock(&self.inner.up).clone();
         nodes.insert(self.inner.me.name.clone());
         nodes.into_iter().collect()
+    }
+
+    /// Queues `frame` for `node`: frames to one node arrive in the order
+    /// they were queued, at most once (a connection lost with frames in
+    /// flight loses them).
+    pub fn send(&self, node: &str, frame: Bytes) -> Result<(), SendError> {
+        if frame.len() > frames::MAX_FRAME {
+            return Err(SendError::TooLarge);
+        }
+        if self.inner.is_cut(node) {
+            // A partition loses traffic; it does not refuse it.
+            return Ok(());
+        }
+        let queue = lock(&self.inner.peers)
+            .get(node)
+            .filter(|_| lock(&self.inner.up).contains(node))
+            .map(|p| p.frames.clone())
+            .ok_or(SendError::Unreachable)?;
+        queue.try_send(frame).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => SendError::Busy,
+            mpsc::error::TrySendError::Closed(_) => SendError::Unreachable,
+        })
     }
 
     /// Leaves the cluster: the others see this node down at once rather
@@ -327,10 +372,13 @@ impl Inner {
                 return false;
             }
         }
+        let (frames, queue) = mpsc::channel(FRAME_QUEUE);
+        tokio::spawn(frames::write(conn.clone(), queue));
         let replaced = peers.insert(
             id.name.clone(),
             Peer {
                 conn: conn.clone(),
+                frames,
                 initiator: initiator.to_owned(),
                 id: id.clone(),
             },
@@ -451,6 +499,17 @@ async fn join(inner: Arc<Inner>, target: String) {
 /// Hands the peer's SWIM datagrams to the membership task until the
 /// connection ends.
 async fn receive(inner: Arc<Inner>, conn: quinn::Connection, peer: NodeId) {
+    if let Some(inbound) = inner.inbound.clone() {
+        let (conn, from, inner) = (conn.clone(), peer.name.clone(), inner.clone());
+        tokio::spawn(async move {
+            while let Ok(stream) = conn.accept_uni().await {
+                if inner.is_cut(&from) {
+                    continue;
+                }
+                tokio::spawn(frames::read(stream, from.clone(), inbound.clone()));
+            }
+        });
+    }
     while let Ok(data) = conn.read_datagram().await {
         if inner.is_cut(&peer.name) {
             continue;

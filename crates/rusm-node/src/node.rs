@@ -447,6 +447,7 @@ impl RusmNode {
             listen: c.listen,
             join: c.join.clone(),
             timing: rusm_cluster::Timing::default(),
+            inbound: None,
         };
         let cluster = rusm_cluster::Cluster::start(config, events)
             .await

@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 use rusm_cluster::{Cluster, ClusterConfig, Event, Identity, Timing, certs};
 use tokio::sync::mpsc;
 
-struct Node {
-    cluster: Cluster,
+pub(crate) struct Node {
+    pub(crate) cluster: Cluster,
     events: mpsc::UnboundedReceiver<Event>,
 }
 
@@ -23,6 +23,14 @@ async fn start(dir: &Path, name: &str, join: &[&Node]) -> Node {
 }
 
 async fn start_as(identity: Identity, join: &[&Node]) -> Node {
+    start_with(identity, join, None).await
+}
+
+pub(crate) async fn start_with(
+    identity: Identity,
+    join: &[&Node],
+    inbound: Option<rusm_cluster::Inbound>,
+) -> Node {
     let (tx, events) = mpsc::unbounded_channel();
     let config = ClusterConfig {
         identity,
@@ -32,6 +40,7 @@ async fn start_as(identity: Identity, join: &[&Node]) -> Node {
             .map(|n| n.cluster.local_addr().to_string())
             .collect(),
         timing: Timing::default(),
+        inbound,
     };
     let cluster = Cluster::start(config, tx).await.expect("the node starts");
     Node { cluster, events }
@@ -39,7 +48,7 @@ async fn start_as(identity: Identity, join: &[&Node]) -> Node {
 
 impl Node {
     /// Waits for `event`, at most `limit`; returns how long it took.
-    async fn expect(&mut self, event: Event, limit: Duration) -> Duration {
+    pub(crate) async fn expect(&mut self, event: Event, limit: Duration) -> Duration {
         let start = Instant::now();
         loop {
             let left = limit.saturating_sub(start.elapsed());
@@ -64,7 +73,7 @@ fn down(name: &str) -> Event {
     Event::NodeDown(name.into())
 }
 
-fn names(list: &[&str]) -> Vec<String> {
+pub(crate) fn names(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
