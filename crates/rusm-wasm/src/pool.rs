@@ -160,13 +160,13 @@ impl Entries {
             .iter()
             .filter_map(|(k, list)| list.first().map(|idle| (idle.since, k.clone())))
             .min_by_key(|(since, _)| *since);
-        if let Some((_, key)) = oldest {
-            if let Some(list) = self.by_key.get_mut(&key) {
-                list.remove(0);
-                self.count -= 1;
-                if list.is_empty() {
-                    self.by_key.remove(&key);
-                }
+        if let Some((_, key)) = oldest
+            && let Some(list) = self.by_key.get_mut(&key)
+        {
+            list.remove(0);
+            self.count -= 1;
+            if list.is_empty() {
+                self.by_key.remove(&key);
             }
         }
     }

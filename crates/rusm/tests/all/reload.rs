@@ -309,7 +309,9 @@ async fn ten_reloads_under_http_load_fail_no_request() {
     let (running, addr) = crate::serve::serve(&app);
     // Four clients, each sending one request after another until told to
     // stop: what each saw, in order.
-    let seen: Arc<Mutex<Vec<Vec<(u16, String)>>>> = Arc::new(Mutex::new(vec![Vec::new(); 4]));
+    // Per client: (status, body) of each reply, in order.
+    type Seen = Arc<Mutex<Vec<Vec<(u16, String)>>>>;
+    let seen: Seen = Arc::new(Mutex::new(vec![Vec::new(); 4]));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut clients = Vec::new();
     for c in 0..4 {
