@@ -3,15 +3,22 @@
 //! preview 2, and how a component is instantiated and run (its
 //! [`Shape`]).
 
+use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use rusm_caps::Capabilities;
+use rusm_core::Pid;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+use wasmtime_wasi_http::{
+    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
+    WasiHttpView,
+};
 
 use crate::actor::{AbiError, Actor, KvFailure, Runtime};
 use crate::bindings::rusm;
@@ -25,7 +32,7 @@ use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
-use crate::outbound::Outbound;
+use crate::outbound::{HttpClient, Outbound};
 
 /// The store data of a component process.
 pub(crate) struct ComponentState<R> {
@@ -37,7 +44,7 @@ pub(crate) struct ComponentState<R> {
     /// Its WASI resources; its capacity is `max-open-files`.
     pub(crate) table: ResourceTable,
     /// `wasi:http`'s side, made on the first HTTP call.
-    pub(crate) http: Option<Box<(WasiHttpCtx, Outbound)>>,
+    pub(crate) http: Option<Box<(WasiHttpCtx, LazyOutbound)>>,
     /// The request of an HTTP handler process, until `handle` takes it.
     pub(crate) request: Option<Box<Pending>>,
 }
@@ -59,8 +66,12 @@ impl<R: Runtime> WasiHttpView for ComponentState<R> {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
         let actor = &self.actor;
         let (ctx, hooks) = &mut **self.http.get_or_insert_with(|| {
-            let destinations = Destinations::new(&actor.caps, &actor.name, actor.ctx.pid());
-            let outbound = Outbound::new(actor.runtime.http_client().clone(), destinations);
+            let outbound = LazyOutbound::Unbuilt {
+                client: actor.runtime.http_client().clone(),
+                caps: actor.caps.clone(),
+                name: actor.name.clone(),
+                pid: actor.ctx.pid(),
+            };
             Box::new((WasiHttpCtx::new(), outbound))
         });
         WasiHttpCtxView {
@@ -73,6 +84,57 @@ impl<R: Runtime> WasiHttpView for ComponentState<R> {
 
 /// A linker with WASI preview 2, `wasi:http` (types and the outgoing
 /// handler, whose requests `outbound.rs` decides) and the `rusm` world.
+/// A process's outgoing-HTTP hooks, its [`Outbound`] (with the policy of
+/// its grants and its `name#pid` for deny lines) built on its first
+/// outgoing request: an HTTP handler makes `wasi:http`'s side to receive
+/// its request, and most never send one.
+pub(crate) enum LazyOutbound {
+    Unbuilt {
+        client: Arc<HttpClient>,
+        caps: Arc<Capabilities>,
+        name: Arc<str>,
+        pid: Pid,
+    },
+    Built(Outbound),
+    /// Only while being built.
+    Building,
+}
+
+impl WasiHttpHooks for LazyOutbound {
+    fn send_request(
+        &mut self,
+        request: http::Request<WasiBody>,
+        options: Option<RequestOptions>,
+        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+    ) -> Box<
+        dyn Future<
+                Output = Result<
+                    (
+                        http::Response<WasiBody>,
+                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
+                    ),
+                    HttpError,
+                >,
+            > + Send,
+    > {
+        if matches!(self, LazyOutbound::Unbuilt { .. })
+            && let LazyOutbound::Unbuilt {
+                client,
+                caps,
+                name,
+                pid,
+            } = std::mem::replace(self, LazyOutbound::Building)
+        {
+            let destinations = Destinations::new(&caps, &name, pid);
+            *self = LazyOutbound::Built(Outbound::new(client, destinations));
+        }
+        match self {
+            LazyOutbound::Built(outbound) => outbound.send_request(request, options, fut),
+            _ => unreachable!("built just above"),
+        }
+    }
+}
+
 pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
