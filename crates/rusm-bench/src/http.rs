@@ -170,6 +170,15 @@ pub async fn load_count(
 pub async fn rusm_server(
     pool_slots: u32,
 ) -> anyhow::Result<(rusm_serve::Server, WasmRuntime, WasmConfig)> {
+    rusm_server_of(pool_slots, HANDLER.as_bytes()).await
+}
+
+/// `handler` (component text or binary) served by rusm-serve on every path,
+/// on a runtime of `pool_slots`.
+pub async fn rusm_server_of(
+    pool_slots: u32,
+    handler: &[u8],
+) -> anyhow::Result<(rusm_serve::Server, WasmRuntime, WasmConfig)> {
     let node = Node::new(NodeConfig::default());
     let config = WasmConfig {
         pool_slots,
@@ -177,7 +186,7 @@ pub async fn rusm_server(
     };
     let rt = WasmRuntime::new(node, config.clone(), RuntimeOptions::default())
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let handler = rt.load_bytes("hello", HANDLER.as_bytes())?;
+    let handler = rt.load_bytes("hello", handler)?;
     rt.add_component("hello", handler, Some(Capabilities::sandboxed()));
     let mut serve = rusm_serve::ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     serve.max_concurrent_requests = 100_000;
@@ -260,21 +269,42 @@ impl<H: wasmtime_wasi_http::WasiHttpHooks> WasiHttpView for RawState<H> {
 /// imports, which the hello path never calls, trap.
 /// Returns its address and a flag that stops its epoch ticker.
 pub async fn raw_server(config: &WasmConfig) -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
+    raw_server_of(config, HANDLER.as_bytes()).await
+}
+
+/// [`raw_server`] serving `handler` (component text or binary): every
+/// function of the `rusm:runtime` interfaces it imports traps.
+pub async fn raw_server_of(
+    config: &WasmConfig,
+    handler: &[u8],
+) -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
+    use wasmtime::component::types::ComponentItem;
     let w = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
     let engine = wasmtime::Engine::new(&config.wasmtime_config(EngineKind::Pooled)).map_err(w)?;
-    let component = Component::new(&engine, HANDLER).map_err(w)?;
+    let component = Component::new(&engine, handler).map_err(w)?;
     let mut linker = Linker::<RawState<NoOutbound>>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(w)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(w)?;
-    // The handler's `rusm:runtime/process` imports, which the hello path
-    // never calls: traps.
-    let mut process = linker.instance("rusm:runtime/process@0.1.0").map_err(w)?;
-    for name in ["own-pid", "send", "receive", "sleep", "whereis"] {
-        process
-            .func_new(name, |_, _, _, _| {
-                Err(wasmtime::Error::msg("not linked in the raw baseline"))
-            })
-            .map_err(w)?;
+    // The handler's `rusm:runtime` imports, which a hello path never
+    // calls: traps. (Only functions: these interfaces have no resources.)
+    let ty = component.component_type();
+    for (import, item) in ty.imports(&engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !import.starts_with("rusm:runtime/") {
+            continue;
+        }
+        let mut linked = linker.instance(import).map_err(w)?;
+        for (name, export) in instance.exports(&engine) {
+            if let ComponentItem::ComponentFunc(_) = export.ty {
+                linked
+                    .func_new(name, |_, _, _, _| {
+                        Err(wasmtime::Error::msg("not linked in the raw baseline"))
+                    })
+                    .map_err(w)?;
+            }
+        }
     }
     let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(w)?).map_err(w)?;
     let stop = Arc::new(AtomicBool::new(false));

@@ -271,6 +271,14 @@ impl Ctx {
         self.process.set_memory_bytes(bytes)
     }
 
+    /// Report the CPU time this process's body has used in all, for
+    /// `info` and the observer: a backend that measures it calls this as
+    /// the total grows (the Wasm backend, from its epoch ticks). Kept in
+    /// whole milliseconds; a native body need not call it.
+    pub fn set_cpu_time(&self, used: Duration) {
+        self.process.set_cpu_time(used)
+    }
+
     /// End this process now with `reason`: the caller's future never
     /// resumes. (An empty `Crashed` is not special here; use
     /// [`ExitReason::from_guest`] for guest-supplied text.)

@@ -40,7 +40,7 @@ pub struct ProcessInfo {
     pub monitors: Vec<Pid>,
     /// What it is doing.
     pub state: ProcessState,
-    /// What it used so far (CPU time only with accounting on).
+    /// What it used so far (CPU time as its backend reported it).
     pub usage: Usage,
 }
 
@@ -217,7 +217,8 @@ impl Node {
         }
     }
 
-    /// Whether this node samples CPU time ([`NodeConfig::accounting`](crate::NodeConfig::accounting)).
+    /// Whether this node hands final usage to its lifecycle
+    /// ([`NodeConfig::accounting`](crate::NodeConfig::accounting)).
     pub fn accounting(&self) -> bool {
         self.inner.config.accounting
     }

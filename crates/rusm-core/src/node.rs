@@ -47,9 +47,11 @@ pub struct NodeConfig {
     /// Told of every spawn and exit (see [`Lifecycle`]); `None` skips the
     /// calls altogether.
     pub lifecycle: Option<Arc<dyn Lifecycle>>,
-    /// Sample each process's CPU time (see [`Usage`]); message counts are
-    /// kept either way. Costs a thread ticking every millisecond and two
-    /// relaxed loads per poll of a body; off by default.
+    /// Hand each process's final [`Usage`] to [`Lifecycle::retired`] when
+    /// it ends, so that node-wide totals stay monotonic. The per-process
+    /// figures themselves are kept on every node (see [`Usage`]: they cost
+    /// the message path nothing); this costs one call per exit. Off by
+    /// default.
     pub accounting: bool,
 }
 
@@ -101,9 +103,6 @@ impl Node {
 
     /// A node whose processes run on `runtime`.
     pub fn with_runtime(config: NodeConfig, runtime: Handle) -> Node {
-        if config.accounting {
-            crate::usage::start_clock();
-        }
         Node {
             inner: Arc::new(NodeInner {
                 table: ProcessTable::new(),
@@ -157,6 +156,13 @@ impl Node {
     /// Every live pid, in order.
     pub fn processes(&self) -> Vec<Pid> {
         self.inner.table.pids()
+    }
+
+    /// How many processes this node has spawned in all: monotonic, exact,
+    /// and free to read (each spawn takes the next pid, and only a spawn
+    /// that succeeds takes one).
+    pub fn spawned(&self) -> u64 {
+        self.inner.next_pid.load(Ordering::Relaxed) - 1
     }
 
     /// How many processes are alive (or being spawned).

@@ -103,9 +103,9 @@ pub(crate) struct Process {
     /// bodies). KiB in 32 bits (4 TiB) rather than bytes in 64: the four
     /// bytes saved hold `cpu_ms` within the 256-byte size class.
     pub(crate) memory_kib: AtomicU32,
-    /// Milliseconds of CPU its body used, as sampled by the node's coarse
-    /// clock (`usage.rs`); 0 when the node does no accounting. Written
-    /// only by the task that polls the body.
+    /// Milliseconds of CPU its body used, as its backend last reported it
+    /// (`usage.rs`); 0 for a native body. Written only by the process's
+    /// own task.
     pub(crate) cpu_ms: AtomicU32,
     state: Mutex<State>,
 }

@@ -392,20 +392,10 @@ where
         reason: None,
     };
     async move {
-        let outcome = if node.inner.config.accounting {
-            // The guard's `Arc` serves the meter too: no clone per spawn.
-            let ctx = Ctx::new(node, process);
-            AssertUnwindSafe(crate::usage::metered(&guard.process, async move {
-                body(ctx).await.into_exit_reason()
-            }))
+        let ctx = Ctx::new(node, process);
+        let outcome = AssertUnwindSafe(async move { body(ctx).await.into_exit_reason() })
             .catch_unwind()
-            .await
-        } else {
-            let ctx = Ctx::new(node, process);
-            AssertUnwindSafe(async move { body(ctx).await.into_exit_reason() })
-                .catch_unwind()
-                .await
-        };
+            .await;
         guard.reason = Some(match outcome {
             Ok(reason) => reason,
             Err(payload) => ExitReason::crashed(panic_text(payload.as_ref())),

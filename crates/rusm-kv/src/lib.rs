@@ -125,3 +125,4 @@ mod writer;
 
 pub use error::KvError;
 pub use store::{Stats, Store};
+pub use writer::COMMIT_LATENCY_BOUNDS_MICROS;

@@ -10,7 +10,7 @@ use redb::{Database, ReadOnlyTable, ReadableDatabase, TableError};
 use crate::KvError;
 use crate::layout::{self, BucketDef};
 use crate::limits::{check_bucket, check_key, check_prefix, check_value};
-use crate::writer::{Counters, WriteOp, Writer};
+use crate::writer::{COMMIT_LATENCY_BOUNDS_MICROS, Counters, WriteOp, Writer};
 
 /// A node's durable key-value store: one redb file, many buckets.
 ///
@@ -48,6 +48,11 @@ pub struct Stats {
     pub failed_commits: u64,
     /// Time the successful commits took, fsync included, in microseconds.
     pub commit_micros: u64,
+    /// The successful commits by how long each took: `[i]` counts those
+    /// that took at most [`COMMIT_LATENCY_BOUNDS_MICROS`]`[i]` (and more
+    /// than the bound before it); the last, those past every bound. Not
+    /// cumulative.
+    pub commit_latency: [u64; COMMIT_LATENCY_BOUNDS_MICROS.len() + 1],
 }
 
 impl Store {
@@ -101,6 +106,7 @@ impl Store {
             ops: c.ops.load(Ordering::Relaxed),
             failed_commits: c.failed_commits.load(Ordering::Relaxed),
             commit_micros: c.commit_micros.load(Ordering::Relaxed),
+            commit_latency: std::array::from_fn(|i| c.commit_latency[i].load(Ordering::Relaxed)),
         }
     }
 

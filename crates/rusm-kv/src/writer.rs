@@ -128,6 +128,36 @@ pub(crate) struct Counters {
     /// Time spent in successful commits (fsync included), in microseconds:
     /// with `commits`, the mean commit latency (the observer's metrics).
     pub(crate) commit_micros: AtomicU64,
+    /// Successful commits by latency: `[i]` counts those that took at most
+    /// `COMMIT_LATENCY_BOUNDS_MICROS[i]` and more than the bound before;
+    /// the last, those past every bound.
+    pub(crate) commit_latency: [AtomicU64; COMMIT_LATENCY_BUCKETS],
+}
+
+/// The upper bounds of the commit latency histogram's buckets, in
+/// microseconds: an fsync on a fast SSD takes tens of microseconds, on a
+/// slow disk or a loaded network volume tens of milliseconds, and a
+/// commit past a second is a store in trouble.
+pub const COMMIT_LATENCY_BOUNDS_MICROS: [u64; 14] = [
+    50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 25_000, 50_000, 100_000, 250_000, 500_000,
+    1_000_000,
+];
+
+/// The histogram's buckets: one per bound, and one past them all.
+pub(crate) const COMMIT_LATENCY_BUCKETS: usize = COMMIT_LATENCY_BOUNDS_MICROS.len() + 1;
+
+impl Counters {
+    /// Count one successful commit that took `micros`: one more atomic add
+    /// per commit, beside the fsync it measures.
+    fn record_commit(&self, micros: u64) {
+        let bucket = COMMIT_LATENCY_BOUNDS_MICROS
+            .iter()
+            .position(|&bound| micros <= bound)
+            .unwrap_or(COMMIT_LATENCY_BOUNDS_MICROS.len());
+        self.commit_latency[bucket].fetch_add(1, Ordering::Relaxed);
+        self.commit_micros.fetch_add(micros, Ordering::Relaxed);
+        self.commits.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// The handle to the writer thread; dropping it drains the queue, commits
@@ -221,8 +251,7 @@ fn run(
         match commit_batch(db, &batch) {
             Ok(answers) => {
                 let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-                counters.commit_micros.fetch_add(micros, Ordering::Relaxed);
-                counters.commits.fetch_add(1, Ordering::Relaxed);
+                counters.record_commit(micros);
                 counters
                     .ops
                     .fetch_add(batch.len() as u64, Ordering::Relaxed);

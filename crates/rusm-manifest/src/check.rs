@@ -166,6 +166,18 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
             push(Severity::Error, *at, message);
         }
     }
+    for (written, path, at) in &places.cluster_files {
+        if !path.is_file() {
+            push(
+                Severity::Error,
+                *at,
+                format!(
+                    "cluster file `{written}` does not exist (or is not a file): \
+                     `rusm cluster certs DIR NAME...` makes a CA and node certificates"
+                ),
+            );
+        }
+    }
     if let Some((written, path, at)) = &places.observer_token {
         let problem = match std::fs::read_to_string(path) {
             Ok(token) if token.trim().is_empty() => Some("is empty"),

@@ -244,7 +244,21 @@ fn detail(shared: &Shared, pid: Pid) -> Option<Value> {
 /// Live updates: one `tick` event a second with the newest sample, until
 /// the browser goes away.
 fn events(shared: Arc<Shared>) -> Response<Body> {
+    // Each open page holds one stream for as long as it is open: bounded
+    // apart from connections (see `conn.rs`). The permit lives in the
+    // stream, so a page that goes away frees its place.
+    let Ok(permit) = shared.event_streams.clone().try_acquire_owned() else {
+        let mut response = error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many live-update streams are open; close a page",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+        return response;
+    };
     let ticks = tokio_stream_interval(Duration::from_secs(1)).map(move |()| {
+        let _ = &permit;
         let sample = shared.history.latest().map(|s| s.to_json());
         let data = json!({ "live": shared.node.live(), "sample": sample });
         Ok::<_, Infallible>(Frame::data(Bytes::from(format!(

@@ -110,6 +110,8 @@ pub struct Hooks {
     grants_len: AtomicUsize,
     requests: Mutex<Requests>,
     node: OnceLock<Node>,
+    /// Reachable cluster nodes, this one included; -1 outside a cluster.
+    cluster_nodes: std::sync::atomic::AtomicI64,
 }
 
 impl Hooks {
@@ -125,6 +127,7 @@ impl Hooks {
             grants_len: AtomicUsize::new(0),
             requests: Mutex::new(HashMap::default()),
             node: OnceLock::new(),
+            cluster_nodes: std::sync::atomic::AtomicI64::new(-1),
         })
     }
 
@@ -199,12 +202,26 @@ impl Hooks {
         }
     }
 
-    /// Processes spawned since the node started: those that ended plus
-    /// those alive (0 before [`attach`](Hooks::attach)). Counted this way
-    /// rather than at each spawn: a spawn then costs the hooks nothing.
+    /// Processes spawned since the node started (0 before
+    /// [`attach`](Hooks::attach)): the node's own count, which a spawn
+    /// keeps anyway (its next pid), so a spawn costs the hooks nothing.
+    /// (Not "ended + alive": an exit is counted before the process leaves
+    /// the live count, and that sum would go back by one, which a
+    /// Prometheus counter must never do.)
     pub fn spawns(&self) -> u64 {
-        let ended: u64 = ExitClass::ALL.iter().map(|&c| self.exits(c)).sum();
-        ended + self.node.get().map_or(0, Node::live)
+        self.node.get().map_or(0, Node::spawned)
+    }
+
+    /// The node is in a cluster whose reachable nodes, this one included,
+    /// are now `n` (the node's membership calls this on every change).
+    pub fn set_cluster_nodes(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.cluster_nodes.store(n, Ordering::Relaxed);
+    }
+
+    /// Reachable cluster nodes, `None` outside a cluster.
+    pub fn cluster_nodes(&self) -> Option<u64> {
+        u64::try_from(self.cluster_nodes.load(Ordering::Relaxed)).ok()
     }
 
     /// Processes that ended with a reason of `class`.

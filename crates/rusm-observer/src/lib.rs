@@ -5,7 +5,8 @@
 //! to see which component eats memory, whose mailbox grows, what crashes
 //! and how often. This crate answers from what the actor core already
 //! keeps per process ([`rusm_core::Node::for_each_process`]: mailbox,
-//! memory, message counts, sampled CPU time, the spawner of each process)
+//! memory, message counts, CPU time from the Wasm backend's epoch ticks,
+//! the spawner of each process)
 //! and from a few node-wide counters it keeps itself through the core's
 //! [`Lifecycle`](rusm_core::Lifecycle) hook ([`Hooks`]).
 //!
@@ -22,6 +23,10 @@
 //! - **Bounded labels.** Metrics label by component (names come from the
 //!   operator's manifest), profile, state and exit-reason *class*, never by
 //!   a reason's text or a guest-chosen label (`metrics.rs`).
+//! - **Bounded before the token is known.** Connections, the time to send
+//!   a request's head or finish a TLS handshake, idle connections and live
+//!   event streams all have bounds ([`ListenerLimits`], `conn.rs`): a
+//!   slowloris peer is cut off while the page still answers others.
 //! - **Cheap when nobody looks.** The hooks on the spawn and exit paths
 //!   bump striped counters and record a process's grants; everything else
 //!   is computed when someone asks.
@@ -45,6 +50,7 @@
 
 mod api;
 mod auth;
+mod conn;
 mod counters;
 mod error;
 mod history;
@@ -54,6 +60,7 @@ mod page;
 mod server;
 mod table;
 
+pub use conn::ListenerLimits;
 pub use error::ObserverError;
 pub use hooks::{ExitClass, Hooks};
 pub use server::{ObserverConfig, RunningObserver, TlsFiles, start};

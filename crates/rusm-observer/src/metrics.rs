@@ -12,6 +12,8 @@ use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::text::encode;
+use prometheus_client::encoding::{EncodeMetric, MetricEncoder, NoLabelSet};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
@@ -36,6 +38,38 @@ fn gauge(value: u64) -> Gauge<i64> {
     let g = Gauge::<i64>::default();
     g.set(i64::try_from(value).unwrap_or(i64::MAX));
     g
+}
+
+/// The store's commit latency histogram, as the store counted it (its
+/// buckets are `rusm_kv::COMMIT_LATENCY_BOUNDS_MICROS`): encoded from
+/// those counts, since a scrape's registry is built afresh and a
+/// `prometheus_client` histogram can only be fed one observation at a
+/// time.
+#[derive(Debug)]
+struct CommitLatency(rusm_kv::Stats);
+
+impl EncodeMetric for CommitLatency {
+    fn encode(&self, mut encoder: MetricEncoder) -> Result<(), std::fmt::Error> {
+        let stats = &self.0;
+        // The last bucket is past every bound: `+Inf` (the encoder's
+        // spelling of it is `f64::MAX`, as its own histograms use).
+        let bounds = rusm_kv::COMMIT_LATENCY_BOUNDS_MICROS
+            .iter()
+            .map(|&micros| micros as f64 / 1e6)
+            .chain(std::iter::once(f64::MAX));
+        let buckets: Vec<(f64, u64)> = bounds.zip(stats.commit_latency).collect();
+        let count = stats.commit_latency.iter().sum();
+        encoder.encode_histogram::<NoLabelSet>(
+            stats.commit_micros as f64 / 1e6,
+            count,
+            &buckets,
+            None,
+        )
+    }
+
+    fn metric_type(&self) -> MetricType {
+        MetricType::Histogram
+    }
 }
 
 /// The text of one scrape.
@@ -136,7 +170,7 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
     );
     registry.register(
         "rusm_cpu_milliseconds",
-        "CPU time used by process bodies, sampled (0 without accounting)",
+        "CPU time used by Wasm process bodies, counted in epoch ticks (native bodies report none)",
         counter(cpu_ms),
     );
 
@@ -155,6 +189,14 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
         requests,
     );
 
+    if let Some(nodes) = hooks.cluster_nodes() {
+        registry.register(
+            "rusm_cluster_nodes",
+            "Reachable nodes of the cluster, this one included",
+            gauge(nodes),
+        );
+    }
+
     if let Some(kv) = kv {
         let stats = kv.stats();
         registry.register(
@@ -172,14 +214,10 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
             "Store commits that failed",
             counter(stats.failed_commits),
         );
-        // Seconds spent committing, with `rusm_kv_commits_total`: the mean
-        // commit latency is the ratio of their rates.
-        let seconds = Counter::<f64, AtomicU64>::default();
-        seconds.inc_by(stats.commit_micros as f64 / 1e6);
         registry.register(
             "rusm_kv_commit_seconds",
-            "Time the successful store commits took, fsync included",
-            seconds,
+            "Time each successful store commit took, fsync included",
+            CommitLatency(stats),
         );
     }
 

@@ -1,24 +1,24 @@
-//! The listener: accept connections, speak HTTP/1.1 or HTTP/2 (over TLS
-//! when configured), hand each request to the routes.
+//! The listener: accept connections (within the bounds of `conn.rs`),
+//! speak HTTP/1.1 or HTTP/2 (over TLS when configured), hand each request
+//! to the routes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use rusm_core::Node;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
+use crate::ObserverError;
 use crate::auth::Auth;
+use crate::conn::{self, ListenerLimits};
 use crate::history::History;
 use crate::hooks::Hooks;
-use crate::{ObserverError, api};
 
 /// How to run the observer.
 #[derive(Clone, Debug)]
@@ -33,6 +33,8 @@ pub struct ObserverConfig {
     pub tls: Option<TlsFiles>,
     /// The node's store, for its commit counts in `/metrics`.
     pub kv: Option<rusm_kv::Store>,
+    /// The listener's bounds: connections, timeouts, event streams.
+    pub limits: ListenerLimits,
 }
 
 impl ObserverConfig {
@@ -43,6 +45,7 @@ impl ObserverConfig {
             token,
             tls: None,
             kv: None,
+            limits: ListenerLimits::default(),
         }
     }
 }
@@ -65,6 +68,9 @@ pub(crate) struct Shared {
     /// Whether the listener speaks TLS (the cookie is then `Secure`).
     pub(crate) tls: bool,
     pub(crate) kv: Option<rusm_kv::Store>,
+    pub(crate) limits: ListenerLimits,
+    /// One permit per live event stream (`max_event_streams`).
+    pub(crate) event_streams: Arc<Semaphore>,
 }
 
 /// A running observer. Dropping it stops the listener and the sampler.
@@ -156,6 +162,8 @@ pub async fn start(
         history,
         tls: acceptor.is_some(),
         kv: config.kv,
+        event_streams: Arc::new(Semaphore::new(config.limits.max_event_streams)),
+        limits: config.limits,
     });
     let tls = acceptor.is_some();
     let server = tokio::spawn(accept_loop(listener, acceptor, shared));
@@ -167,6 +175,7 @@ pub async fn start(
 }
 
 async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, shared: Arc<Shared>) {
+    let slots = Arc::new(Semaphore::new(shared.limits.max_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(c) => c,
@@ -178,31 +187,34 @@ async fn accept_loop(listener: TcpListener, acceptor: Option<TlsAcceptor>, share
                 continue;
             }
         };
+        // Full: close it now rather than leave it waiting (see `conn.rs`).
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(target: "rusm::observer", %peer, "connection refused: max connections reached");
+            drop(stream);
+            continue;
+        };
         let shared = shared.clone();
         let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let service = service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(api::handle(shared, req).await) }
-            });
-            let builder = auto::Builder::new(TokioExecutor::new());
-            let served = match acceptor {
-                Some(acceptor) => match acceptor.accept(stream).await {
-                    Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
-                    Err(e) => {
-                        tracing::debug!(target: "rusm::observer", %peer, error = %e, "TLS handshake failed");
-                        return;
+            match acceptor {
+                Some(acceptor) => {
+                    let handshake = tokio::time::timeout(
+                        shared.limits.handshake_timeout,
+                        acceptor.accept(stream),
+                    );
+                    match handshake.await {
+                        Ok(Ok(tls)) => conn::serve(tls, peer, shared).await,
+                        Ok(Err(e)) => {
+                            tracing::debug!(target: "rusm::observer", %peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            tracing::debug!(target: "rusm::observer", %peer, "TLS handshake timed out");
+                        }
                     }
-                },
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
                 }
-            };
-            if let Err(e) = served {
-                tracing::debug!(target: "rusm::observer", %peer, error = %e, "connection ended");
+                None => conn::serve(stream, peer, shared).await,
             }
+            drop(slot);
         });
     }
 }

@@ -122,11 +122,18 @@ pub(crate) async fn serve(
         let who = Who(route_index
             .zip(who)
             .map(|(i, pid)| (&*shared.config.routes[i].component, pid)));
+        let path = uri.path();
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        // The fields are for `--log-format json`; the text line is the message.
         tracing::info!(
             target: ACCESS_LOG_TARGET,
-            "rusm http {method} {} {status} {:.1}ms {who}",
-            uri.path(),
-            start.elapsed().as_secs_f64() * 1000.0,
+            event = "access",
+            method = %method,
+            path = %path,
+            status,
+            ms,
+            process = %who,
+            "rusm http {method} {path} {status} {ms:.1}ms {who}",
         );
     }
     if let Some(observe) = &shared.config.on_request {

@@ -19,6 +19,7 @@ use rusm_caps::Capabilities;
 use rusm_core::{Ctx, Error, Message, Pid};
 use wasmtime::ResourceLimiter;
 
+use crate::cpu::CpuMeter;
 use crate::exit::GuestFault;
 use crate::info::{self, ProcessInfo};
 use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
@@ -150,11 +151,17 @@ pub(crate) struct Actor<R> {
     pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
+    /// Where its outbound network may go: made at spawn for a process
+    /// with a network grant (its sockets ask it), on first use otherwise
+    /// (an HTTP request or lookup to refuse).
+    pub(crate) destinations: Option<Arc<crate::destinations::Destinations>>,
     /// Told once the guest is instantiated, just before its entry point
     /// runs; dropped untold if it never gets there (`failed to start`).
     /// Only spawns that asked for it have one (a WebSocket connection
     /// process, whose upgrade is answered 101 or 500 by it).
     pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Its CPU time, counted in the epoch callback (`cpu.rs`).
+    pub(crate) cpu: CpuMeter,
 }
 
 impl<R> Actor<R> {

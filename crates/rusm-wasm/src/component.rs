@@ -3,22 +3,16 @@
 //! preview 2, and how a component is instantiated and run (its
 //! [`Shape`]).
 
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rusm_caps::Capabilities;
-use rusm_core::Pid;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
 use wasmtime_wasi::p2::bindings::CommandPre;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use wasmtime_wasi_http::{
-    Error as HttpError, RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks,
-    WasiHttpView,
-};
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use crate::actor::{AbiError, Actor, KvFailure, Runtime};
 use crate::bindings::rusm;
@@ -32,7 +26,8 @@ use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
-use crate::outbound::{HttpClient, Outbound};
+use crate::name_lookup::{self, LookupView};
+use crate::outbound::Outbound;
 
 /// The store data of a component process.
 pub(crate) struct ComponentState<R> {
@@ -44,7 +39,7 @@ pub(crate) struct ComponentState<R> {
     /// Its WASI resources; its capacity is `max-open-files`.
     pub(crate) table: ResourceTable,
     /// `wasi:http`'s side, made on the first HTTP call.
-    pub(crate) http: Option<Box<(WasiHttpCtx, LazyOutbound)>>,
+    pub(crate) http: Option<Box<(WasiHttpCtx, Outbound)>>,
     /// The request of an HTTP handler process, until `handle` takes it.
     pub(crate) request: Option<Box<Pending>>,
 }
@@ -62,18 +57,36 @@ impl<R: Runtime> WasiView for ComponentState<R> {
     }
 }
 
+impl<R: Runtime> ComponentState<R> {
+    /// The process's destinations, made now if it has no network grant
+    /// (it has one to refuse with).
+    fn destinations(&mut self) -> &Arc<Destinations> {
+        let actor = &mut self.actor;
+        actor.destinations.get_or_insert_with(|| {
+            let timeout = actor.runtime.http_client().lookup_timeout();
+            Destinations::new(&actor.caps, &actor.name, actor.ctx.pid(), timeout)
+        })
+    }
+
+    /// What `wasi:sockets/ip-name-lookup` sees (`name_lookup.rs`).
+    fn name_lookup(&mut self) -> LookupView<'_> {
+        self.destinations();
+        LookupView {
+            table: &mut self.table,
+            destinations: self.actor.destinations.as_ref().expect("made just above"),
+        }
+    }
+}
+
 impl<R: Runtime> WasiHttpView for ComponentState<R> {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        let actor = &self.actor;
-        let (ctx, hooks) = &mut **self.http.get_or_insert_with(|| {
-            let outbound = LazyOutbound::Unbuilt {
-                client: actor.runtime.http_client().clone(),
-                caps: actor.caps.clone(),
-                name: actor.name.clone(),
-                pid: actor.ctx.pid(),
-            };
-            Box::new((WasiHttpCtx::new(), outbound))
-        });
+        if self.http.is_none() {
+            let destinations = self.destinations().clone();
+            let client = self.actor.runtime.http_client().clone();
+            let outbound = Outbound::new(client, destinations);
+            self.http = Some(Box::new((WasiHttpCtx::new(), outbound)));
+        }
+        let (ctx, hooks) = &mut **self.http.as_mut().expect("made just above");
         WasiHttpCtxView {
             ctx,
             table: &mut self.table,
@@ -82,63 +95,15 @@ impl<R: Runtime> WasiHttpView for ComponentState<R> {
     }
 }
 
-/// A linker with WASI preview 2, `wasi:http` (types and the outgoing
-/// handler, whose requests `outbound.rs` decides) and the `rusm` world.
-/// A process's outgoing-HTTP hooks, its [`Outbound`] (with the policy of
-/// its grants and its `name#pid` for deny lines) built on its first
-/// outgoing request: an HTTP handler makes `wasi:http`'s side to receive
-/// its request, and most never send one.
-pub(crate) enum LazyOutbound {
-    Unbuilt {
-        client: Arc<HttpClient>,
-        caps: Arc<Capabilities>,
-        name: Arc<str>,
-        pid: Pid,
-    },
-    Built(Outbound),
-    /// Only while being built.
-    Building,
-}
-
-impl WasiHttpHooks for LazyOutbound {
-    fn send_request(
-        &mut self,
-        request: http::Request<WasiBody>,
-        options: Option<RequestOptions>,
-        fut: Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-    ) -> Box<
-        dyn Future<
-                Output = Result<
-                    (
-                        http::Response<WasiBody>,
-                        Box<dyn Future<Output = Result<(), HttpError>> + Send>,
-                    ),
-                    HttpError,
-                >,
-            > + Send,
-    > {
-        if matches!(self, LazyOutbound::Unbuilt { .. })
-            && let LazyOutbound::Unbuilt {
-                client,
-                caps,
-                name,
-                pid,
-            } = std::mem::replace(self, LazyOutbound::Building)
-        {
-            let destinations = Destinations::new(&caps, &name, pid);
-            *self = LazyOutbound::Built(Outbound::new(client, destinations));
-        }
-        match self {
-            LazyOutbound::Built(outbound) => outbound.send_request(request, options, fut),
-            _ => unreachable!("built just above"),
-        }
-    }
-}
-
+/// A linker with WASI preview 2 (its name lookups answered by the node,
+/// `name_lookup.rs`), `wasi:http` (types and the outgoing handler, whose
+/// requests `outbound.rs` decides) and the `rusm` world.
 pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    name_lookup::add_to_linker(&mut l, ComponentState::<R>::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    crate::outbound::link_http_error_code(&mut l, |s: &mut ComponentState<R>| &mut s.table)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     Ok(l)
 }

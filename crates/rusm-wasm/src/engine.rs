@@ -19,6 +19,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use crate::cpu::EpochClock;
+
 /// How the Wasm backend is set up. The defaults suit a node that runs many
 /// small processes.
 #[derive(Clone, Debug)]
@@ -101,24 +103,34 @@ impl<T> PerKind<T> {
 pub(crate) struct Engines {
     engines: PerKind<Engine>,
     stop_ticker: Arc<AtomicBool>,
+    /// The ticker's tick count, for the processes' CPU meters (`cpu.rs`).
+    clock: Arc<EpochClock>,
 }
 
 impl Engines {
     pub(crate) fn new(config: &WasmConfig) -> wasmtime::Result<Self> {
         let engines = PerKind::new(|kind| Engine::new(&config.wasmtime_config(kind)))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
+        let clock = Arc::new(EpochClock::new(config.epoch_tick));
         spawn_ticker(
             vec![
                 engines.get(EngineKind::Pooled).clone(),
                 engines.get(EngineKind::OnDemand).clone(),
             ],
-            config.epoch_tick,
+            clock.clone(),
             stop_ticker.clone(),
         );
         Ok(Engines {
             engines,
             stop_ticker,
+            clock,
         })
+    }
+
+    /// The ticker's tick count (`cpu.rs`).
+    #[inline]
+    pub(crate) fn clock(&self) -> &EpochClock {
+        &self.clock
     }
 
     #[inline]
@@ -223,12 +235,15 @@ fn base_config(config: &WasmConfig) -> Config {
 
 /// One thread bumps every engine's epoch; each store yields at the next
 /// epoch, so a guest in a tight loop still gives up its worker thread.
-fn spawn_ticker(engines: Vec<Engine>, tick: Duration, stop: Arc<AtomicBool>) {
+/// The clock's count goes first: the callbacks an epoch bump triggers
+/// read it.
+fn spawn_ticker(engines: Vec<Engine>, clock: Arc<EpochClock>, stop: Arc<AtomicBool>) {
     std::thread::Builder::new()
         .name("rusm-epoch".into())
         .spawn(move || {
             while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(tick);
+                std::thread::sleep(clock.tick);
+                clock.advance();
                 for e in &engines {
                     e.increment_epoch();
                 }

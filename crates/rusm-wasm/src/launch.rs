@@ -19,10 +19,12 @@ use std::sync::Arc;
 
 use rusm_caps::Capabilities;
 use rusm_core::{Ctx, ExitReason};
-use wasmtime::{PoolConcurrencyLimitError, Store};
+use wasmtime::{PoolConcurrencyLimitError, Store, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor::{Actor, Runtime};
+use crate::cpu::CpuMeter;
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerKind};
 use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::incoming::Pending;
@@ -114,7 +116,8 @@ pub(crate) async fn launch<R, S, A>(
 ) -> ExitReason
 where
     R: Launcher<S>,
-    S: Shape<R>,
+    // 'static for the epoch callback, which names the shape.
+    S: Shape<R> + 'static,
 {
     let Process {
         artifact,
@@ -126,13 +129,19 @@ where
         request,
         started,
     } = process;
+    // Made now only where its sockets need it (a guest that imports
+    // WASI, with a network grant); HTTP and lookups make it on first use.
+    let destinations = (uses_wasi && (caps.allow_network || caps.allow_listen)).then(|| {
+        let timeout = rt.http_client().lookup_timeout();
+        Destinations::new(&caps, &name, ctx.pid(), timeout)
+    });
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
     let mut wasi = if uses_wasi || !caps.preopens.is_empty() {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(name.to_string());
         argv.extend(args);
-        match wasi::builder(&caps, &argv, rt.env_dir(), (&name, ctx.pid())) {
+        match wasi::builder(&caps, &argv, rt.env_dir(), destinations.as_ref()) {
             Ok(b) => Some(b),
             Err(e) => return ExitReason::failed_to_start(e),
         }
@@ -146,10 +155,12 @@ where
         ctx,
         runtime: rt.clone(),
         limits: Limits::new(caps.max_memory_mb),
+        cpu: CpuMeter::default(),
         caps,
         component,
         name,
         current: None,
+        destinations,
         started,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
@@ -164,7 +175,10 @@ where
         };
         let mut store = Store::new(engines.get(kind), data);
         store.limiter(|data| S::actor(data));
-        store.epoch_deadline_async_yield_and_update(1);
+        // Yield at every tick, as `epoch_deadline_async_yield_and_update`
+        // would, and count the tick for the process's CPU time. The
+        // callback captures nothing: boxing it allocates nothing.
+        store.epoch_deadline_callback(on_epoch::<R, S>);
         return match S::run(entry, &mut store).await {
             Err(e) if pooled && pool_exhausted(&e) => {
                 data = store.into_data();
@@ -179,6 +193,19 @@ where
         };
     }
     unreachable!("the on-demand engine is always tried last")
+}
+
+/// The epoch callback of every Wasm process: charge the tick (`cpu.rs`),
+/// then yield to the executor and set the deadline one tick ahead.
+fn on_epoch<R, S>(mut store: StoreContextMut<'_, S::Data>) -> wasmtime::Result<UpdateDeadline>
+where
+    R: Launcher<S>,
+    S: Shape<R>,
+{
+    let actor = S::actor(store.data_mut());
+    let clock = actor.runtime.engines().clock();
+    actor.cpu.on_epoch(clock.now(), clock.tick, &actor.ctx);
+    Ok(UpdateDeadline::Yield(1))
 }
 
 fn pool_exhausted(e: &wasmtime::Error) -> bool {

@@ -99,13 +99,34 @@ enum Command {
     ///
     /// The token comes from --token-file, else $RUSM_OBSERVER_TOKEN, else the
     /// manifest's `[observer] token-file`; ADDR from the manifest's
-    /// `[observer] listen`, else 127.0.0.1:9400.
+    /// `[observer] listen`, else 127.0.0.1:9400. HTTPS for `https://ADDR`, or
+    /// when the manifest's `[observer]` has `tls`, or with --ca.
     Top {
-        /// The observer's address (host:port).
+        /// The observer's address (host:port, or https://host:port).
         addr: Option<String>,
         /// A file holding the observer's token.
         #[arg(long, value_name = "FILE")]
         token_file: Option<PathBuf>,
+        /// Trust the certificates in this PEM file (the CA that issued the
+        /// observer's certificate, or that certificate itself) besides the
+        /// system's roots; implies HTTPS.
+        #[arg(long, value_name = "FILE")]
+        ca: Option<PathBuf>,
+    },
+    /// Cluster tools (CLUSTER.md).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Write DIR/ca.pem and DIR/ca.key (or sign with them when they exist), and DIR/NAME.pem + DIR/NAME.key per node.
+    Certs {
+        /// The folder to write to.
+        dir: PathBuf,
+        /// The nodes' names (`[cluster] name`).
+        #[arg(required = true)]
+        names: Vec<String>,
     },
 }
 
@@ -130,8 +151,13 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(check(&manifest_path)),
         Command::New { name, template } => {
             let dir = scaffold::new(&name, template)?;
+            // A served app runs without a root process: `rusm run` serves.
+            let run = match template {
+                scaffold::Template::Http => "rusm run".to_string(),
+                _ => format!("rusm run {name}"),
+            };
             println!(
-                "created {}: `cd {} && rusm build && rusm run {name}`",
+                "created {}: `cd {} && rusm build && {run}`",
                 dir.display(),
                 dir.display()
             );
@@ -142,14 +168,34 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 load(&manifest_path, true, false)?.context("`rusm build` needs a manifest")?;
             toolchain::build(&manifest)
         }
-        Command::Top { addr, token_file } => {
+        Command::Top {
+            addr,
+            token_file,
+            ca,
+        } => {
             let manifest = if token_file.is_some() && addr.is_some() {
                 None
             } else {
                 load(&manifest_path, explicit || manifest_path.exists(), false)?
             };
-            let target = top::target(addr, token_file.as_deref(), manifest.as_ref())?;
+            let target = top::target(
+                addr,
+                token_file.as_deref(),
+                ca.as_deref(),
+                manifest.as_ref(),
+            )?;
             top::run(target)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster(ClusterCommand::Certs { dir, names }) => {
+            if let Some(bad) = names.iter().find(|n| !rusm_manifest::valid_node_name(n)) {
+                anyhow::bail!(
+                    "`{bad}` cannot name a node: use 1 to 63 of a-z, 0-9 and `-`, not starting or ending with `-`"
+                );
+            }
+            for file in rusm_cluster::certs::make(&dir, &names)? {
+                println!("{}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Caps { name } => {
@@ -358,6 +404,9 @@ async fn run(
     }
     if let Some(m) = &manifest {
         node.serve(m).await.context("cannot serve [http]")?;
+        node.join_cluster(m)
+            .await
+            .context("cannot join [cluster]")?;
     }
     node.start_observer()
         .await
@@ -388,9 +437,9 @@ async fn run(
             Ok(root_status(&name, pid, &reason))
         }
         None => {
-            if node.is_serving() {
-                // A server runs until it is stopped; a resident giving up
-                // stops it too.
+            if node.is_serving() || node.in_cluster() {
+                // A server or a cluster member runs until it is stopped; a
+                // resident giving up stops it too.
                 let outcome = tokio::select! {
                     Residents::GaveUp(r) = node.residents(), if node.has_residents() => Some(r),
                     () = signals.next() => None,

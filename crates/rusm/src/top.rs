@@ -6,14 +6,24 @@
 //! comes from, first found wins: `--token-file FILE`, the environment
 //! variable `RUSM_OBSERVER_TOKEN`, the `[observer] token-file` of the
 //! manifest (`./rusm.toml` or `--manifest`). ADDR defaults to the
-//! manifest's `[observer] listen`, else `127.0.0.1:9400`. Plain HTTP only:
-//! for an observer behind TLS, tunnel to it (`ssh -L`).
+//! manifest's `[observer] listen`, else `127.0.0.1:9400`.
+//!
+//! HTTPS when ADDR says `https://`, or when it has no scheme and the
+//! manifest's `[observer]` has `tls`, or when `--ca` is given (`http://`
+//! forces plain HTTP). The observer's certificate is checked, by rustls,
+//! against `--ca FILE` (PEM: the CA that issued it, or the certificate
+//! itself when it is self-signed), else against the manifest's own `tls`
+//! certificate file when there is one (`rusm top` run beside the node),
+//! and the system's roots in every case. The name checked is ADDR's host
+//! (an IP address must be in the certificate's IP SANs).
 //!
 //! Keys: `c` CPU, `m` memory, `b` mailbox, `s` messages (the sort column),
 //! `q` or Esc quits.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -22,6 +32,8 @@ use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 
 /// The column the screen is sorted by.
@@ -55,20 +67,46 @@ impl SortBy {
 
 /// Where to connect and with what.
 pub(crate) struct Target {
+    /// `host:port`, without a scheme.
     pub(crate) addr: String,
     pub(crate) token: String,
+    /// Set for HTTPS: whom to trust, and the name to check.
+    pub(crate) tls: Option<Tls>,
+}
+
+/// An HTTPS observer: the client's trust and the server's expected name.
+pub(crate) struct Tls {
+    config: Arc<rustls::ClientConfig>,
+    name: ServerName<'static>,
 }
 
 /// ADDR and the token, from the arguments, the environment and the manifest.
 pub(crate) fn target(
     addr: Option<String>,
-    token_file: Option<&std::path::Path>,
+    token_file: Option<&Path>,
+    ca: Option<&Path>,
     manifest: Option<&rusm_manifest::Manifest>,
 ) -> anyhow::Result<Target> {
     let observer = manifest.and_then(|m| m.observer.as_ref());
     let addr = addr
         .or_else(|| observer.map(|o| o.listen.to_string()))
         .unwrap_or_else(|| rusm_manifest::DEFAULT_OBSERVER_LISTEN.to_owned());
+    let manifest_cert = observer
+        .and_then(|o| o.tls.as_ref())
+        .map(|t| t.cert.as_path());
+    let (https, addr) = if let Some(rest) = addr.strip_prefix("https://") {
+        (true, rest)
+    } else if let Some(rest) = addr.strip_prefix("http://") {
+        (false, rest)
+    } else {
+        (manifest_cert.is_some() || ca.is_some(), addr.as_str())
+    };
+    let addr = addr.trim_end_matches('/').to_owned();
+    let tls = if https {
+        Some(client_tls(&addr, ca, manifest_cert)?)
+    } else {
+        None
+    };
     let token = if let Some(file) = token_file {
         std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?
     } else if let Ok(t) = std::env::var("RUSM_OBSERVER_TOKEN") {
@@ -86,20 +124,74 @@ pub(crate) fn target(
     if token.is_empty() {
         bail!("the observer token is empty");
     }
-    Ok(Target { addr, token })
+    Ok(Target { addr, token, tls })
+}
+
+/// The rustls client for an HTTPS observer at `addr` (see the module docs
+/// for whom it trusts).
+fn client_tls(addr: &str, ca: Option<&Path>, manifest_cert: Option<&Path>) -> anyhow::Result<Tls> {
+    let mut roots = rustls::RootCertStore::empty();
+    // The system's roots, for an observer with a publicly issued
+    // certificate; unreadable ones are skipped (rustls-native-certs
+    // reports them, and a `--ca` may be all that is needed).
+    for cert in rustls_native_certs::load_native_certs().certs {
+        let _ = roots.add(cert);
+    }
+    for file in ca
+        .into_iter()
+        .chain(if ca.is_none() { manifest_cert } else { None })
+    {
+        let certs = CertificateDer::pem_file_iter(file)
+            .with_context(|| format!("cannot read {}", file.display()))?
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("{} is not PEM certificates", file.display()))?;
+        if certs.is_empty() {
+            bail!("{} holds no certificate", file.display());
+        }
+        for cert in certs {
+            roots
+                .add(cert)
+                .with_context(|| format!("{}: not a usable certificate", file.display()))?;
+        }
+    }
+    let host = match addr.rsplit_once(':') {
+        Some((host, port)) if port.parse::<u16>().is_ok() => host,
+        _ => addr,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let name = ServerName::try_from(host.to_owned())
+        .with_context(|| format!("`{host}` is not a host name or IP address to check"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS setup")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Tls {
+        config: Arc::new(config),
+        name,
+    })
 }
 
 /// One GET of the observer's JSON API.
-fn fetch(addr: SocketAddr, token: &str, path: &str) -> anyhow::Result<Value> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+fn fetch(addr: SocketAddr, target: &Target, path: &str) -> anyhow::Result<Value> {
+    let tcp = TcpStream::connect_timeout(&addr, Duration::from_secs(2))
         .with_context(|| format!("cannot connect to the observer at {addr}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\nconnection: close\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5)))?;
+    tcp.set_write_timeout(Some(Duration::from_secs(5)))?;
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nhost: {}\r\nauthorization: Bearer {}\r\nconnection: close\r\n\r\n",
+        target.addr, target.token
+    );
+    let raw = match &target.tls {
+        None => exchange(tcp, &request)?,
+        Some(tls) => {
+            let conn = rustls::ClientConnection::new(tls.config.clone(), tls.name.clone())
+                .context("TLS setup")?;
+            exchange(rustls::StreamOwned::new(conn, tcp), &request)
+                .with_context(|| format!("HTTPS to the observer at {addr}"))?
+        }
+    };
     let text = String::from_utf8_lossy(&raw);
     let (head, body) = text
         .split_once("\r\n\r\n")
@@ -119,6 +211,21 @@ fn fetch(addr: SocketAddr, token: &str, path: &str) -> anyhow::Result<Value> {
         body.to_owned()
     };
     Ok(serde_json::from_str(&body)?)
+}
+
+/// Send `request` and read the answer to its end. A peer that closes
+/// without TLS's close_notify after a whole answer is no error here: the
+/// answer's own framing is checked by the parse.
+fn exchange(mut stream: impl Read + Write, request: &str) -> anyhow::Result<Vec<u8>> {
+    stream.write_all(request.as_bytes())?;
+    stream.flush()?;
+    let mut raw = Vec::new();
+    match stream.read_to_end(&mut raw) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !raw.is_empty() => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(raw)
 }
 
 fn dechunk(mut rest: &str) -> String {
@@ -159,9 +266,9 @@ pub(crate) fn run(target: Target) -> anyhow::Result<()> {
         .with_context(|| format!("`{}` resolves to nothing", target.addr))?;
     // Fail before taking the terminal over: a wrong token or address is
     // then an ordinary error message.
-    fetch(addr, &target.token, "/api/processes?limit=1")?;
+    fetch(addr, &target, "/api/processes?limit=1")?;
     let mut terminal = ratatui::init();
-    let outcome = screen(&mut terminal, addr, &target.token);
+    let outcome = screen(&mut terminal, addr, &target);
     ratatui::restore();
     outcome
 }
@@ -169,7 +276,7 @@ pub(crate) fn run(target: Target) -> anyhow::Result<()> {
 fn screen(
     terminal: &mut ratatui::DefaultTerminal,
     addr: SocketAddr,
-    token: &str,
+    target: &Target,
 ) -> anyhow::Result<()> {
     let mut sort = SortBy::Cpu;
     let mut last: Option<Result<Value, String>> = None;
@@ -181,7 +288,7 @@ fn screen(
                 "/api/processes?sort={}&order=desc&limit={rows}",
                 sort.query()
             );
-            last = Some(fetch(addr, token, &path).map_err(|e| format!("{e:#}")));
+            last = Some(fetch(addr, target, &path).map_err(|e| format!("{e:#}")));
             fetched_at = Instant::now();
         }
         terminal.draw(|f| {

@@ -3,6 +3,7 @@
 
 mod api;
 mod auth;
+mod limits;
 mod metrics;
 mod tls;
 
@@ -24,13 +25,19 @@ pub(crate) struct Observed {
 
 /// A node with accounting on, and its observer on a free port.
 pub(crate) async fn observed() -> Observed {
+    observed_with(|_| {}).await
+}
+
+/// [`observed`], with `change` applied to the observer's configuration.
+pub(crate) async fn observed_with(change: impl FnOnce(&mut ObserverConfig)) -> Observed {
     let hooks = Hooks::new();
     let node = Node::new(NodeConfig {
         lifecycle: Some(hooks.clone()),
         accounting: true,
         ..NodeConfig::default()
     });
-    let config = ObserverConfig::new("127.0.0.1:0".parse().unwrap(), format!("  {TOKEN}\n"));
+    let mut config = ObserverConfig::new("127.0.0.1:0".parse().unwrap(), format!("  {TOKEN}\n"));
+    change(&mut config);
     let observer = rusm_observer::start(node.clone(), hooks.clone(), config)
         .await
         .unwrap();

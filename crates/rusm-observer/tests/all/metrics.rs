@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use rusm_core::{ExitReason, Pid, SpawnOptions};
+use rusm_core::{ExitReason, Pid, ProcessState, SpawnOptions};
 
 use crate::{get, observed};
 
@@ -20,6 +20,19 @@ fn scrape(text: &str) -> HashMap<String, f64> {
             prometheus_parse::Value::Counter(v)
             | prometheus_parse::Value::Gauge(v)
             | prometheus_parse::Value::Untyped(v) => v,
+            // Each bucket by its bound, cumulative as the format has them.
+            prometheus_parse::Value::Histogram(buckets) => {
+                for b in buckets {
+                    labels.push(format!("le={}", b.less_than));
+                    labels.sort();
+                    out.insert(
+                        format!("{}_bucket{{{}}}", s.metric, labels.join(",")),
+                        b.count,
+                    );
+                    labels.retain(|l| !l.starts_with("le="));
+                }
+                continue;
+            }
             other => panic!("unexpected sample {other:?}"),
         };
         out.insert(format!("{}{{{}}}", s.metric, labels.join(",")), value);
@@ -73,6 +86,16 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
     }
     o.node.send(Pid::NODE, parked[0], 9, vec![0; 10]).unwrap();
     o.node.send(Pid::NODE, parked[0], 9, vec![0; 10]).unwrap();
+    // A worker is `waiting` once it has parked in its receive, which a
+    // loaded machine may not have let it do yet.
+    crate::eventually("every worker parked", async || {
+        parked.iter().all(|&p| {
+            o.node
+                .info(p)
+                .is_some_and(|i| i.state == ProcessState::Waiting)
+        })
+    })
+    .await;
 
     let m = scrape(&get(&o, "/metrics").await.body);
     assert_eq!(m["rusm_spawns_total{}"], 7.0);
@@ -88,8 +111,8 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
     );
 }
 
-/// With the node's store handed over, its commits and the time they took
-/// show in `/metrics`.
+/// With the node's store handed over, its commits and a histogram of the
+/// time they took show in `/metrics`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn store_commits_and_their_time_are_in_metrics() {
     let dir = tempfile::tempdir().unwrap();
@@ -115,5 +138,26 @@ async fn store_commits_and_their_time_are_in_metrics() {
     let m = scrape(&get(&o, "/metrics").await.body);
     assert_eq!(m["rusm_kv_commits_total{}"], 3.0);
     assert_eq!(m["rusm_kv_writes_total{}"], 3.0);
-    assert!(m["rusm_kv_commit_seconds_total{}"] > 0.0);
+    // A histogram: every commit in the +Inf bucket and the count, the
+    // buckets cumulative, the sum the time they took.
+    assert_eq!(m["rusm_kv_commit_seconds_count{}"], 3.0);
+    assert!(m["rusm_kv_commit_seconds_sum{}"] > 0.0);
+    assert_eq!(m["rusm_kv_commit_seconds_bucket{le=inf}"], 3.0);
+    let bounds: Vec<f64> = rusm_kv::COMMIT_LATENCY_BOUNDS_MICROS
+        .iter()
+        .map(|&us| us as f64 / 1e6)
+        .collect();
+    // The store's own counts, one per commit in exactly one bucket, are
+    // what the scrape shows, summed up bucket by bucket.
+    let stats = kv.stats();
+    assert_eq!(stats.commit_latency.iter().sum::<u64>(), 3);
+    let mut cumulative = 0;
+    for (i, b) in bounds.iter().enumerate() {
+        cumulative += stats.commit_latency[i];
+        assert_eq!(
+            m[&format!("rusm_kv_commit_seconds_bucket{{le={b}}}")],
+            cumulative as f64,
+            "the bucket up to {b} s"
+        );
+    }
 }

@@ -2,8 +2,10 @@
 //! token, and its session cookie is `Secure`. The certificate is made by
 //! `openssl` for 127.0.0.1; the client is rustls trusting only it.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rusm_core::{Node, NodeConfig};
 use rusm_observer::{Hooks, ObserverConfig, TlsFiles};
@@ -30,10 +32,10 @@ async fn https(
     String::from_utf8_lossy(&out).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn https_with_the_token_and_401_without() {
-    let dir = tempfile::tempdir().unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+/// A self-signed certificate for 127.0.0.1 and its key, made by `openssl`
+/// in `dir`.
+pub(crate) fn certificate(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = Command::new("openssl")
         .args([
             "req",
@@ -59,6 +61,39 @@ async fn https_with_the_token_and_401_without() {
         .output()
         .expect("openssl runs");
     assert!(made.status.success(), "{made:?}");
+    (cert, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tls_handshake_that_never_finishes_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
+    let o = crate::observed_with(|c| {
+        c.tls = Some(TlsFiles { cert, key });
+        c.limits.handshake_timeout = Duration::from_millis(400);
+    })
+    .await;
+    let addr = o.observer.local_addr();
+    // Half a ClientHello's record header, then nothing.
+    let mut stalled = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stalled.write_all(&[0x16, 0x03, 0x01]).await.unwrap();
+    let started = Instant::now();
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(Duration::from_secs(5), stalled.read(&mut buf))
+        .await
+        .expect("a stalled handshake was never cut off");
+    assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    let after = started.elapsed();
+    assert!(
+        after >= Duration::from_millis(300) && after < Duration::from_secs(3),
+        "cut off after {after:?} with a 400 ms handshake timeout"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_the_token_and_401_without() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = certificate(dir.path());
 
     let hooks = Hooks::new();
     let node = Node::new(NodeConfig {

@@ -3,6 +3,7 @@
 
 mod adversarial;
 mod component;
+mod cpu;
 mod fuzz;
 mod http_handler;
 mod isolation;
@@ -151,6 +152,17 @@ pub fn warn_lines() -> Vec<String> {
             .without_time()
             .with_level(false)
             .with_target(false)
+            // The message alone, as `rusm`'s text log shows it (the
+            // structured fields are for its JSON log).
+            .fmt_fields(tracing_subscriber::fmt::format::debug_fn(
+                |w, field, value| {
+                    if field.name() == "message" {
+                        write!(w, "{value:?}")
+                    } else {
+                        Ok(())
+                    }
+                },
+            ))
             .try_init();
     });
     CAPTURED.lock().unwrap().clone()

@@ -11,6 +11,7 @@
 //! far, instead of hanging the suite.
 
 mod caps;
+mod cluster;
 mod diagnostics;
 mod example;
 mod hostile;

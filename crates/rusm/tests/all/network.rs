@@ -41,6 +41,9 @@ fn http_get(authority: &str) -> String {
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
+        .replace("{{OVERLAP}}", "0")
+        .replace("{{READ}}", "0")
+        .replace("{{BETWEEN_MS}}", "0")
         .replace("{{COUNT}}", "1")
 }
 
@@ -90,5 +93,30 @@ fn a_refused_destination_is_a_deny_line() {
     assert!(
         lines.contains(&"rusm: agent#N crashed: error 15".to_owned()),
         "{lines:#?}"
+    );
+}
+
+#[test]
+fn a_deny_line_in_json_has_its_fields() {
+    let port = tiny_server();
+    let app = app(&format!("\"127.0.0.1:{port}\""), "169.254.169.254:80");
+    let out = app.rusm(&["--log", "warn", "--log-format", "json", "run", "agent"]);
+    out.assert_code(1);
+    let deny: serde_json::Value = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .find(|o| o["event"] == "deny")
+        .unwrap_or_else(|| panic!("no deny object in:\n{}", out.stderr));
+    assert_eq!(deny["level"], "WARN");
+    assert_eq!(deny["destination"], "169.254.169.254:80");
+    let process = deny["process"].as_str().unwrap();
+    assert!(process.starts_with("agent#"), "{deny}");
+    assert_eq!(
+        deny["message"],
+        format!("rusm deny {process} connect 169.254.169.254:80")
     );
 }

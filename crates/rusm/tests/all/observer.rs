@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::{App, DEADLINE, guest_run};
+use crate::{App, DEADLINE, Running, guest_run};
 
 const FOREVER: &str = "(drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))";
 const TOKEN: &str = "observer-test-token-7f3a";
@@ -198,6 +198,80 @@ fn an_observer_keeps_a_node_without_residents_up_until_sigterm() {
     running.finish(DEADLINE).assert_code(0);
 }
 
+/// A tmux session running one command, killed when dropped (a failing
+/// test must not leave its session behind).
+struct Tmux(String);
+
+impl Tmux {
+    fn run(args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(args)
+            .output()
+            .expect("tmux runs (apt-get install -y tmux, as .ci/run does)")
+    }
+
+    /// `command` in a new 150x30 session, in `cwd`.
+    fn start(name: &str, cwd: &std::path::Path, command: &str) -> Tmux {
+        let session = format!("{name}-{}", std::process::id());
+        let cwd = cwd.display().to_string();
+        let started = Tmux::run(&[
+            "new-session",
+            "-d",
+            "-s",
+            &session,
+            "-x",
+            "150",
+            "-y",
+            "30",
+            "-c",
+            &cwd,
+            command,
+        ]);
+        assert!(started.status.success(), "{started:?}");
+        Tmux(session)
+    }
+
+    fn capture(&self) -> String {
+        String::from_utf8_lossy(&Tmux::run(&["capture-pane", "-p", "-t", &self.0]).stdout)
+            .into_owned()
+    }
+
+    /// The screen, once `check` holds for it (within 15 s).
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) -> String {
+        let until = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            let screen = self.capture();
+            if check(&screen) {
+                return screen;
+            }
+            assert!(
+                std::time::Instant::now() < until,
+                "no {what} on the screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn keys(&self, keys: &str) {
+        Tmux::run(&["send-keys", "-t", &self.0, keys]);
+    }
+
+    /// Wait (10 s at most) for the command to end and its session with it.
+    fn wait_gone(&self, what: &str) {
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while Tmux::run(&["has-session", "-t", &self.0]).status.success() {
+            assert!(std::time::Instant::now() < until, "{what}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Tmux::run(&["kill-session", "-t", &self.0]);
+    }
+}
+
 /// `rusm top` in a real terminal: tmux runs it against a node with an
 /// observer; the screen shows the node's processes, a key changes the
 /// sort, `q` ends it.
@@ -209,75 +283,139 @@ fn rusm_top_in_tmux_shows_the_processes_and_sorts_by_key() {
     running.wait_for_line("the observer's address", |l| {
         l.starts_with("rusm observer http://")
     });
-    let session = format!("rusm-top-{}", std::process::id());
-    let tmux = |args: &[&str]| {
-        Command::new("tmux")
-            .args(args)
-            .output()
-            .expect("tmux runs (apt-get install -y tmux, as .ci/run does)")
-    };
     let top = format!(
         "{} top 127.0.0.1:{port} --token-file {}",
         env!("CARGO_BIN_EXE_rusm"),
         app.path().join("secrets/observer-token").display()
     );
-    let started = tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "150",
-        "-y",
-        "30",
-        &top,
-    ]);
-    assert!(started.status.success(), "{started:?}");
-    // A failing test must not leave its session behind.
-    struct Session(String);
-    impl Drop for Session {
-        fn drop(&mut self) {
-            let _ = Command::new("tmux")
-                .args(["kill-session", "-t", &self.0])
-                .output();
-        }
-    }
-    let _cleanup = Session(session.clone());
-    let capture = || {
-        String::from_utf8_lossy(&tmux(&["capture-pane", "-p", "-t", &session]).stdout).into_owned()
-    };
-    let wait_for = |what: &str, check: &dyn Fn(&str) -> bool| {
-        let until = std::time::Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = capture();
-            if check(&screen) {
-                return screen;
-            }
-            assert!(
-                std::time::Instant::now() < until,
-                "no {what} on the screen:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    };
-    let screen = wait_for("process rows", &|s| {
+    let tmux = Tmux::start("rusm-top", app.path(), &top);
+    let screen = tmux.wait_for("process rows", |s| {
         s.contains("PID")
             && s.contains("alpha")
             && s.contains("beta")
             && s.contains("sorted by CPU")
     });
     assert!(screen.contains("supervisor"), "{screen}");
-    tmux(&["send-keys", "-t", &session, "m"]);
-    wait_for("the memory sort", &|s| s.contains("sorted by memory"));
-    tmux(&["send-keys", "-t", &session, "q"]);
-    let until = std::time::Instant::now() + Duration::from_secs(10);
-    while tmux(&["has-session", "-t", &session]).status.success() {
-        assert!(
-            std::time::Instant::now() < until,
-            "rusm top did not quit on `q`"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    tmux.keys("m");
+    tmux.wait_for("the memory sort", |s| s.contains("sorted by memory"));
+    tmux.keys("q");
+    tmux.wait_gone("rusm top did not quit on `q`");
+    running.signal(libc::SIGTERM);
+    running.finish(DEADLINE).assert_code(0);
+}
+
+/// A self-signed certificate for 127.0.0.1 and its key, made by `openssl`
+/// (as `.ci/run` installs it) at `cert` and `key`.
+fn make_certificate(cert: &std::path::Path, key: &std::path::Path) {
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=rusm-observer",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "{made:?}");
+}
+
+/// `rusm top` against an HTTPS observer: refused without a way to trust
+/// its self-signed certificate; with `--ca` it shows the processes; run
+/// beside the node's manifest it trusts the manifest's own certificate.
+#[test]
+fn rusm_top_over_https_trusts_the_ca_flag_or_the_manifest_and_nothing_else() {
+    let port = free_port();
+    let app = observed_app(port);
+    let manifest = std::fs::read_to_string(app.path().join("rusm.toml")).unwrap();
+    let manifest = manifest.replace(
+        "token-file = \"secrets/observer-token\"\n",
+        "token-file = \"secrets/observer-token\"\ntls = { cert = \"secrets/cert.pem\", key = \"secrets/key.pem\" }\n",
+    );
+    app.write("rusm.toml", &manifest);
+    let (cert, key) = (
+        app.path().join("secrets/cert.pem"),
+        app.path().join("secrets/key.pem"),
+    );
+    make_certificate(&cert, &key);
+    let mut running = app.start(&["--log", "info", "run"]);
+    running.wait_for_line("the observer's address", |l| {
+        l.starts_with("rusm observer https://")
+    });
+    let token_file = app.path().join("secrets/observer-token");
+    let url = format!("https://127.0.0.1:{port}");
+
+    // From elsewhere, with no `--ca`: the certificate is nobody's the
+    // client trusts. It fails before taking the terminal over.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let refused = Running::start(app.command_in(
+        elsewhere.path(),
+        &[
+            "top",
+            &url,
+            "--token-file",
+            &token_file.display().to_string(),
+        ],
+    ))
+    .finish(DEADLINE);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("certificate") && refused.stderr.contains("UnknownIssuer"),
+        "{}",
+        refused.stderr
+    );
+    // Plain HTTP to it is no answer either.
+    let plain = Running::start(app.command_in(
+        elsewhere.path(),
+        &[
+            "top",
+            &format!("http://127.0.0.1:{port}"),
+            "--token-file",
+            &token_file.display().to_string(),
+        ],
+    ))
+    .finish(DEADLINE);
+    plain.assert_code(2);
+
+    // `--ca` with the certificate: the view, from anywhere.
+    let top = format!(
+        "{} top {url} --ca {} --token-file {}",
+        env!("CARGO_BIN_EXE_rusm"),
+        cert.display(),
+        token_file.display()
+    );
+    let tmux = Tmux::start("rusm-top-ca", elsewhere.path(), &top);
+    tmux.wait_for("process rows over HTTPS", |s| {
+        s.contains("PID") && s.contains("alpha") && s.contains("beta")
+    });
+    tmux.keys("q");
+    tmux.wait_gone("rusm top did not quit on `q`");
+    drop(tmux);
+
+    // Beside the manifest, no arguments at all: its address, its token,
+    // HTTPS because it has `tls`, and its certificate trusted.
+    let top = format!("{} top", env!("CARGO_BIN_EXE_rusm"));
+    let tmux = Tmux::start("rusm-top-manifest", app.path(), &top);
+    tmux.wait_for("process rows over HTTPS", |s| {
+        s.contains("PID") && s.contains("alpha") && s.contains("sorted by CPU")
+    });
+    tmux.keys("q");
+    tmux.wait_gone("rusm top did not quit on `q`");
+
     running.signal(libc::SIGTERM);
     running.finish(DEADLINE).assert_code(0);
 }

@@ -979,3 +979,63 @@ async fn the_observer_counts_requests_by_route_and_status() {
         "client paths never become labels"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_access_line_in_json_has_its_fields() {
+    let app = app(
+        r#"
+[[http.route]]
+path = "/h/*"
+component = "handler"
+"#,
+        "",
+    );
+    let mut running = app.start(&["--log-format", "json", "run"]);
+    running.wait_for_line("the listener", |l| {
+        l.contains("rusm http listening on http://")
+    });
+    let addr: SocketAddr = running
+        .stderr_now()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find_map(|o| {
+            o["message"]
+                .as_str()?
+                .strip_prefix("rusm http listening on http://")
+                .map(str::to_owned)
+        })
+        .expect("the listening line as JSON")
+        .parse()
+        .expect("an address");
+    assert_eq!(get(addr, "/h/json?x=%3C1%3E").await.status, 200);
+    assert_eq!(get(addr, "/nowhere").await.status, 404);
+    let out = stop(running);
+    let access: Vec<serde_json::Value> = out
+        .stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap_or_else(|e| panic!("{e}: {l}"))
+        })
+        .filter(|o| o["event"] == "access")
+        .collect();
+    assert_eq!(access.len(), 2, "{}", out.stderr);
+    let ok = &access[0];
+    assert_eq!(ok["level"], "INFO");
+    assert_eq!(
+        (ok["method"].as_str(), ok["path"].as_str()),
+        (Some("GET"), Some("/h/json"))
+    );
+    assert_eq!(ok["status"], 200);
+    assert!(ok["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{ok}");
+    assert!(
+        ok["process"].as_str().unwrap().starts_with("handler#"),
+        "{ok}"
+    );
+    let missing = &access[1];
+    assert_eq!(
+        (missing["path"].as_str(), missing["status"].as_u64()),
+        (Some("/nowhere"), Some(404))
+    );
+    assert_eq!(missing["process"], "-");
+}
