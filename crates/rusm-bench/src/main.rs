@@ -122,7 +122,7 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, value_enum)]
     side: Option<Side>,
-    /// Spawns in a `--side` run.
+    /// Spawns (or observer-ping-pong round trips) in a `--side` run.
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
@@ -138,6 +138,10 @@ struct Args {
 enum Side {
     Rusm,
     Raw,
+    /// observer-storm, observer-ping-pong: the observer on.
+    On,
+    /// observer-storm, observer-ping-pong: the observer off.
+    Off,
 }
 
 /// What a scenario run is asked for, beyond its name.
@@ -211,6 +215,15 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
         Scenario::KvReads => kv_reads(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::ObserverStorm | Scenario::ObserverPingPong
+            if matches!(opts.side, Some((Side::On | Side::Off, _))) =>
+        {
+            let Some((side, n)) = opts.side else {
+                unreachable!("matched above")
+            };
+            observer::one_side(scenario == Scenario::ObserverStorm, side == Side::On, n).await
+        }
         Scenario::ObserverStorm => observer::storm(quick).await,
         Scenario::ObserverPingPong => observer::ping_pong(quick).await,
         #[cfg(feature = "wasm")]
@@ -618,6 +631,9 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                     Side::Raw => {
                         raw_storm(2_000, 100).await?;
                         raw_storm(n, 100).await?
+                    }
+                    Side::On | Side::Off => {
+                        anyhow::bail!("--side on|off is for the observer scenarios")
                     }
                 };
                 return Ok(Report::new(name, "processes/s", rate, true).note(format!(
