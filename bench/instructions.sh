@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Per-spawn instructions and instruction-cache misses of the Wasm storms,
-# RUSM beside raw Wasmtime, counted by callgrind: figures that the noise of
+# Per-spawn instructions and instruction-cache misses of the Wasm storms
+# (and per-request ones of http-hello, its load generator included on both
+# sides), RUSM beside raw Wasmtime, counted by callgrind: figures that the noise of
 # a shared host does not move, to read beside the timed ratios of
 # `rusm-bench module-storm` / `component-storm`. For `observer-storm` and
 # `observer-ping-pong` the two sides are the observer off and on (per
@@ -12,7 +13,8 @@
 # model is a simulation of this CPU's L1/LL sizes, not a measurement.
 #
 # Needs valgrind (apt-get install valgrind). Takes a few minutes.
-# Usage: bench/instructions.sh [module-storm] [component-storm] [observer-storm] [observer-ping-pong]
+# SMALL=n LARGE=n change the two sizes (spawns, or requests).
+# Usage: bench/instructions.sh [module-storm] [component-storm] [http-hello] [observer-storm] [observer-ping-pong]
 # RUSM_BENCH=path/to/rusm-bench measures that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,8 +24,8 @@ if [ -z "$bin" ]; then
     cargo build --profile bench -p rusm-bench --features wasm --quiet
     bin=target/release/rusm-bench
 fi
-small=10000
-large=30000
+small=${SMALL:-10000}
+large=${LARGE:-30000}
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 

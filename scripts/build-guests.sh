@@ -4,6 +4,12 @@
 #   guests/wasm/<example>.wasm            a core module (the "rusm" imports)
 #   guests/wasm/<example>.component.wasm  a component (world rusm:runtime/actor)
 #
+# An HTTP handler (a crate that enables rusm-guest's `http` feature) is a
+# component only (world rusm:runtime/http-actor, a stock
+# wasi:http/incoming-handler): preview 1 has no HTTP. Handlers are built in
+# a cargo run of their own, since Cargo would unify the feature into the
+# actors built beside them.
+#
 #   scripts/build-guests.sh            install the toolchain if missing, build
 #   scripts/build-guests.sh --test     ... then run guests/run-tests.sh
 #
@@ -81,21 +87,45 @@ wasm_tools() {
     fi
 }
 
-examples=()
-for dir in "$guests"/examples/*/; do examples+=("$(basename "$dir")"); done
+# Every example crate: examples/NAME, and crates nested one deeper
+# (examples/counter-api/resident), named by their package; and the guests
+# that only the tests use (tests/NAME).
+actors=()
+handlers=()
+for manifest in "$guests"/examples/*/Cargo.toml "$guests"/examples/*/*/Cargo.toml "$guests"/tests/*/Cargo.toml; do
+    [[ -f $manifest ]] || continue
+    name=$(sed -nE 's/^name *= *"([^"]+)".*/\1/p' "$manifest" | head -n 1)
+    if grep -Eq '^rusm-guest *=.*features *= *\[[^]]*"http"' "$manifest"; then
+        handlers+=("$name")
+    else
+        actors+=("$name")
+    fi
+done
 # Cargo names a cdylib after its crate: `ping-pong` builds `ping_pong.wasm`.
 artifact() { echo "${1//-/_}.wasm"; }
+# The cargo arguments that select the actors (every package but the
+# handlers), and the handlers.
+actor_packages=(--workspace)
+handler_packages=()
+for name in "${handlers[@]}"; do
+    actor_packages+=(--exclude "$name")
+    handler_packages+=(-p "$name")
+done
 
 cd "$guests"
 mkdir -p "$wasm_dir"
 echo "build-guests: modules with the $toolchain toolchain, components via $components_via" >&2
+echo "build-guests: actors: ${actors[*]}; HTTP handlers (components only): ${handlers[*]:-none}" >&2
 
 # Components first: a cold build of them compiles std for Wasm and the
 # wit-bindgen macro for the host side by side, and leaves std built for the
 # modules, which then only need the guest crates themselves.
 if [[ $components_via == wasip2 ]]; then
-    CARGO_TARGET_DIR=$guest_target cargo build --locked --target wasm32-wasip2 --release
-    for name in "${examples[@]}"; do
+    CARGO_TARGET_DIR=$guest_target cargo build --locked --target wasm32-wasip2 --release "${actor_packages[@]}"
+    if (( ${#handlers[@]} )); then
+        CARGO_TARGET_DIR=$guest_target cargo build --locked --target wasm32-wasip2 --release "${handler_packages[@]}"
+    fi
+    for name in "${actors[@]}" "${handlers[@]}"; do
         cp "$guest_target/wasm32-wasip2/release/$(artifact "$name")" "$wasm_dir/$name.component.wasm"
     done
 else
@@ -108,21 +138,33 @@ else
     # A host program: none of the Wasm build's environment applies to it.
     env -u RUSTFLAGS -u CARGO_BUILD_TARGET CARGO_TARGET_DIR=$guest_target/host-tools \
         cargo run --quiet --locked --manifest-path "$guests/tools/wasi-adapter/Cargo.toml" -- reactor "$adapter"
-    build_wasip1 --features rusm-guest/component
-    for name in "${examples[@]}"; do
-        wasm_tools component new "$guest_target/wasm32-wasip1/release/$(artifact "$name")" \
-            --adapt "wasi_snapshot_preview1=$adapter" -o "$wasm_dir/$name.component.wasm"
-    done
+    # wrap NAME...: each built core module, with the reactor adapter, as
+    # wasm/NAME.component.wasm.
+    wrap() {
+        for name in "$@"; do
+            wasm_tools component new "$guest_target/wasm32-wasip1/release/$(artifact "$name")" \
+                --adapt "wasi_snapshot_preview1=$adapter" -o "$wasm_dir/$name.component.wasm"
+        done
+    }
+    build_wasip1 --features rusm-guest/component "${actor_packages[@]}"
+    wrap "${actors[@]}"
+    if (( ${#handlers[@]} )); then
+        # Their own Cargo.toml turns the `http` feature on (and with it
+        # `component`).
+        build_wasip1 "${handler_packages[@]}"
+        wrap "${handlers[@]}"
+    fi
 fi
 
-# Modules: the same crates without the feature (so wasip1 only; a wasip2
-# build is always a component).
-build_wasip1
-for name in "${examples[@]}"; do
+# Modules: the actors without the feature (so wasip1 only; a wasip2 build
+# is always a component).
+build_wasip1 "${actor_packages[@]}"
+for name in "${actors[@]}"; do
     cp "$guest_target/wasm32-wasip1/release/$(artifact "$name")" "$wasm_dir/$name.wasm"
 done
-for name in "${examples[@]}"; do
+for name in "${actors[@]}" "${handlers[@]}"; do
     for file in "$wasm_dir/$name.wasm" "$wasm_dir/$name.component.wasm"; do
+        [[ -f $file ]] || continue
         printf 'build-guests: %-50s %7d bytes\n' "${file#"$root"/}" "$(stat -c %s "$file")" >&2
     done
 done

@@ -131,9 +131,53 @@ pub async fn load(
     })
 }
 
+/// Exactly `total` GET requests of `path` over `connections` keep-alive
+/// connections (for instruction counts, where a fixed amount of work
+/// matters, not a rate); fails on any answer but 200.
+pub async fn load_count(
+    addr: SocketAddr,
+    path: &'static str,
+    connections: u64,
+    total: u64,
+) -> anyhow::Result<()> {
+    let mut clients = tokio::task::JoinSet::new();
+    for c in 0..connections {
+        let n = total / connections + u64::from(c < total % connections);
+        clients.spawn(async move {
+            let stream = tokio::net::TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let (mut sender, conn) =
+                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+            tokio::spawn(conn);
+            for _ in 0..n {
+                let req = hyper::Request::get(path)
+                    .header("host", "bench")
+                    .body(Empty::<Bytes>::new())?;
+                let r = sender.send_request(req).await?;
+                anyhow::ensure!(r.status() == 200, "answered {}", r.status());
+                r.into_body().collect().await?;
+            }
+            anyhow::Ok(())
+        });
+    }
+    while let Some(r) = clients.join_next().await {
+        r??;
+    }
+    Ok(())
+}
+
 /// The hello handler served by rusm-serve on a runtime of `pool_slots`.
 pub async fn rusm_server(
     pool_slots: u32,
+) -> anyhow::Result<(rusm_serve::Server, WasmRuntime, WasmConfig)> {
+    rusm_server_of(pool_slots, HANDLER.as_bytes()).await
+}
+
+/// `handler` (component text or binary) served by rusm-serve on every path,
+/// on a runtime of `pool_slots`.
+pub async fn rusm_server_of(
+    pool_slots: u32,
+    handler: &[u8],
 ) -> anyhow::Result<(rusm_serve::Server, WasmRuntime, WasmConfig)> {
     let node = Node::new(NodeConfig::default());
     let config = WasmConfig {
@@ -142,7 +186,7 @@ pub async fn rusm_server(
     };
     let rt = WasmRuntime::new(node, config.clone(), RuntimeOptions::default())
         .map_err(|e| anyhow::anyhow!("{e:#}"))?;
-    let handler = rt.load_bytes("hello", HANDLER.as_bytes())?;
+    let handler = rt.load_bytes("hello", handler)?;
     rt.add_component("hello", handler, Some(Capabilities::sandboxed()));
     let mut serve = rusm_serve::ServeConfig::new(SocketAddr::from(([127, 0, 0, 1], 0)));
     serve.max_concurrent_requests = 100_000;
@@ -225,21 +269,42 @@ impl<H: wasmtime_wasi_http::WasiHttpHooks> WasiHttpView for RawState<H> {
 /// imports, which the hello path never calls, trap.
 /// Returns its address and a flag that stops its epoch ticker.
 pub async fn raw_server(config: &WasmConfig) -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
+    raw_server_of(config, HANDLER.as_bytes()).await
+}
+
+/// [`raw_server`] serving `handler` (component text or binary): every
+/// function of the `rusm:runtime` interfaces it imports traps.
+pub async fn raw_server_of(
+    config: &WasmConfig,
+    handler: &[u8],
+) -> anyhow::Result<(SocketAddr, Arc<AtomicBool>)> {
+    use wasmtime::component::types::ComponentItem;
     let w = |e: wasmtime::Error| anyhow::anyhow!("{e:#}");
     let engine = wasmtime::Engine::new(&config.wasmtime_config(EngineKind::Pooled)).map_err(w)?;
-    let component = Component::new(&engine, HANDLER).map_err(w)?;
+    let component = Component::new(&engine, handler).map_err(w)?;
     let mut linker = Linker::<RawState<NoOutbound>>::new(&engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(w)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(w)?;
-    // The handler's `rusm:runtime/process` imports, which the hello path
-    // never calls: traps.
-    let mut process = linker.instance("rusm:runtime/process@0.1.0").map_err(w)?;
-    for name in ["own-pid", "send", "receive", "sleep", "whereis"] {
-        process
-            .func_new(name, |_, _, _, _| {
-                Err(wasmtime::Error::msg("not linked in the raw baseline"))
-            })
-            .map_err(w)?;
+    // The handler's `rusm:runtime` imports, which a hello path never
+    // calls: traps. (Only functions: these interfaces have no resources.)
+    let ty = component.component_type();
+    for (import, item) in ty.imports(&engine) {
+        let ComponentItem::ComponentInstance(instance) = item.ty else {
+            continue;
+        };
+        if !import.starts_with("rusm:runtime/") {
+            continue;
+        }
+        let mut linked = linker.instance(import).map_err(w)?;
+        for (name, export) in instance.exports(&engine) {
+            if let ComponentItem::ComponentFunc(_) = export.ty {
+                linked
+                    .func_new(name, |_, _, _, _| {
+                        Err(wasmtime::Error::msg("not linked in the raw baseline"))
+                    })
+                    .map_err(w)?;
+            }
+        }
     }
     let pre = ProxyPre::new(linker.instantiate_pre(&component).map_err(w)?).map_err(w)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -335,9 +400,69 @@ pub async fn native_server() -> anyhow::Result<SocketAddr> {
     Ok(addr)
 }
 
+/// The hello server in a child process (`rusm-bench http-server`), so
+/// that its memory is measured apart from the load generator's. Ends the
+/// child when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub addr: SocketAddr,
+}
+
+impl ServerProcess {
+    pub fn start() -> anyhow::Result<Self> {
+        use std::io::BufRead;
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("http-server")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().expect("piped above");
+        let mut line = String::new();
+        std::io::BufReader::new(stdout).read_line(&mut line)?;
+        let addr = line
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("the server printed {line:?}: {e}"))?;
+        Ok(ServerProcess { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn rss_mib(&self) -> f64 {
+        rss_mib_of(self.pid())
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        // Closing its stdin stops it; a kill if it does not.
+        drop(self.child.stdin.take());
+        for _ in 0..100 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// This process's resident memory, in MiB.
 pub fn rss_mib() -> f64 {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+    rss_in("/proc/self/status")
+}
+
+/// Process `pid`'s resident memory, in MiB.
+pub fn rss_mib_of(pid: u32) -> f64 {
+    rss_in(&format!("/proc/{pid}/status"))
+}
+
+fn rss_in(path: &str) -> f64 {
+    let Ok(status) = std::fs::read_to_string(path) else {
         return f64::NAN;
     };
     status

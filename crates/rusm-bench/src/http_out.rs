@@ -3,10 +3,11 @@
 //! same component on raw Wasmtime with `wasmtime-wasi-http`'s default
 //! `send_request` (no destination checks, its own lookup and connect).
 //!
-//! The component is the rusm-wasm test fixture `http-get.component.wat`
-//! (one new connection per request on both sides: neither client pools),
+//! The component is the rusm-wasm test fixture `http-get.component.wat`,
 //! run as `guests` processes at once, each sending `per_guest` requests
-//! one after another and dropping each response unread. On the RUSM side
+//! one after another and dropping each response unread. The node reuses
+//! its connections (the runtime's default), or not (`max_idle_connections`
+//! 0, a second runtime); the baseline opens one per request. On the RUSM side
 //! the profile lists the server (`allow-hosts = ["127.0.0.1:PORT"]`), so
 //! every request goes through the checker, the node's connect and the
 //! per-process request cap; the baseline does none of that.
@@ -41,6 +42,9 @@ pub(crate) fn component(addr: SocketAddr, count: u64) -> String {
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
+        .replace("{{OVERLAP}}", "0")
+        .replace("{{READ}}", "0")
+        .replace("{{BETWEEN_MS}}", "0")
         .replace("{{COUNT}}", &count.to_string())
 }
 

@@ -12,6 +12,7 @@
 //! scenarios touches this file in those two places only.
 
 mod core;
+mod dev;
 mod kv;
 mod observer;
 mod report;
@@ -79,6 +80,17 @@ enum Scenario {
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
     GuestPingPong,
+    /// Issue 16: save to first response from the new code under `rusm dev`
+    /// for the Rust `http` template (p50 over 10 edits), beside `rusm
+    /// build` alone after an edit; drives the real `rusm` binary and guest
+    /// toolchain (dev.rs). Not in `all`.
+    DevReloadHttp,
+    /// The guest library's HTTP shape: a Rust hello handler
+    /// (guests/tests/http-hello, built by scripts/build-guests.sh) through
+    /// rusm-serve, beside the same component on a raw wasmtime-wasi-http
+    /// server and the WAT hello handler through rusm-serve. Not in `all`.
+    #[cfg(feature = "wasm")]
+    GuestHttpHello,
     /// Requests/s and p50/p99 of a hello handler through rusm-serve at 64
     /// and 256 connections, beside a raw wasmtime-wasi-http server (a new
     /// instance per request) and a native hyper hello (http.rs).
@@ -98,6 +110,12 @@ enum Scenario {
     /// beside the same load without crashes. Not in `all`.
     #[cfg(feature = "wasm")]
     HttpCrashLoad,
+    /// http-crash-load's server, in a process of its own so that its RSS
+    /// is the server's alone: serves the hello handler, prints its
+    /// address, and ends when its stdin closes. Not in `all`.
+    #[cfg(feature = "wasm")]
+    #[value(hide = true)]
+    HttpServer,
     /// Hostile guests among healthy ones for `--minutes` (default 10;
     /// `--quick`: 20 s): resident memory, live processes and round-trip
     /// p99 over time (soak.rs). Not in `all`.
@@ -115,8 +133,8 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
-    /// Storms only: run one side alone, once, with a small pool, and print
-    /// its rate. For instruction-level profilers (bench/instructions.sh
+    /// Storms and http-hello only: run one side alone, once, with a small
+    /// pool, and print its rate (http-hello: `--spawns` requests). For instruction-level profilers (bench/instructions.sh
     /// runs callgrind this way): they cannot reserve the full pool and
     /// should see one side only. Not a comparison.
     #[cfg(feature = "wasm")]
@@ -126,6 +144,10 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
+    /// `dev-reload-http` only: the `rusm` binary to drive (default: this
+    /// workspace's target/debug/rusm).
+    #[arg(long)]
+    rusm: Option<std::path::PathBuf>,
     /// `soak` only: how long it runs (`--quick`: 20 seconds).
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
@@ -148,6 +170,8 @@ enum Side {
 #[derive(Clone, Copy)]
 struct RunOptions {
     quick: bool,
+    /// The `rusm` binary for dev-reload-http.
+    rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
     side: Option<(Side, u64)>,
     #[cfg(feature = "wasm")]
@@ -173,8 +197,13 @@ fn main() -> anyhow::Result<()> {
     // Drive the scenarios from a worker thread, as a process or a task
     // would be: spawns then go to that worker's own queue, not through the
     // runtime's injection queue from an outside thread.
+    let rusm = args.rusm.clone().unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
+    });
     let opts = RunOptions {
         quick: args.quick,
+        // Lives as long as the program; the options are `Copy`.
+        rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
         side: args.side.map(|side| (side, args.spawns)),
         #[cfg(feature = "wasm")]
@@ -198,11 +227,15 @@ impl Scenario {
         #[cfg(feature = "wasm")]
         if matches!(
             self,
-            Scenario::GuestPingPong | Scenario::Soak | Scenario::HttpCrashLoad
+            Scenario::GuestPingPong
+                | Scenario::GuestHttpHello
+                | Scenario::Soak
+                | Scenario::HttpCrashLoad
+                | Scenario::HttpServer
         ) {
             return false;
         }
-        true
+        self != Scenario::DevReloadHttp
     }
 }
 
@@ -226,6 +259,11 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         }
         Scenario::ObserverStorm => observer::storm(quick).await,
         Scenario::ObserverPingPong => observer::ping_pong(quick).await,
+        Scenario::DevReloadHttp => {
+            let (edits, builds) = if quick { (3, 2) } else { (10, 5) };
+            let rusm = opts.rusm;
+            tokio::task::spawn_blocking(move || dev::dev_reload_http(rusm, edits, builds)).await?
+        }
         #[cfg(feature = "wasm")]
         s @ (Scenario::ModuleStorm
         | Scenario::ComponentStorm
@@ -234,9 +272,16 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         | Scenario::Fairness
         | Scenario::GuestPingPong) => wasm_scenario(s, opts).await,
         #[cfg(feature = "wasm")]
-        Scenario::HttpHello => http_hello(quick).await,
+        Scenario::HttpHello => match opts.side {
+            Some((side, n)) => http_hello_side(side, n).await,
+            None => http_hello(quick).await,
+        },
+        #[cfg(feature = "wasm")]
+        Scenario::GuestHttpHello => guest_http_hello(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::HttpCrashLoad => http_crash_load(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpServer => http_server().await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
         Scenario::HttpOut => http_out(quick).await,
@@ -418,6 +463,93 @@ async fn http_hello(quick: bool) -> anyhow::Result<Report> {
         )))
 }
 
+/// guest-http-hello: the Rust hello handler (the guest library's HTTP
+/// shape) through rusm-serve, beside the same component on the raw
+/// wasmtime-wasi-http server (which shows it is a stock incoming-handler)
+/// and the WAT hello handler through rusm-serve (what the library and the
+/// Rust toolchain add), 64 connections, interleaved rounds, best of each.
+#[cfg(feature = "wasm")]
+async fn guest_http_hello(quick: bool) -> anyhow::Result<Report> {
+    use report::quantile_us;
+    let (d, rounds) = if quick {
+        (Duration::from_secs(1), 1)
+    } else {
+        (Duration::from_secs(4), 3)
+    };
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../guests/wasm/http-hello.component.wasm");
+    let rust = std::fs::read(&path).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {e} (build the guests first: scripts/build-guests.sh)",
+            path.display()
+        )
+    })?;
+    let (server, _rt, config) = http::rusm_server_of(2_000, &rust).await?;
+    let (raw_addr, raw_ticker) = http::raw_server_of(&config, &rust).await?;
+    let (wat_server, _wat_rt, _) = http::rusm_server(2_000).await?;
+    let sides = [server.local_addr(), raw_addr, wat_server.local_addr()];
+    let conns = 64;
+    let mut best: [Option<http::Load>; 3] = [None, None, None];
+    for _ in 0..rounds {
+        for (i, addr) in sides.into_iter().enumerate() {
+            let l = http::load(addr, "/x/hello", conns, d, None).await?;
+            anyhow::ensure!(l.bad == 0, "{} bad answers from server {i}", l.bad);
+            if best[i]
+                .as_ref()
+                .is_none_or(|b| l.requests_per_sec > b.requests_per_sec)
+            {
+                best[i] = Some(l);
+            }
+        }
+    }
+    raw_ticker.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.shutdown().await;
+    wat_server.shutdown().await;
+    let [Some(rusm), Some(raw), Some(wat)] = best else {
+        unreachable!("every side ran at least once")
+    };
+    let p = |l: &http::Load, q| quantile_us(&l.latencies, q);
+    Ok(
+        Report::new("guest-http-hello", "requests/s", rusm.requests_per_sec, true)
+            .baseline("raw wasmtime-wasi-http, same component", raw.requests_per_sec)
+            .baseline("WAT hello handler through rusm", wat.requests_per_sec)
+            .extra("connections", conns as f64)
+            .extra("p50_us", p(&rusm, 0.5))
+            .extra("p99_us", p(&rusm, 0.99))
+            .extra("raw_p99_us", p(&raw, 0.99))
+            .extra("wat_p99_us", p(&wat, 0.99))
+            .extra("component_bytes", rust.len() as f64)
+            .note(format!(
+                "guests/tests/http-hello (Rust, rusm_guest::http_main!, built for wasm32-wasip1 and wrapped with the reactor adapter), HTTP/1.1 keep-alive, in-repo hyper load generator; best of {rounds} interleaved {d:?} rounds per side"
+            )),
+    )
+}
+
+/// http-hello `--side rusm|raw --spawns N`: one server alone, warmed by
+/// 2,000 requests, then `n` requests over 8 keep-alive connections, for
+/// callgrind (bench/instructions.sh `http-hello`): the difference between
+/// two sizes is the cost of one more request, load generator included
+/// (the same on both sides).
+#[cfg(feature = "wasm")]
+async fn http_hello_side(side: Side, n: u64) -> anyhow::Result<Report> {
+    // (A profiler under valgrind cannot reserve 2,000 slots.)
+    let (server, _rt, config) = http::rusm_server(100).await?;
+    let addr = match side {
+        Side::Rusm => server.local_addr(),
+        Side::Raw => http::raw_server(&config).await?.0,
+        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+    };
+    http::load_count(addr, "/x/hello", 8, 2_000).await?;
+    let start = std::time::Instant::now();
+    http::load_count(addr, "/x/hello", 8, n).await?;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    Ok(
+        Report::new("http-hello", "requests/s", rate, true).note(format!(
+            "--side {side:?} alone: {n} requests over 8 connections; not a comparison"
+        )),
+    )
+}
+
 /// ws-echo: the same WebSocket clients against rusm-serve (a connection
 /// process per connection, echoing) and a native tokio-tungstenite echo
 /// server, in interleaved rounds (best of each side).
@@ -496,25 +628,29 @@ async fn sse_fanout(quick: bool) -> anyhow::Result<Report> {
 async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     use report::quantile_us;
     let d = Duration::from_secs(if quick { 5 } else { 30 });
-    let (server, _rt, _) = http::rusm_server(2_000).await?;
-    let addr = server.local_addr();
+    let server = http::ServerProcess::start()?;
+    let addr = server.addr;
     // Warm up (compile caches, pool slots), then measure RSS from there.
     http::load(addr, "/x/hello", 64, Duration::from_secs(1), None).await?;
-    let rss_start = http::rss_mib();
+    let rss_start = server.rss_mib();
+    let bench_start = http::rss_mib();
     // RSS every tenth of the run, to tell levelling off from a leak.
+    let pid = server.pid();
     let sampler = tokio::spawn(async move {
         let mut curve = Vec::new();
         for _ in 0..10 {
             tokio::time::sleep(d / 10).await;
-            curve.push(http::rss_mib());
+            curve.push(http::rss_mib_of(pid));
         }
         curve
     });
     let crashing = http::load(addr, "/x/hello", 64, d, Some((100, "/x/crash"))).await?;
-    let rss_end = http::rss_mib();
+    let rss_end = server.rss_mib();
+    let bench_end = http::rss_mib();
     let curve = sampler.await?;
     let clean = http::load(addr, "/x/hello", 64, Duration::from_secs(5).min(d), None).await?;
-    server.shutdown().await;
+    let rss_after_clean = server.rss_mib();
+    drop(server);
     anyhow::ensure!(
         crashing.bad == 0,
         "{} good requests were not answered 200",
@@ -532,10 +668,13 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
     .extra("crashing_requests", crashing.crashes as f64)
     .extra("rss_start_mib", rss_start)
     .extra("rss_end_mib", rss_end)
+    .extra("rss_after_clean_mib", rss_after_clean)
+    .extra("load_generator_rss_start_mib", bench_start)
+    .extra("load_generator_rss_end_mib", bench_end)
     .extra("p99_us", quantile_us(&crashing.latencies, 0.99))
     .row(
         format!(
-            "RSS every {:?}: {}",
+            "server RSS every {:?}: {}",
             d / 10,
             curve
                 .iter()
@@ -547,44 +686,79 @@ async fn http_crash_load(quick: bool) -> anyhow::Result<Report> {
         "MiB at the end",
     )
     .note(format!(
-        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the whole process (server and load generator, which keeps every 8th latency only)"
+        "64 keep-alive connections for {d:?}; every 100th request of each connection traps (500); good requests counted only if 200; RSS of the server alone (its own process: `rusm-bench http-server`), the load generator's beside it"
     )))
 }
 
-/// http-out: interleaved rounds of RUSM and raw wasmtime-wasi-http, best
-/// of each (http_out.rs).
+/// http-crash-load's server process (see [`Scenario::HttpServer`]).
+#[cfg(feature = "wasm")]
+async fn http_server() -> anyhow::Result<Report> {
+    use tokio::io::AsyncReadExt;
+    let (server, _rt, _) = http::rusm_server(2_000).await?;
+    println!("{}", server.local_addr());
+    // Until the parent closes our stdin (or goes away).
+    let mut sink = Vec::new();
+    tokio::io::stdin().read_to_end(&mut sink).await?;
+    server.shutdown().await;
+    std::process::exit(0)
+}
+
+/// http-out: interleaved rounds of RUSM (reusing connections, and with
+/// reuse off) and raw wasmtime-wasi-http, best of each (http_out.rs).
 #[cfg(feature = "wasm")]
 async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (guests, per_guest, rounds) = if quick { (2, 200, 1) } else { (4, 2_000, 3) };
     let r = wasm::runtime(100)?;
+    let no_reuse = wasm::runtime_with(
+        100,
+        rusm_wasm::RuntimeOptions {
+            outbound: rusm_wasm::OutboundOptions {
+                max_idle_connections: 0,
+                ..rusm_wasm::OutboundOptions::default()
+            },
+            ..rusm_wasm::RuntimeOptions::default()
+        },
+    )?;
     let addr = http_out::server().await?;
     let wat = http_out::component(addr, per_guest);
-    // Warm both sides (compilation, the server's first connections).
-    http_out::rusm(&r, &http_out::component(addr, 20), addr, 1, 20).await?;
-    http_out::raw(&r, &http_out::component(addr, 20), 1, 20).await?;
-    let (mut ours, mut raw) = (0f64, 0f64);
+    // Warm every side (compilation, the server's first connections).
+    let warm = http_out::component(addr, 20);
+    http_out::rusm(&r, &warm, addr, 1, 20).await?;
+    http_out::rusm(&no_reuse, &warm, addr, 1, 20).await?;
+    http_out::raw(&r, &warm, 1, 20).await?;
+    let (mut ours, mut unpooled, mut raw) = (0f64, 0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
         let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
         let b = http_out::raw(&r, &wat, guests, per_guest).await?;
-        rows.push((round, a, b));
+        let c = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
+        rows.push((round, a, b, c));
         ours = ours.max(a);
         raw = raw.max(b);
+        unpooled = unpooled.max(c);
     }
     let base = "raw wasmtime-wasi-http, default send_request";
     let mut report = Report::new("http-out", "requests/s", ours, true)
         .baseline(base, raw)
+        .baseline("rusm, a new connection per request", unpooled)
         .target(report::Target::Ratio(base, 0.9))
         .extra("guests", guests as f64)
         .extra("requests_per_guest", per_guest as f64);
-    for (round, a, b) in rows {
+    for (round, a, b, c) in rows {
         report = report
             .row(format!("round {round}, rusm"), a, "requests/s")
-            .row(format!("round {round}, raw"), b, "requests/s");
+            .row(format!("round {round}, raw"), b, "requests/s")
+            .row(
+                format!("round {round}, rusm without reuse"),
+                c,
+                "requests/s",
+            );
     }
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
-         a new connection per request on both sides; interleaved rounds, best of each"
+         each response dropped unread; rusm reuses connections (the node reads the 5-byte rest), \
+         the raw baseline and 'rusm without reuse' open a new one per request; interleaved \
+         rounds, best of each"
     )))
 }
 

@@ -105,16 +105,17 @@ pub struct Runtime {
 }
 
 pub fn runtime(pool_slots: u32) -> anyhow::Result<Runtime> {
+    runtime_with(pool_slots, RuntimeOptions::default())
+}
+
+/// A runtime with these options (http-out: outgoing connection reuse off).
+pub fn runtime_with(pool_slots: u32, options: RuntimeOptions) -> anyhow::Result<Runtime> {
     let node = Node::new(NodeConfig::default());
     let config = WasmConfig {
         pool_slots,
         ..WasmConfig::default()
     };
-    let rt = w(WasmRuntime::new(
-        node.clone(),
-        config.clone(),
-        RuntimeOptions::default(),
-    ))?;
+    let rt = w(WasmRuntime::new(node.clone(), config.clone(), options))?;
     Ok(Runtime { node, rt, config })
 }
 

@@ -7,7 +7,11 @@
 //! 1. [`HostPolicy::check_name`]: may this *name* be looked up at all (for
 //!    this port)? Asked before any DNS traffic, so an unlisted name is never
 //!    resolved. The answer says how the name was allowed: listed exactly,
-//!    or only by a wildcard or the public-only default.
+//!    or only by a wildcard or the public-only default. A socket lookup
+//!    names no port: [`HostPolicy::check_lookup`] asks the same of any
+//!    port, and [`HostPolicy::may_resolve_to`] which of its answers the
+//!    guest may learn; its connect then asks questions 1 and 2 again with
+//!    the port.
 //! 2. [`HostPolicy::check_resolved`]: may a connection go to this address,
 //!    which that name resolved to? A name listed exactly may go wherever it
 //!    resolves (the operator named it); a wildcard or default match may go
@@ -215,6 +219,13 @@ fn normalize_name(name: &str) -> Result<String, HostPatternError> {
     Ok(ascii)
 }
 
+/// A destination's DNS name as the checker compares it (lowercase IDNA
+/// A-labels), from the form a guest writes it in (any case, a trailing dot
+/// allowed). `Err` for a numeric host or anything that is not a name.
+pub fn destination_name(name: &str) -> Result<String, HostPatternError> {
+    normalize_name(name.strip_suffix('.').unwrap_or(name))
+}
+
 /// The URL standard's "ends in a number" rule: a last label of decimal
 /// digits, or `0x` followed by hex digits, makes the host an IPv4 number.
 fn is_numeric_label(label: &str) -> bool {
@@ -288,11 +299,21 @@ impl HostPattern {
         }
     }
 
+    /// Whether this pattern lists `ip` at some port.
+    fn lists_ip(&self, ip: IpAddr) -> bool {
+        self.lists_addr(SocketAddr::new(ip, self.port.unwrap_or(1)))
+    }
+
     /// How this pattern lists the normalized `name` at `port`, if it does.
     fn lists_name(&self, name: &str, port: u16) -> Option<NameMatch> {
         if !self.port_matches(port) {
             return None;
         }
+        self.lists_name_at_any_port(name)
+    }
+
+    /// How this pattern lists the normalized `name` at some port.
+    fn lists_name_at_any_port(&self, name: &str) -> Option<NameMatch> {
         match &self.host {
             HostMatch::Any => Some(NameMatch::Exact),
             HostMatch::Name(n) if n == name => Some(NameMatch::Exact),
@@ -399,18 +420,6 @@ impl HostPolicy {
             }
     }
 
-    /// Whether every name may be looked up without asking first: the
-    /// public-only default (each resolved address is still checked) and
-    /// `*`. A lookup that cannot ask [`check_name`](Self::check_name)
-    /// beforehand is allowed only then.
-    pub fn allows_any_lookup(&self) -> bool {
-        self.network
-            && match &self.hosts {
-                None => true,
-                Some(h) => h.iter().any(HostPattern::is_any),
-            }
-    }
-
     /// Question 1: may `name` (as the guest wrote it: any case, a trailing
     /// dot allowed) be looked up to reach `port`? Asked before the lookup.
     pub fn check_name(&self, name: &str, port: u16) -> Result<NameMatch, HostDenied> {
@@ -433,6 +442,68 @@ impl HostPolicy {
                 best.ok_or(HostDenied::Unlisted)
             }
         }
+    }
+
+    /// Question 1 for a lookup that names no port (`wasi:sockets`'
+    /// `ip-name-lookup`): may `name` be looked up at all, to reach any
+    /// port? `Exact` if some entry lists it exactly (at some port), else
+    /// `Wildcard`. The connect that follows asks
+    /// [`check_name`](Self::check_name) again with its port.
+    pub fn check_lookup(&self, name: &str) -> Result<NameMatch, HostDenied> {
+        if !self.network {
+            return Err(HostDenied::NoNetwork);
+        }
+        let trimmed = name.strip_suffix('.').unwrap_or(name);
+        let name = normalize_name(trimmed).map_err(HostDenied::BadName)?;
+        match &self.hosts {
+            None => Ok(NameMatch::Wildcard),
+            Some(hosts) => {
+                let mut best = None;
+                for p in hosts {
+                    match p.lists_name_at_any_port(&name) {
+                        Some(NameMatch::Exact) => return Ok(NameMatch::Exact),
+                        Some(m) => best = Some(m),
+                        None => {}
+                    }
+                }
+                best.ok_or(HostDenied::Unlisted)
+            }
+        }
+    }
+
+    /// Question 2 without a port, for the answer of a lookup: may a
+    /// connection go to `ip`, which a name allowed as `how` resolved to,
+    /// at some port? An address for which this is `false` is never handed
+    /// to the guest (it could not connect to it, and learning it would
+    /// map the operator's internal names).
+    pub fn may_resolve_to(&self, how: NameMatch, ip: IpAddr) -> bool {
+        self.network
+            && match how {
+                NameMatch::Exact => true,
+                NameMatch::Wildcard => {
+                    is_global(ip)
+                        || match &self.hosts {
+                            None => false,
+                            Some(hosts) => hosts.iter().any(|p| p.lists_ip(ip)),
+                        }
+                }
+            }
+    }
+
+    /// Whether a name's addresses must be remembered to be reached: under
+    /// a list, a connect to an address that a permitted name resolved to
+    /// is allowed only as that name's (see [`check_resolved`]); under the
+    /// public-only default and `*`, [`check_addr`] alone gives the same
+    /// answer.
+    ///
+    /// [`check_resolved`]: Self::check_resolved
+    /// [`check_addr`]: Self::check_addr
+    pub fn needs_resolved_names(&self) -> bool {
+        self.network
+            && match &self.hosts {
+                None => false,
+                Some(h) => !h.iter().any(HostPattern::is_any),
+            }
     }
 
     /// Question 2: may a connection go to `addr`, an address that a name
@@ -689,6 +760,54 @@ mod tests {
         );
         assert!(policy.allows_lookups());
         assert!(!HostPolicy::new(true, Some(&[p("10.0.0.0/8")])).allows_lookups());
+    }
+
+    #[test]
+    fn lookups_without_a_port() {
+        let hosts = [
+            p("api.example.com:443"),
+            p("*.corp.example"),
+            p("10.0.0.0/8:5432"),
+        ];
+        let policy = HostPolicy::new(true, Some(&hosts));
+        assert_eq!(
+            policy.check_lookup("API.example.com."),
+            Ok(NameMatch::Exact)
+        );
+        assert_eq!(
+            policy.check_lookup("db.corp.example"),
+            Ok(NameMatch::Wildcard)
+        );
+        assert_eq!(
+            policy.check_lookup("example.com"),
+            Err(HostDenied::Unlisted)
+        );
+        assert!(matches!(
+            policy.check_lookup("0x7f.1"),
+            Err(HostDenied::BadName(HostPatternError::NumericHost(_)))
+        ));
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        // Exact: anywhere; the connect asks again with its port.
+        assert!(policy.may_resolve_to(NameMatch::Exact, ip("127.0.0.1")));
+        // Wildcard: public, or listed (at any port).
+        assert!(policy.may_resolve_to(NameMatch::Wildcard, ip("93.184.216.34")));
+        assert!(policy.may_resolve_to(NameMatch::Wildcard, ip("10.9.8.7")));
+        assert!(!policy.may_resolve_to(NameMatch::Wildcard, ip("127.0.0.1")));
+        assert!(!policy.may_resolve_to(NameMatch::Wildcard, ip("::ffff:169.254.169.254")));
+        assert!(policy.needs_resolved_names());
+
+        let default = HostPolicy::new(true, None);
+        assert_eq!(
+            default.check_lookup("anything.example"),
+            Ok(NameMatch::Wildcard)
+        );
+        assert!(!default.may_resolve_to(NameMatch::Wildcard, ip("::1")));
+        assert!(!default.needs_resolved_names());
+        assert!(!HostPolicy::new(true, Some(&[HostPattern::any()])).needs_resolved_names());
+        assert_eq!(
+            HostPolicy::new(false, None).check_lookup("example.com"),
+            Err(HostDenied::NoNetwork)
+        );
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub use capabilities::{
     TRUSTED_QUEUED_MB,
 };
 pub use environment::resolve_env;
-pub use hosts::{HostDenied, HostPattern, HostPatternError, HostPolicy, NameMatch, is_global};
+pub use hosts::{
+    HostDenied, HostPattern, HostPatternError, HostPolicy, NameMatch, destination_name, is_global,
+};
 pub use profiles::{ProfileOverrides, Profiles, Resolved};
 pub use spawn_grant::SpawnGrant;

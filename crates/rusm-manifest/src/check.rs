@@ -124,19 +124,56 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
             );
         }
     }
+    // A route to a component that cannot serve it: the runtime would
+    // answer every request 500 (`failed to start`); say so now.
     for (name, at, websocket) in &places.http.components {
-        if *websocket {
+        let Some(c) = manifest.component(name) else {
             continue;
+        };
+        let Some(entries) = crate::entry::read(&c.path) else {
+            continue;
+        };
+        let message = if *websocket {
+            (!entries.serves_websocket()).then(|| {
+                format!(
+                    "`{name}` cannot be a WebSocket connection process: it is {}, and a \
+                     connection process needs a `run` entry (a core module's `run` or \
+                     `_start`, a component's `run` or `wasi:cli/run`)",
+                    entries.describe()
+                )
+            })
+        } else if !entries.component {
+            Some(format!(
+                "`{name}` is a core module, and an HTTP handler must be a component \
+                 exporting `wasi:http/incoming-handler` (preview 1 has no HTTP)"
+            ))
+        } else if !entries.serves_http() {
+            let why = if entries.handler {
+                "; its `run` entry is started instead, so a request never reaches `handle`"
+            } else {
+                ""
+            };
+            Some(format!(
+                "`{name}` cannot serve HTTP: it is {}, and an HTTP handler must be a \
+                 component exporting `wasi:http/incoming-handler` (the `wasi:http/proxy` \
+                 world){why}",
+                entries.describe()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = message {
+            push(Severity::Error, *at, message);
         }
-        if let Some(c) = manifest.component(name)
-            && is_core_module(&c.path)
-        {
+    }
+    for (written, path, at) in &places.cluster_files {
+        if !path.is_file() {
             push(
                 Severity::Error,
                 *at,
                 format!(
-                    "`{name}` is a core module, and an HTTP handler must be a component \
-                     exporting `wasi:http/incoming-handler` (preview 1 has no HTTP)"
+                    "cluster file `{written}` does not exist (or is not a file): \
+                     `rusm cluster certs DIR NAME...` makes a CA and node certificates"
                 ),
             );
         }
@@ -166,23 +203,6 @@ pub(crate) fn on_disk(manifest: &Manifest, places: &Places, file: &str) -> Vec<D
         push(Severity::Error, *at, message);
     }
     out
-}
-
-/// Whether the file is a core module (binary, or text starting with
-/// `(module`); `false` when it cannot be read (reported elsewhere).
-fn is_core_module(path: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    if bytes.starts_with(b"\0asm") {
-        return bytes.get(4..8) == Some(&[1, 0, 0, 0]);
-    }
-    let text = String::from_utf8_lossy(&bytes);
-    let code = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with(";;"));
-    code.is_some_and(|l| l.starts_with("(module"))
 }
 
 /// Why the store file could not be created (with its folders) on first use.

@@ -58,11 +58,14 @@
 //! ```
 
 mod check;
+mod cluster;
 mod diagnostic;
+mod entry;
 mod http;
 mod manifest;
 mod read;
 
+pub use cluster::{ClusterDecl, valid_node_name};
 pub use diagnostic::{Diagnostic, Severity};
 pub use http::{HttpDecl, RouteDecl};
 pub use manifest::{

@@ -1,6 +1,7 @@
 //! What a loaded `rusm.toml` says, with every default filled in and every
 //! path and profile resolved, so that the node never looks at TOML.
 
+use crate::cluster::ClusterDecl;
 use crate::http::HttpDecl;
 use rusm_caps::{Capabilities, Profiles};
 use std::fmt;
@@ -48,6 +49,8 @@ pub struct Manifest {
     /// `[observer]`: the operator's web page, metrics and JSON API; `None`
     /// when the section is absent.
     pub observer: Option<ObserverConfig>,
+    /// `[cluster]`: the node joins a cluster when it is there (CLUSTER.md).
+    pub cluster: Option<ClusterDecl>,
 }
 
 /// Connect timeout when `[network]` sets none.
@@ -125,6 +128,9 @@ pub struct ComponentDecl {
     pub capability: String,
     /// Booted with the node and restarted by the supervisor.
     pub resident: bool,
+    /// `remote = true`: other nodes of the cluster may spawn it here, under
+    /// this manifest's profile for it (CLUSTER.md).
+    pub remote: bool,
     /// What it runs with, whoever spawns it.
     pub caps: Capabilities,
 }

@@ -22,6 +22,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 use toml_edit::{Document, Item, TableLike, Value};
 
+mod cluster;
 mod http;
 
 type Span = Option<Range<usize>>;
@@ -38,6 +39,7 @@ const ROOT_KEYS: &[&str] = &[
     "http",
     "network",
     "observer",
+    "cluster",
 ];
 const NETWORK_KEYS: &[&str] = &[
     "extra-roots",
@@ -67,7 +69,7 @@ const PROFILE_KEYS: &[&str] = &[
     "max-open-files",
 ];
 const PREOPEN_KEYS: &[&str] = &["host", "guest", "read-only"];
-const COMPONENT_KEYS: &[&str] = &["path", "capability", "resident"];
+const COMPONENT_KEYS: &[&str] = &["path", "capability", "resident", "remote"];
 
 /// Where the manifest names things on disk or other profiles.
 #[derive(Debug, Default)]
@@ -86,6 +88,8 @@ pub(crate) struct Places {
     pub observer_token: Option<(String, PathBuf, Pos)>,
     /// `[observer]` itself, for a missing `token-file`.
     pub observer_at: Option<Pos>,
+    /// `[cluster]`'s `ca`, `cert` and `key`.
+    pub cluster_files: cluster::ClusterFiles,
 }
 
 #[derive(Debug)]
@@ -192,6 +196,7 @@ struct ComponentRead {
     capability: String,
     capability_at: Span,
     resident: bool,
+    remote: bool,
 }
 
 impl<'a> Reader<'a> {
@@ -210,6 +215,7 @@ impl<'a> Reader<'a> {
             http: None,
             network: NetworkConfig::default(),
             observer: None,
+            cluster: None,
         };
         let mut components = Vec::new();
         let mut route_components = Vec::new();
@@ -292,6 +298,11 @@ impl<'a> Reader<'a> {
                         manifest.observer = self.observer(table, item.span());
                     }
                 }
+                "cluster" => {
+                    if let Some(table) = self.table(key, item, "[cluster]") {
+                        manifest.cluster = self.cluster(table, key_span(root, key));
+                    }
+                }
                 _ => self.unknown(root, key, "at the top level", ROOT_KEYS),
             }
         }
@@ -313,6 +324,7 @@ impl<'a> Reader<'a> {
                 path: c.path,
                 capability: c.capability,
                 resident: c.resident,
+                remote: c.remote,
                 caps: resolved.caps,
             });
         }
@@ -684,6 +696,7 @@ impl<'a> Reader<'a> {
             let mut path = None;
             let mut capability = None;
             let mut resident = false;
+            let mut remote = false;
             for (key, item) in body.iter() {
                 match key {
                     "path" => {
@@ -709,6 +722,11 @@ impl<'a> Reader<'a> {
                     "resident" => {
                         if let Some(r) = self.boolean(key, item) {
                             resident = r;
+                        }
+                    }
+                    "remote" => {
+                        if let Some(r) = self.boolean(key, item) {
+                            remote = r;
                         }
                     }
                     _ => self.unknown(body, key, &format!("in {header}"), COMPONENT_KEYS),
@@ -745,6 +763,7 @@ impl<'a> Reader<'a> {
                 capability,
                 capability_at,
                 resident,
+                remote,
             });
         }
         out

@@ -49,4 +49,7 @@ pub enum NodeError {
     /// The observer could not start (its address, its TLS files).
     #[error(transparent)]
     Observer(#[from] rusm_observer::ObserverError),
+    /// `[cluster]`: the node's certificates, or its UDP address.
+    #[error("cluster: {0}")]
+    Cluster(String),
 }

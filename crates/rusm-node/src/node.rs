@@ -31,6 +31,11 @@ pub struct RusmNode {
     /// [`RusmNode::start_observer`] ran, the listener.
     observer: Option<(Arc<Hooks>, ObserverConfig)>,
     running_observer: Option<RunningObserver>,
+    /// The observer's hooks, kept after the listener took its copy: other
+    /// parts of the node report to them (the cluster's reachable nodes).
+    observer_hooks: Option<Arc<Hooks>>,
+    /// `[cluster]` membership, once joined; taken by `shutdown` to leave.
+    cluster: std::sync::Mutex<Option<rusm_cluster::Cluster>>,
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
@@ -134,6 +139,8 @@ fn outbound_options(m: &Manifest) -> OutboundOptions {
         extra_roots: m.network.extra_roots.clone(),
         connect_timeout: m.network.connect_timeout,
         max_concurrent_requests: m.network.max_concurrent_requests,
+        // Not a manifest key: the node's default (rusm-wasm, `pool.rs`).
+        ..OutboundOptions::default()
     }
 }
 
@@ -154,6 +161,7 @@ impl RusmNode {
             None => None,
         };
         let hooks = observer.as_ref().map(|(h, _)| h.clone());
+        let observer_hooks = hooks.clone();
         let config = NodeConfig {
             max_processes: manifest.map_or(1_000_000, |m| m.max_processes),
             max_message_bytes: manifest.map_or(16 << 20, |m| m.max_message_bytes),
@@ -203,6 +211,8 @@ impl RusmNode {
             server: std::sync::Mutex::new(None),
             observer,
             running_observer: None,
+            observer_hooks,
+            cluster: std::sync::Mutex::new(None),
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -418,6 +428,86 @@ impl RusmNode {
         Ok(Some(addr))
     }
 
+    /// Join the manifest's `[cluster]` (CLUSTER.md), if it has one: returns
+    /// the UDP address the node listens on. Nodes coming up and going down
+    /// are lifecycle lines: `rusm node up b`, `rusm node down b
+    /// noconnection`.
+    pub async fn join_cluster(
+        &self,
+        m: &Manifest,
+    ) -> Result<Option<std::net::SocketAddr>, NodeError> {
+        let Some(c) = &m.cluster else {
+            return Ok(None);
+        };
+        let identity = rusm_cluster::Identity::load(&c.name, &c.ca, &c.cert, &c.key)
+            .map_err(|e| NodeError::Cluster(e.to_string()))?;
+        let (events, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let config = rusm_cluster::ClusterConfig {
+            identity,
+            listen: c.listen,
+            join: c.join.clone(),
+            timing: rusm_cluster::Timing::default(),
+            inbound: None,
+        };
+        let cluster = rusm_cluster::Cluster::start(config, events)
+            .await
+            .map_err(|e| NodeError::Cluster(e.to_string()))?;
+        let addr = cluster.local_addr();
+        tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
+        let hooks = self.observer_hooks.clone();
+        if let Some(h) = &hooks {
+            h.set_cluster_nodes(1);
+        }
+        tokio::spawn(async move {
+            // The events are exact (one up, then one down, per node and
+            // run), so counting them keeps the gauge right.
+            let mut reachable = 1usize;
+            while let Some(change) = changes.recv().await {
+                match &change {
+                    rusm_cluster::Event::NodeUp(_) => reachable += 1,
+                    rusm_cluster::Event::NodeDown(_) => {
+                        reachable = reachable.saturating_sub(1).max(1)
+                    }
+                }
+                if let Some(h) = &hooks {
+                    h.set_cluster_nodes(reachable);
+                }
+                match change {
+                    rusm_cluster::Event::NodeUp(name) => {
+                        tracing::info!(target: crate::LIFECYCLE_TARGET, event = "node_up", node = name.as_str(), "rusm node up {name}")
+                    }
+                    rusm_cluster::Event::NodeDown(name) => {
+                        tracing::warn!(target: crate::LIFECYCLE_TARGET, event = "node_down", node = name.as_str(), reason = "noconnection", "rusm node down {name} noconnection")
+                    }
+                }
+            }
+        });
+        *self
+            .cluster
+            .lock()
+            .expect("never poisoned: no panics under it") = Some(cluster);
+        Ok(Some(addr))
+    }
+
+    /// Whether the node is a cluster member (and so runs until stopped).
+    pub fn in_cluster(&self) -> bool {
+        self.cluster
+            .lock()
+            .expect("never poisoned: no panics under it")
+            .is_some()
+    }
+
+    /// The reachable nodes of the cluster, this one included; empty when
+    /// the node is not in a cluster.
+    pub fn cluster_nodes(&self) -> Vec<String> {
+        self.cluster
+            .lock()
+            .expect("never poisoned: no panics under it")
+            .as_ref()
+            .map(rusm_cluster::Cluster::nodes)
+            .unwrap_or_default()
+    }
+
     /// Whether it serves HTTP (and so runs until stopped).
     pub fn is_serving(&self) -> bool {
         self.server
@@ -441,6 +531,16 @@ impl RusmNode {
         let killed = self.node.shutdown(self.shutdown_after).await;
         if killed > 0 {
             tracing::warn!(target: crate::LIFECYCLE_TARGET, "rusm: {killed} process(es) did not stop in time and were killed");
+        }
+        // Last: the others see this node leave at once, after its
+        // processes have ended.
+        let cluster = self
+            .cluster
+            .lock()
+            .expect("never poisoned: no panics under it")
+            .take();
+        if let Some(cluster) = cluster {
+            cluster.leave().await;
         }
     }
 }

@@ -115,6 +115,8 @@ pub struct Hooks {
     grants_len: AtomicUsize,
     requests: Mutex<Requests>,
     node: OnceLock<Node>,
+    /// Reachable cluster nodes, this one included; -1 outside a cluster.
+    cluster_nodes: std::sync::atomic::AtomicI64,
 }
 
 impl Hooks {
@@ -131,6 +133,7 @@ impl Hooks {
             grants_len: AtomicUsize::new(0),
             requests: Mutex::new(HashMap::default()),
             node: OnceLock::new(),
+            cluster_nodes: std::sync::atomic::AtomicI64::new(-1),
         })
     }
 
@@ -213,6 +216,18 @@ impl Hooks {
     /// Prometheus counter must never do.)
     pub fn spawns(&self) -> u64 {
         self.node.get().map_or(0, Node::spawned)
+    }
+
+    /// The node is in a cluster whose reachable nodes, this one included,
+    /// are now `n` (the node's membership calls this on every change).
+    pub fn set_cluster_nodes(&self, n: usize) {
+        let n = i64::try_from(n).unwrap_or(i64::MAX);
+        self.cluster_nodes.store(n, Ordering::Relaxed);
+    }
+
+    /// Reachable cluster nodes, `None` outside a cluster.
+    pub fn cluster_nodes(&self) -> Option<u64> {
+        u64::try_from(self.cluster_nodes.load(Ordering::Relaxed)).ok()
     }
 
     /// Processes that ended with a reason of `class` (0 for `normal`

@@ -189,6 +189,14 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
         requests,
     );
 
+    if let Some(nodes) = hooks.cluster_nodes() {
+        registry.register(
+            "rusm_cluster_nodes",
+            "Reachable nodes of the cluster, this one included",
+            gauge(nodes),
+        );
+    }
+
     if let Some(kv) = kv {
         let stats = kv.stats();
         registry.register(

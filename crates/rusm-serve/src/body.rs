@@ -142,6 +142,14 @@ impl Body for Streamed {
             return Poll::Ready(Some(Err(BodyError::HttpRequestBodySize(None))));
         }
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Some(in_flight) = &self.in_flight {
+            // For the connection's watch on clients that stop reading.
+            let state = in_flight.connection();
+            match &polled {
+                Poll::Ready(Some(Ok(_))) => state.frame_sent(),
+                _ => state.frame_taken(),
+            }
+        }
         if let Poll::Ready(None) = polled
             && let Some(in_flight) = self.in_flight.take()
         {

@@ -35,13 +35,18 @@ pub(crate) struct InFlight {
     pid: Pid,
     armed: bool,
     _passes: (Pass, Option<Pass>),
-    _activity: ConnActivity,
+    activity: ConnActivity,
 }
 
 impl InFlight {
     /// The response went out whole: the handler ends by itself.
     pub(crate) fn completed(mut self) {
         self.armed = false;
+    }
+
+    /// The connection it came on.
+    pub(crate) fn connection(&self) -> &crate::server::ConnState {
+        self.activity.state()
     }
 }
 
@@ -76,6 +81,19 @@ pub(crate) fn busy() -> Response<ServeBody> {
     response
 }
 
+/// The access line's process column: `api#812`, or `-` where none was
+/// spawned.
+struct Who<'a>(Option<(&'a str, Pid)>);
+
+impl std::fmt::Display for Who<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some((component, pid)) => write!(f, "{component}#{pid}"),
+            None => f.write_str("-"),
+        }
+    }
+}
+
 /// Answer one request.
 pub(crate) async fn serve(
     shared: Arc<Shared>,
@@ -84,30 +102,40 @@ pub(crate) async fn serve(
     activity: ConnActivity,
 ) -> Result<Response<ServeBody>, std::convert::Infallible> {
     let start = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_string();
-    let mut who = String::from("-");
+    // What the access line needs of the request, kept only when it is
+    // written (a `Uri` clone shares its bytes).
+    let logged = tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
+        .then(|| (request.method().clone(), request.uri().clone()));
+    let mut who = None;
     // Routed once, here: the answer follows the route, and the observer
     // counts by it.
-    let routed = shared.router.route(method.as_str(), &path);
+    let routed = shared
+        .router
+        .route(request.method().as_str(), request.uri().path());
     let route_index = match routed {
         Routed::Route(i) => Some(i),
         _ => None,
     };
     let response = answer(&shared, routed, request, https, activity, start, &mut who).await;
     let status = response.status().as_u16();
-    let ms = start.elapsed().as_secs_f64() * 1000.0;
-    // The fields are for `--log-format json`; the text line is the message.
-    tracing::info!(
-        target: ACCESS_LOG_TARGET,
-        event = "access",
-        method = %method,
-        path = %path,
-        status,
-        ms,
-        process = %who,
-        "rusm http {method} {path} {status} {ms:.1}ms {who}",
-    );
+    if let Some((method, uri)) = logged {
+        let who = Who(route_index
+            .zip(who)
+            .map(|(i, pid)| (&*shared.config.routes[i].component, pid)));
+        let path = uri.path();
+        let ms = start.elapsed().as_secs_f64() * 1000.0;
+        // The fields are for `--log-format json`; the text line is the message.
+        tracing::info!(
+            target: ACCESS_LOG_TARGET,
+            event = "access",
+            method = %method,
+            path = %path,
+            status,
+            ms,
+            process = %who,
+            "rusm http {method} {path} {status} {ms:.1}ms {who}",
+        );
+    }
     if let Some(observe) = &shared.config.on_request {
         // Labelled by the operator's route, never by the client's path:
         // a bounded set.
@@ -124,7 +152,7 @@ async fn answer(
     https: bool,
     activity: ConnActivity,
     start: Instant,
-    who: &mut String,
+    who: &mut Option<Pid>,
 ) -> Response<ServeBody> {
     let index = match routed {
         Routed::Route(i) => i,
@@ -140,7 +168,7 @@ async fn answer(
     };
     let route = &shared.config.routes[index];
     if route.websocket {
-        return crate::websocket::upgrade(shared, index, request, who);
+        return crate::websocket::upgrade(shared, index, request, who).await;
     }
     let announced = request
         .headers()
@@ -181,13 +209,13 @@ async fn answer(
             return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n");
         }
     };
-    *who = format!("{}#{pid}", route.component);
+    *who = Some(pid);
     let in_flight = InFlight {
         node: shared.runtime.node().clone(),
         pid,
         armed: true,
         _passes: (node_pass, route_pass),
-        _activity: activity,
+        activity,
     };
 
     let deadline = tokio::time::sleep_until((start + shared.config.request_timeout).into());

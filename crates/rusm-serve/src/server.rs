@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
@@ -35,11 +35,20 @@ pub(crate) struct Shared {
 }
 
 /// Requests in flight on one connection, and when the last one ended: a
-/// connection is idle when it has none and has had none for a while.
+/// connection is idle when it has none and has had none for a while. And
+/// whether its response is stuck on the client: a client that stops
+/// reading is cut off after `idle-timeout-seconds` (the handler, blocked
+/// on its writes, is killed with it).
 #[derive(Default)]
 pub(crate) struct ConnState {
     active: AtomicUsize,
     last: Mutex<Option<Instant>>,
+    /// Response frames handed to hyper so far.
+    sent: AtomicU64,
+    /// hyper holds a frame it has not finished writing: it asks for the
+    /// next one only once the client has taken the last (HTTP/1.1 has
+    /// one response in progress at a time).
+    owed: AtomicBool,
 }
 
 /// One request in flight on a connection, until its response is done.
@@ -50,16 +59,35 @@ impl ConnActivity {
         state.active.fetch_add(1, Ordering::AcqRel);
         ConnActivity(state.clone())
     }
+
+    pub(crate) fn state(&self) -> &ConnState {
+        &self.0
+    }
 }
 
 impl Drop for ConnActivity {
     fn drop(&mut self) {
         *self.0.last.lock() = Some(Instant::now());
+        // The response is done with (hyper asks for no more once the body
+        // says it has ended): nothing is owed to the client any more.
+        self.0.owed.store(false, Ordering::Relaxed);
         self.0.active.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
 impl ConnState {
+    /// A response frame went to hyper.
+    pub(crate) fn frame_sent(&self) {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.owed.store(true, Ordering::Relaxed);
+    }
+
+    /// hyper asked for a frame and waits for the handler (or the body
+    /// ended): whatever it had was written.
+    pub(crate) fn frame_taken(&self) {
+        self.owed.store(false, Ordering::Relaxed);
+    }
+
     /// Idle for longer than `limit` (no request in flight since then).
     fn idle_for(&self, limit: Duration, opened: Instant) -> bool {
         self.active.load(Ordering::Acquire) == 0
@@ -228,6 +256,8 @@ async fn connection<S>(
     if closing {
         conn.as_mut().graceful_shutdown();
     }
+    // The frame count when a stuck response was first seen, and when.
+    let mut stuck: Option<(u64, Instant)> = None;
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -240,11 +270,33 @@ async fn connection<S>(
                 closing = true;
                 conn.as_mut().graceful_shutdown();
             }
-            () = tokio::time::sleep(tick), if !closing => {
-                if state.idle_for(idle, opened) {
+            () = tokio::time::sleep(tick) => {
+                if !closing && state.idle_for(idle, opened) {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
+                // A client that reads nothing of its response for the idle
+                // timeout: its memory is bounded (hyper stops asking the
+                // handler for more, and the handler blocks on its writes),
+                // but it would hold its handler and places forever.
+                let sent = state.sent.load(Ordering::Relaxed);
+                stuck = match stuck {
+                    _ if !state.owed.load(Ordering::Relaxed) => None,
+                    Some((at, since)) if at == sent => {
+                        if since.elapsed() >= idle {
+                            tracing::info!(
+                                target: request::ACCESS_LOG_TARGET,
+                                "rusm http: a client read nothing of its response for {}s: connection closed",
+                                idle.as_secs_f64()
+                            );
+                            // Dropping the connection drops the response
+                            // body, which kills its handler.
+                            return;
+                        }
+                        Some((at, since))
+                    }
+                    _ => Some((sent, Instant::now())),
+                };
             }
         }
     }

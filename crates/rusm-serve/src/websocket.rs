@@ -8,7 +8,9 @@
 //! the socket pid (tag 1 text, 2 binary); the connection process's
 //! `send(socket, 1 | 2, bytes)` writes frames; only it may (the runtime
 //! answers anyone else `DENIED`). The socket monitors the connection
-//! process and closes with 1000 / 1001 / 1011 when it ends; when the
+//! process and closes with 1000 / 1001 / 1011 when it ends (it traps
+//! exits, so that a stopping node's `shutdown` lets it close with 1001
+//! once its connection process has stopped); when the
 //! client goes first, the connection process gets tag 3 (close code and
 //! reason) and `shutdown-seconds` to end before it is killed.
 //!
@@ -40,12 +42,14 @@ const BINARY: i64 = 2;
 const CLOSE: i64 = 3;
 
 /// Answer a request on a WebSocket route: 101 and two processes, or why
-/// not.
-pub(crate) fn upgrade(
+/// not. The 101 waits until the connection process is instantiated, so
+/// that one that cannot start (`failed to start: ...`) is refused 500
+/// like a request (504 past the request timeout).
+pub(crate) async fn upgrade(
     shared: &Shared,
     index: usize,
     mut request: http::Request<Incoming>,
-    who: &mut String,
+    who: &mut Option<Pid>,
 ) -> Response<ServeBody> {
     let route = &shared.config.routes[index];
     let headers = request.headers();
@@ -102,13 +106,13 @@ pub(crate) fn upgrade(
         Err(Error::Limit) => return busy(),
         Err(_) => return plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     };
-    let conn = shared.runtime.spawn_component(
+    let conn = shared.runtime.spawn_component_started(
         &route.component,
         socket,
         SpawnOptions::new().first_message(0, first),
     );
-    let conn = match conn {
-        Ok(pid) => pid,
+    let (conn, started) = match conn {
+        Ok(spawned) => spawned,
         Err(e) => {
             let _ = node.kill(socket);
             return match e {
@@ -118,7 +122,24 @@ pub(crate) fn upgrade(
         }
     };
     shared.runtime.own_socket(socket, conn);
-    *who = format!("{}#{conn}", route.component);
+    *who = Some(conn);
+    // (The socket, waiting for its setup, ends with it if not sent.)
+    match tokio::time::timeout(shared.config.request_timeout, started).await {
+        Ok(Ok(())) => {}
+        Ok(Err(_)) => {
+            return plain(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the connection process could not start\n",
+            );
+        }
+        Err(_) => {
+            let _ = node.kill(conn);
+            return plain(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the connection process timed out\n",
+            );
+        }
+    }
     let on_upgrade = hyper::upgrade::on(&mut request);
     tokio::spawn(async move {
         match on_upgrade.await {
@@ -176,6 +197,10 @@ async fn socket(
         runtime.release_socket(ctx.pid());
         return ExitReason::Normal;
     };
+    // The node's `shutdown` becomes a message, not an abort: the socket
+    // stays to close with 1001 once its connection process has stopped.
+    ctx.trap_exit(true);
+    let mut stopping = false;
     let watch = ctx.monitor(conn);
     let config = WebSocketConfig::default()
         .max_message_size(Some(max_message))
@@ -203,12 +228,22 @@ async fn socket(
                 MessageKind::Down if m.tag == watch => {
                     // The connection process ended: close as its reason says.
                     let code = match m.data.as_slice() {
-                        b"normal" => 1000,
-                        b"shutdown" => 1001,
+                        b"normal" if !stopping => 1000,
+                        b"normal" | b"shutdown" => 1001,
                         _ => 1011,
                     };
                     let _ = sink.send(close(code, "")).await;
                     break;
+                }
+                MessageKind::Exit if m.sender == Pid::NODE => {
+                    // The node is stopping (its connection process is
+                    // stopped too): close when that one has ended, or
+                    // now if it already has.
+                    stopping = true;
+                    if !ctx.is_alive(conn) {
+                        let _ = sink.send(close(1001, "")).await;
+                        break;
+                    }
                 }
                 MessageKind::Data if m.sender == conn => {
                     let frame = match m.tag {
@@ -264,7 +299,11 @@ async fn socket(
         }
     }
     runtime.release_socket(ctx.pid());
-    ExitReason::Normal
+    if stopping {
+        ExitReason::Shutdown
+    } else {
+        ExitReason::Normal
+    }
 }
 
 /// Hand a frame to the connection process, waiting while its mailbox is

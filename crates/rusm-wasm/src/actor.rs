@@ -151,8 +151,26 @@ pub(crate) struct Actor<R> {
     pub(crate) name: Arc<str>,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
+    /// Where its outbound network may go: made at spawn for a process
+    /// with a network grant (its sockets ask it), on first use otherwise
+    /// (an HTTP request or lookup to refuse).
+    pub(crate) destinations: Option<Arc<crate::destinations::Destinations>>,
+    /// Told once the guest is instantiated, just before its entry point
+    /// runs; dropped untold if it never gets there (`failed to start`).
+    /// Only spawns that asked for it have one (a WebSocket connection
+    /// process, whose upgrade is answered 101 or 500 by it).
+    pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
     /// Its CPU time, counted in the epoch callback (`cpu.rs`).
     pub(crate) cpu: CpuMeter,
+}
+
+impl<R> Actor<R> {
+    /// The guest is instantiated: tell whoever waits for it.
+    pub(crate) fn instantiated(&mut self) {
+        if let Some(started) = self.started.take() {
+            let _ = started.send(());
+        }
+    }
 }
 
 type AbiResult<T> = Result<T, AbiError>;

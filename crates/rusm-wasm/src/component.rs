@@ -3,6 +3,7 @@
 //! preview 2, and how a component is instantiated and run (its
 //! [`Shape`]).
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -25,6 +26,7 @@ use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
 use crate::info::ProcessInfo;
 use crate::launch::Shape;
+use crate::name_lookup::{self, LookupView};
 use crate::outbound::Outbound;
 
 /// The store data of a component process.
@@ -55,14 +57,36 @@ impl<R: Runtime> WasiView for ComponentState<R> {
     }
 }
 
+impl<R: Runtime> ComponentState<R> {
+    /// The process's destinations, made now if it has no network grant
+    /// (it has one to refuse with).
+    fn destinations(&mut self) -> &Arc<Destinations> {
+        let actor = &mut self.actor;
+        actor.destinations.get_or_insert_with(|| {
+            let timeout = actor.runtime.http_client().lookup_timeout();
+            Destinations::new(&actor.caps, &actor.name, actor.ctx.pid(), timeout)
+        })
+    }
+
+    /// What `wasi:sockets/ip-name-lookup` sees (`name_lookup.rs`).
+    fn name_lookup(&mut self) -> LookupView<'_> {
+        self.destinations();
+        LookupView {
+            table: &mut self.table,
+            destinations: self.actor.destinations.as_ref().expect("made just above"),
+        }
+    }
+}
+
 impl<R: Runtime> WasiHttpView for ComponentState<R> {
     fn http(&mut self) -> WasiHttpCtxView<'_> {
-        let actor = &self.actor;
-        let (ctx, hooks) = &mut **self.http.get_or_insert_with(|| {
-            let destinations = Destinations::new(&actor.caps, &actor.name, actor.ctx.pid());
-            let outbound = Outbound::new(actor.runtime.http_client().clone(), destinations);
-            Box::new((WasiHttpCtx::new(), outbound))
-        });
+        if self.http.is_none() {
+            let destinations = self.destinations().clone();
+            let client = self.actor.runtime.http_client().clone();
+            let outbound = Outbound::new(client, destinations);
+            self.http = Some(Box::new((WasiHttpCtx::new(), outbound)));
+        }
+        let (ctx, hooks) = &mut **self.http.as_mut().expect("made just above");
         WasiHttpCtxView {
             ctx,
             table: &mut self.table,
@@ -71,12 +95,15 @@ impl<R: Runtime> WasiHttpView for ComponentState<R> {
     }
 }
 
-/// A linker with WASI preview 2, `wasi:http` (types and the outgoing
-/// handler, whose requests `outbound.rs` decides) and the `rusm` world.
+/// A linker with WASI preview 2 (its name lookups answered by the node,
+/// `name_lookup.rs`), `wasi:http` (types and the outgoing handler, whose
+/// requests `outbound.rs` decides) and the `rusm` world.
 pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
+    name_lookup::add_to_linker(&mut l, ComponentState::<R>::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
+    crate::outbound::link_http_error_code(&mut l, |s: &mut ComponentState<R>| &mut s.table)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
     Ok(l)
 }
@@ -384,10 +411,12 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
             }
             ComponentEntry::Actor(pre) => {
                 let world = pre.instantiate_async(&mut *store).await?;
+                store.data_mut().actor.instantiated();
                 world.call_run(store).await.map(|()| true)
             }
             ComponentEntry::Command(pre) => {
                 let cmd = pre.instantiate_async(&mut *store).await?;
+                store.data_mut().actor.instantiated();
                 cmd.wasi_cli_run().call_run(store).await.map(|r| r.is_ok())
             }
         })

@@ -24,6 +24,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor::{Actor, Runtime};
 use crate::cpu::CpuMeter;
+use crate::destinations::Destinations;
 use crate::engine::{EngineKind, Engines, PerKind};
 use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::incoming::Pending;
@@ -101,6 +102,8 @@ pub(crate) struct Process<A> {
     pub(crate) args: Vec<String>,
     /// The request of an HTTP handler process.
     pub(crate) request: Option<Box<Pending>>,
+    /// Told once the guest is instantiated (see `Actor::started`).
+    pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// The body of every Wasm process of shape `S`: `code` finds the shape's
@@ -124,14 +127,21 @@ where
         name,
         args,
         request,
+        started,
     } = process;
+    // Made now only where its sockets need it (a guest that imports
+    // WASI, with a network grant); HTTP and lookups make it on first use.
+    let destinations = (uses_wasi && (caps.allow_network || caps.allow_listen)).then(|| {
+        let timeout = rt.http_client().lookup_timeout();
+        Destinations::new(&caps, &name, ctx.pid(), timeout)
+    });
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
     let mut wasi = if uses_wasi || !caps.preopens.is_empty() {
         let mut argv = Vec::with_capacity(args.len() + 1);
         argv.push(name.to_string());
         argv.extend(args);
-        match wasi::builder(&caps, &argv, rt.env_dir(), (&name, ctx.pid())) {
+        match wasi::builder(&caps, &argv, rt.env_dir(), destinations.as_ref()) {
             Ok(b) => Some(b),
             Err(e) => return ExitReason::failed_to_start(e),
         }
@@ -150,6 +160,8 @@ where
         component,
         name,
         current: None,
+        destinations,
+        started,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());

@@ -41,8 +41,8 @@
 //! | `env` | `wasi.rs` | the only variables in the WASI context |
 //! | `allow-stdio` | `wasi.rs` | stdio inherited, else empty and discarded |
 //! | `allow-network`, `allow-listen` | `wasi.rs` | the WASI context's socket address check |
-//! | `allow-hosts` (and the public-only default) | `destinations.rs`, asking `rusm_caps::HostPolicy` | the socket address check (`wasi.rs`) and every HTTP request (`outbound.rs`); each refusal logs `rusm deny` |
-//! | `allow-network` for HTTP | `outbound.rs` | `Outbound::send_request`, every `wasi:http` request |
+//! | `allow-hosts` (and the public-only default) | `destinations.rs`, asking `rusm_caps::HostPolicy` | the socket address check (`wasi.rs`), every socket name lookup (`name_lookup.rs`, through the bounded `resolver.rs`) and every HTTP request (`outbound.rs`); each refusal logs `rusm deny` |
+//! | `allow-network` for HTTP | `outbound.rs` (reusing connections through `pool.rs`, each request checked first) | `Outbound::send_request`, every `wasi:http` request |
 //! | `max-memory-mb` | `limits.rs` | the store limiter (all memories and tables together); also picks the engine (`launch.rs`) |
 //! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
 //! | `max-processes` | `quotas.rs`, counted by rusm-core | one `ProcessQuota` per profile and cap |
@@ -58,7 +58,8 @@
 //! # Modules, in layers
 //!
 //! Each module imports only modules above it in this list:
-//! `cpu`; `exit`, `engine`, `destinations`, `wasi`, `outbound`, `quotas`, `components`,
+//! `cpu`; `exit`, `engine`, `resolver`, `destinations`, `wasi`, `name_lookup`,
+//! `pool`, `outbound`, `quotas`, `components`,
 //! `bindings`, `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
@@ -95,8 +96,11 @@ mod info;
 mod launch;
 mod limits;
 mod module;
+mod name_lookup;
 mod outbound;
+mod pool;
 mod quotas;
+mod resolver;
 mod runtime;
 mod sockets;
 mod wasi;

@@ -669,6 +669,7 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
 
     async fn run(entry: &Self::Entry, store: &mut Store<Self::Data>) -> Result<Result<bool>> {
         let instance = entry.pre.instantiate_async(&mut *store).await?;
+        store.data_mut().actor.instantiated();
         if let Some(memory) = entry
             .memory
             .as_ref()

@@ -10,17 +10,21 @@
 //!
 //! 1. the request's host is checked *before* it is looked up (a name) or
 //!    as it is (an address): an unlisted name is never resolved;
-//! 2. every address a name resolved to is checked again, so a public name
-//!    that resolves to an internal address (DNS rebinding) goes nowhere
-//!    unless the name was listed exactly or the address is listed; the
-//!    connection goes to one of the addresses that passed, never to a
-//!    second lookup's answer;
+//! 2. a name is looked up by the node, bounded (`resolver.rs`, shared with
+//!    socket lookups), and every address it resolved to is checked again,
+//!    so a public name that resolves to an internal address (DNS
+//!    rebinding) goes nowhere unless the name was listed exactly or the
+//!    address is listed; the connection goes to one of the addresses that
+//!    passed, never to a second lookup's answer;
 //! 3. the TCP connect (and the TLS handshake) has a deadline
 //!    (`[network] connect-timeout-seconds`); HTTPS trusts the system's
 //!    roots plus `[network] extra-roots`, through rustls;
 //! 4. at most `max-concurrent-requests` requests of one process are in
 //!    flight at once: a permit is taken before connecting and held by the
-//!    response body until the guest drops it;
+//!    response body until it has been read to its end or dropped;
+//!    `first-byte-timeout` and `between-bytes-timeout` of the request
+//!    options are honoured (`connection-read-timeout`; after a
+//!    between-bytes timeout the node closes the connection at once);
 //! 5. bodies stream both ways through hyper: the response is read from the
 //!    socket only as fast as the guest reads it (hyper's read buffer is
 //!    capped), so a guest that never reads holds a few KiB, not the body.
@@ -30,7 +34,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::uri::Scheme;
@@ -42,9 +48,12 @@ use rustls_pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
+use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
+use crate::pool::{Connection, Pool, PoolKey};
+use crate::resolver::LookupError;
 
 /// How the node makes outgoing HTTP requests for its processes
 /// (`[network]` in the manifest).
@@ -56,6 +65,9 @@ pub struct OutboundOptions {
     pub connect_timeout: Duration,
     /// Outgoing requests one process may have in flight at once.
     pub max_concurrent_requests: usize,
+    /// Idle HTTP/1.1 connections the node keeps for reuse, all processes
+    /// together (0: a new connection for every request).
+    pub max_idle_connections: usize,
 }
 
 impl Default for OutboundOptions {
@@ -64,6 +76,7 @@ impl Default for OutboundOptions {
             extra_roots: Vec::new(),
             connect_timeout: Duration::from_secs(10),
             max_concurrent_requests: 32,
+            max_idle_connections: 64,
         }
     }
 }
@@ -89,6 +102,7 @@ pub(crate) struct HttpClient {
     tls: OnceLock<tokio_rustls::TlsConnector>,
     connect_timeout: Duration,
     max_concurrent: usize,
+    pool: Arc<Pool>,
 }
 
 impl HttpClient {
@@ -102,7 +116,14 @@ impl HttpClient {
             tls: OnceLock::new(),
             connect_timeout: options.connect_timeout,
             max_concurrent: options.max_concurrent_requests.max(1),
+            pool: Pool::new(options.max_idle_connections),
         })
+    }
+
+    /// The deadline of a name lookup: the connect timeout (a lookup is
+    /// the first step of a connect).
+    pub(crate) fn lookup_timeout(&self) -> std::time::Duration {
+        self.connect_timeout
     }
 
     fn tls(&self) -> &tokio_rustls::TlsConnector {
@@ -207,7 +228,6 @@ fn target(uri: &http::Uri) -> Result<Target, HttpError> {
 async fn destinations_of(
     dest: &Destinations,
     target: &Target,
-    timeout: Duration,
 ) -> Result<Vec<SocketAddr>, HttpError> {
     let policy = dest.policy();
     if let Ok(ip) = target.host.parse::<IpAddr>() {
@@ -225,22 +245,23 @@ async fn destinations_of(
             return Err(HttpError::HttpRequestDenied);
         }
     };
-    let name = target.host.trim_end_matches('.');
-    let resolved =
-        match tokio::time::timeout(timeout, tokio::net::lookup_host((name, target.port))).await {
-            Err(_) => return Err(HttpError::DnsTimeout),
-            Ok(Err(e)) => {
-                tracing::debug!(name, error = %e, "lookup failed");
-                return Err(HttpError::DnsError {
-                    rcode: Some(e.to_string()),
-                    info_code: None,
-                });
-            }
-            Ok(Ok(addrs)) => addrs.collect::<Vec<_>>(),
-        };
+    // Checked above, so a name: lowercase, no trailing dot.
+    let name =
+        rusm_caps::destination_name(&target.host).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+    let resolved = match dest.resolver().lookup(&name).await {
+        Ok(addrs) => addrs,
+        Err(LookupError::Timeout) => return Err(HttpError::DnsTimeout),
+        Err(e @ LookupError::Failed(_)) => {
+            tracing::debug!(name, error = %e, "lookup failed");
+            return Err(HttpError::DnsError {
+                rcode: Some(e.to_string()),
+                info_code: None,
+            });
+        }
+    };
     let mut allowed = Vec::with_capacity(resolved.len());
-    for addr in resolved {
-        let addr = SocketAddr::new(addr.ip().to_canonical(), addr.port());
+    for ip in resolved {
+        let addr = SocketAddr::new(ip, target.port);
         if policy.check_resolved(how, addr) {
             allowed.push(addr);
         } else {
@@ -289,12 +310,89 @@ async fn send(
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
         .map_or(client.connect_timeout, |t| t.min(client.connect_timeout));
-    let addrs = destinations_of(&dest, &target, connect_timeout).await?;
+    let addrs = destinations_of(&dest, &target).await?;
     let permit = permits
         .acquire_owned()
         .await
         .map_err(|_| HttpError::ConnectionLimitReached)?;
-    let tcp = connect(&addrs, connect_timeout).await?;
+    // On the wire the request line has only the path (no proxy).
+    let path = request
+        .uri()
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .to_owned();
+    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
+
+    let key = PoolKey {
+        tls: target.tls,
+        host: target.host.clone(),
+        port: target.port,
+    };
+    let first_byte = options.and_then(|o| o.first_byte_timeout);
+    let (response, connection) = loop {
+        let (mut connection, reused) = match client.pool.take(&key, &addrs) {
+            Some(idle) => (idle, true),
+            None => (
+                open(&client, &target, &addrs, connect_timeout).await?,
+                false,
+            ),
+        };
+        if reused {
+            // An idle connection is ready once its last exchange is wound
+            // up; one the server closed meanwhile is dropped for the next.
+            let ready = tokio::time::timeout(connect_timeout, connection.sender.ready()).await;
+            if !matches!(ready, Ok(Ok(()))) {
+                continue;
+            }
+        }
+        let sent = connection.sender.try_send_request(request);
+        let result = match first_byte {
+            Some(t) => tokio::time::timeout(t, sent)
+                .await
+                .map_err(|_| HttpError::ConnectionReadTimeout)?,
+            None => sent.await,
+        };
+        match result {
+            Ok(response) => break (response, connection),
+            // Not sent: a reused connection was closing. The request comes
+            // back whole, for a new connection.
+            Err(mut e) if reused && e.message().is_some() => {
+                request = e.take_message().expect("checked just above");
+            }
+            Err(e) => return Err(HttpError::from(e.into_error())),
+        }
+    };
+    let between_bytes = options.and_then(|o| o.between_bytes_timeout);
+    let pool = client.pool.clone();
+    let response = response.map(move |body| {
+        ResponseBody {
+            incoming: Some(body),
+            permit: Some(permit),
+            connection: Some(connection),
+            reuse: Some((pool, key)),
+            between_bytes,
+            stall: None,
+        }
+        .boxed_unsync()
+    });
+    // The connection is its own task (see `open`), which may outlive this
+    // request in the pool: nothing of this request is left to wait for.
+    let io: IoFuture = Box::new(async { Ok(()) });
+    Ok((response, io))
+}
+
+/// A new connection to the first of `addrs` that answers: TCP, TLS for
+/// HTTPS, then HTTP/1.1, driven by a task of its own that carries the
+/// request body out and the response body in as the guest writes and
+/// reads them.
+async fn open(
+    client: &HttpClient,
+    target: &Target,
+    addrs: &[SocketAddr],
+    connect_timeout: Duration,
+) -> Result<Connection, HttpError> {
+    let tcp = connect(addrs, connect_timeout).await?;
+    let peer = tcp.peer_addr().map_err(HttpError::Connect)?;
     let stream: Box<dyn Stream> = if target.tls {
         let name = match target.host.parse::<IpAddr>() {
             Ok(ip) => ServerName::from(ip),
@@ -313,48 +411,235 @@ async fn send(
     } else {
         Box::new(tcp)
     };
-    let (mut sender, conn) = hyper::client::conn::http1::Builder::new()
+    let (sender, conn) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(READ_BUFFER)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(HttpError::from)?;
-    // The connection runs as its own task: it carries the request body out
-    // and the response body in, as the guest writes and reads them.
-    let io = tokio::spawn(conn);
-
-    // On the wire the request line has only the path (no proxy).
-    let path = request
-        .uri()
-        .path_and_query()
-        .map_or("/", |p| p.as_str())
-        .to_owned();
-    *request.uri_mut() = http::Uri::try_from(path).map_err(|_| HttpError::HttpRequestUriInvalid)?;
-
-    let first_byte = options.and_then(|o| o.first_byte_timeout);
-    let response = match first_byte {
-        Some(t) => tokio::time::timeout(t, sender.send_request(request))
-            .await
-            .map_err(|_| HttpError::ConnectionReadTimeout)?,
-        None => sender.send_request(request).await,
-    }
-    .map_err(HttpError::from)?;
-    // The permit lives as long as the response body, which the guest owns.
-    let response = response.map(move |body| {
-        body.map_err(HttpError::from)
-            .map_frame(move |frame| {
-                let _held = &permit;
-                frame
-            })
-            .boxed_unsync()
-    });
-    let io: IoFuture = Box::new(async move {
-        match io.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(HttpError::from(e)),
-            Err(_) => Err(HttpError::ConnectionTerminated),
+    let task = tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "outgoing HTTP connection failed");
         }
     });
-    Ok((response, io))
+    Ok(Connection {
+        sender,
+        peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
+        task: task.abort_handle(),
+    })
+}
+
+/// The body of a response, as the guest reads it: hyper's, plus what the
+/// node holds for it until it ends.
+///
+/// - The request's slot (`max-concurrent-requests`) is given back when the
+///   body has been read to its end, failed, or been dropped.
+/// - With a `between-bytes-timeout` in the request options, a server that
+///   sends nothing for that long while the guest waits ends the body with
+///   `connection-read-timeout`, and the node lets go of everything at that
+///   moment: the connection is closed and the slot given back, even if
+///   the guest keeps the failed stream.
+struct ResponseBody {
+    /// `None` once the body has ended (or failed).
+    incoming: Option<hyper::body::Incoming>,
+    permit: Option<tokio::sync::OwnedSemaphorePermit>,
+    /// The connection it arrives on: back to the pool when the body has
+    /// been read to its end, closed otherwise (a failure, or the guest
+    /// dropping the body before its end).
+    connection: Option<Connection>,
+    reuse: Option<(Arc<Pool>, PoolKey)>,
+    between_bytes: Option<Duration>,
+    /// Runs from the last frame (or the head) while the guest waits.
+    stall: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl ResponseBody {
+    /// Lets go of everything; `clean`: the body was read to its end, so
+    /// the connection may serve another request.
+    fn end(&mut self, clean: bool) {
+        self.incoming = None;
+        self.stall = None;
+        let connection = self.connection.take();
+        if let (true, Some(connection), Some((pool, key))) = (clean, connection, self.reuse.take())
+        {
+            pool.put(key, connection);
+        }
+        self.permit = None;
+    }
+}
+
+/// What of a response body the node reads for a guest that dropped it
+/// early, to keep its connection: a small remainder, quickly.
+const DRAIN_LIMIT: u64 = 64 * 1024;
+const DRAIN_TIME: Duration = Duration::from_secs(1);
+
+impl Drop for ResponseBody {
+    /// A guest that drops a response unread (it wanted the status) leaves
+    /// the rest of the body on the connection. If that rest is known to be
+    /// small, the node reads and discards it in the background and keeps
+    /// the connection; otherwise the connection closes. The request's slot
+    /// is given back at once either way.
+    fn drop(&mut self) {
+        self.permit = None;
+        let (Some(mut incoming), Some(connection), Some((pool, key))) = (
+            self.incoming.take(),
+            self.connection.take(),
+            self.reuse.take(),
+        ) else {
+            return;
+        };
+        let small = pool.keeps_idle()
+            && hyper::body::Body::size_hint(&incoming)
+                .upper()
+                .is_some_and(|n| n <= DRAIN_LIMIT);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        if !small {
+            return;
+        }
+        // Most often the rest has arrived with the head: read it now, so
+        // the connection is back before the guest's next request.
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        loop {
+            match hyper::body::Body::poll_frame(Pin::new(&mut incoming), &mut cx) {
+                Poll::Ready(Some(Ok(_))) => {}
+                Poll::Ready(Some(Err(_))) => return,
+                Poll::Ready(None) => return pool.put(key, connection),
+                Poll::Pending => break,
+            }
+        }
+        runtime.spawn(async move {
+            let drained = tokio::time::timeout(DRAIN_TIME, async {
+                while let Some(frame) = incoming.frame().await {
+                    if frame.is_err() {
+                        return false;
+                    }
+                }
+                true
+            })
+            .await;
+            if drained == Ok(true) {
+                pool.put(key, connection);
+            }
+        });
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = bytes::Bytes;
+    type Error = HttpError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<hyper::body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        let Some(incoming) = this.incoming.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(incoming).poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.stall = None;
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                this.end(false);
+                Poll::Ready(Some(Err(HttpError::from(e))))
+            }
+            Poll::Ready(None) => {
+                this.end(true);
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                let Some(limit) = this.between_bytes else {
+                    return Poll::Pending;
+                };
+                let stall = this
+                    .stall
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match stall.as_mut().poll(cx) {
+                    Poll::Pending => Poll::Pending,
+                    Poll::Ready(()) => {
+                        tracing::debug!(?limit, "between-bytes timeout");
+                        if let Some(connection) = this.connection.take() {
+                            connection.close();
+                        }
+                        this.end(false);
+                        Poll::Ready(Some(Err(HttpError::ConnectionReadTimeout)))
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.incoming
+            .as_ref()
+            .is_none_or(hyper::body::Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match &self.incoming {
+            Some(body) => hyper::body::Body::size_hint(body),
+            None => hyper::body::SizeHint::with_exact(0),
+        }
+    }
+}
+
+/// Links `wasi:http/types.http-error-code` over wasmtime-wasi-http's.
+///
+/// Why: wasmtime-wasi-http 48 stores a failed response body's error in the
+/// guest's `io-error` as the hooks' error type, and its `http-error-code`
+/// looks only for the WIT `error-code`, so a guest whose read failed (a
+/// between-bytes timeout, a connection cut mid-body) would get `none`.
+/// This one answers the same for the WIT type and also reads the hooks'
+/// errors, so the guest learns the spec's code
+/// (`connection-read-timeout`).
+pub(crate) fn link_http_error_code<T: 'static>(
+    linker: &mut wasmtime::component::Linker<T>,
+    table: fn(&mut T) -> &mut wasmtime::component::ResourceTable,
+) -> wasmtime::Result<()> {
+    use wasmtime::component::Resource;
+    use wasmtime_wasi::p2::bindings::io::error::Error as IoError;
+    linker.allow_shadowing(true);
+    let linked = linker
+        .instance("wasi:http/types@0.2.12")
+        .and_then(|mut types| {
+            types.func_wrap(
+                "http-error-code",
+                move |mut store: wasmtime::StoreContextMut<'_, T>, (err,): (Resource<IoError>,)| {
+                    let err = table(store.data_mut()).get(&err)?;
+                    Ok((error_code(err),))
+                },
+            )
+        });
+    linker.allow_shadowing(false);
+    linked
+}
+
+/// The `error-code` an `io-error` of `wasi:http` carries, if any.
+fn error_code(err: &wasmtime::Error) -> Option<ErrorCode> {
+    if let Some(code) = err.downcast_ref::<ErrorCode>() {
+        return Some(code.clone());
+    }
+    let code = match err.downcast_ref::<HttpError>()? {
+        HttpError::ConnectionReadTimeout => ErrorCode::ConnectionReadTimeout,
+        HttpError::ConnectionTerminated => ErrorCode::ConnectionTerminated,
+        HttpError::HttpResponseIncomplete => ErrorCode::HttpResponseIncomplete,
+        HttpError::HttpResponseTimeout => ErrorCode::HttpResponseTimeout,
+        HttpError::HttpProtocolError => ErrorCode::HttpProtocolError,
+        HttpError::Hyper(e) => {
+            let inner = std::error::Error::source(e).and_then(|c| c.downcast_ref::<ErrorCode>());
+            match inner {
+                Some(code) => code.clone(),
+                None if e.is_incomplete_message() => ErrorCode::HttpResponseIncomplete,
+                None if e.is_timeout() => ErrorCode::ConnectionReadTimeout,
+                None => ErrorCode::HttpProtocolError,
+            }
+        }
+        other => ErrorCode::InternalError(Some(other.to_string())),
+    };
+    Some(code)
 }
 
 /// A TLS failure as `wasi:http` names it: a certificate the node does not

@@ -130,6 +130,8 @@ struct Request {
     options: SpawnOptions,
     /// The HTTP request of a handler process.
     incoming: Option<Box<Pending>>,
+    /// Told once the guest is instantiated.
+    started: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Request {
@@ -144,6 +146,7 @@ impl Request {
             parent: spawn.parent,
             options: spawn.options,
             incoming: None,
+            started: None,
         }
     }
 
@@ -164,6 +167,7 @@ impl Request {
             parent,
             options,
             incoming: None,
+            started: None,
         }
     }
 }
@@ -328,6 +332,25 @@ impl WasmRuntime {
         self.inner.start_watched(spawn)
     }
 
+    /// Like [`WasmRuntime::spawn_component`], with a receiver told once
+    /// the guest is instantiated and about to run its entry point; it
+    /// errs (the sender dropped) if the process ends before that, such as
+    /// `failed to start`. A WebSocket upgrade waits on it to answer 101,
+    /// or 500 for a connection process that cannot start.
+    pub fn spawn_component_started(
+        &self,
+        name: &str,
+        parent: Pid,
+        options: SpawnOptions,
+    ) -> Result<(Pid, tokio::sync::oneshot::Receiver<()>), Error> {
+        let registered = self.inner.components.get(name)?;
+        let mut request =
+            Request::component(registered, Spawner::Host, Vec::new(), parent, options);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        request.started = Some(tx);
+        Ok((self.inner.start(request, false)?.0, rx))
+    }
+
     /// A supervisor start function for a registered component: the child
     /// runs under its declared profile, linked and monitored by the
     /// supervisor.
@@ -434,6 +457,7 @@ impl RuntimeInner {
             parent,
             options,
             incoming,
+            started,
         } = request;
         let options = self.quotas.spawn_options(&caps, &name, options);
         let rt = self.clone();
@@ -450,6 +474,7 @@ impl RuntimeInner {
             name,
             args,
             request: incoming,
+            started,
         };
         // Boxed: the body's future is ~2 KiB (it holds Wasmtime's
         // instantiate and call futures), and unboxed it would be copied

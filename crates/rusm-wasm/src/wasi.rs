@@ -3,14 +3,15 @@
 //! Each grant maps onto a `WasiCtxBuilder` setting: preopens (none means no
 //! filesystem at all), environment keys, stdio, and sockets through the
 //! context's address check, which asks the process's `Destinations`
-//! (`allow-hosts`, or public destinations only) and logs each refusal. What is not granted is simply not configured,
+//! (`allow-hosts`, or public destinations only) and logs each refusal.
+//! What is not granted is simply not configured,
 //! and WASI's own defaults are closed: no preopens, no environment, empty
 //! stdin, discarded output, no network.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use rusm_caps::Capabilities;
-use rusm_core::Pid;
 use wasmtime_wasi::sockets::SocketAddrUse;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
@@ -22,7 +23,7 @@ pub(crate) fn builder(
     caps: &Capabilities,
     args: &[String],
     env_dir: &Path,
-    who: (&str, Pid),
+    destinations: Option<&Arc<Destinations>>,
 ) -> Result<WasiCtxBuilder, String> {
     let mut b = WasiCtxBuilder::new();
     b.args(args);
@@ -47,28 +48,22 @@ pub(crate) fn builder(
     if caps.allow_stdio {
         b.inherit_stdio();
     }
-    if caps.allow_network || caps.allow_listen {
+    if let Some(destinations) = destinations {
         let (net, listen) = (caps.allow_network, caps.allow_listen);
+        let destinations = destinations.clone();
         b.inherit_network();
         // Sockets are off by default in wasmtime-wasi; the address check
         // below is what confines them to the grant.
         b.allow_tcp(true);
         b.allow_udp(true);
-        // wasmtime-wasi's own lookup sees no policy, so it is enabled only
-        // where every name may be looked up: the public-only default (each
-        // address is then checked at connect) and `*`. Under a list, names
-        // serve outgoing HTTP (`outbound.rs`, which looks them up itself);
-        // a socket reaches a listed address.
-        let destinations = Destinations::new(caps, who.0, who.1);
-        b.allow_ip_name_lookup(destinations.policy().allows_any_lookup());
+        // Name lookups are not wasmtime-wasi's (left off here): the node
+        // answers them under the same destinations (`name_lookup.rs`), and
+        // a connect to an address a permitted name resolved to is allowed
+        // as that name's.
         b.socket_addr_check(move |addr, use_| {
             let allowed = match use_ {
                 SocketAddrUse::TcpConnect | SocketAddrUse::UdpSend => {
-                    let ok = destinations.policy().check_addr(addr);
-                    if !ok {
-                        destinations.deny(&addr);
-                    }
-                    ok
+                    destinations.check_connect(addr)
                 }
                 SocketAddrUse::TcpListen | SocketAddrUse::TcpAccept => listen,
                 // A connect binds implicitly to a wildcard address with

@@ -62,6 +62,8 @@ pub(crate) fn watch(manifest: Manifest, reloader: Reloader) -> anyhow::Result<()
 
 /// Paths whose changes are the build's own doing, not the user's.
 struct Ignored {
+    /// The app's folder: hidden names count below it only.
+    app: PathBuf,
     target: PathBuf,
     outputs: Vec<PathBuf>,
 }
@@ -72,6 +74,7 @@ impl Ignored {
             .map(PathBuf::from)
             .unwrap_or_else(|| manifest.dir.join("target"));
         Ignored {
+            app: manifest.dir.clone(),
             target,
             outputs: manifest.components.iter().map(|c| c.path.clone()).collect(),
         }
@@ -80,8 +83,33 @@ impl Ignored {
     fn ignores(&self, path: &Path) -> bool {
         path.starts_with(&self.target)
             || self.outputs.iter().any(|o| o == path)
+            // A hidden file or folder inside the app (an editor's swap
+            // file, `.git`); an app that itself lives below a hidden folder
+            // (`~/.local/...`, a temp dir) is watched all the same.
             || path
+                .strip_prefix(&self.app)
+                .unwrap_or(path)
                 .components()
                 .any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_names_count_inside_the_app_only() {
+        let ignored = Ignored {
+            app: PathBuf::from("/home/u/.cache/apps/web"),
+            target: PathBuf::from("/home/u/.cache/apps/web/target"),
+            outputs: vec![PathBuf::from("/home/u/.cache/apps/web/wasm/web.wasm")],
+        };
+        let ignores = |p: &str| ignored.ignores(Path::new(p));
+        assert!(!ignores("/home/u/.cache/apps/web/src/lib.rs"));
+        assert!(ignores("/home/u/.cache/apps/web/src/.lib.rs.swp"));
+        assert!(ignores("/home/u/.cache/apps/web/.git/index"));
+        assert!(ignores("/home/u/.cache/apps/web/target/release/web.wasm"));
+        assert!(ignores("/home/u/.cache/apps/web/wasm/web.wasm"));
     }
 }

@@ -113,6 +113,21 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         ca: Option<PathBuf>,
     },
+    /// Cluster tools (CLUSTER.md).
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+#[derive(Subcommand)]
+enum ClusterCommand {
+    /// Write DIR/ca.pem and DIR/ca.key (or sign with them when they exist), and DIR/NAME.pem + DIR/NAME.key per node.
+    Certs {
+        /// The folder to write to.
+        dir: PathBuf,
+        /// The nodes' names (`[cluster] name`).
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -136,8 +151,13 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Check => Ok(check(&manifest_path)),
         Command::New { name, template } => {
             let dir = scaffold::new(&name, template)?;
+            // A served app runs without a root process: `rusm run` serves.
+            let run = match template {
+                scaffold::Template::Http => "rusm run".to_string(),
+                _ => format!("rusm run {name}"),
+            };
             println!(
-                "created {}: `cd {} && rusm build && rusm run {name}`",
+                "created {}: `cd {} && rusm build && {run}`",
                 dir.display(),
                 dir.display()
             );
@@ -165,6 +185,17 @@ fn real_main(cli: Cli) -> anyhow::Result<ExitCode> {
                 manifest.as_ref(),
             )?;
             top::run(target)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cluster(ClusterCommand::Certs { dir, names }) => {
+            if let Some(bad) = names.iter().find(|n| !rusm_manifest::valid_node_name(n)) {
+                anyhow::bail!(
+                    "`{bad}` cannot name a node: use 1 to 63 of a-z, 0-9 and `-`, not starting or ending with `-`"
+                );
+            }
+            for file in rusm_cluster::certs::make(&dir, &names)? {
+                println!("{}", file.display());
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Caps { name } => {
@@ -373,6 +404,9 @@ async fn run(
     }
     if let Some(m) = &manifest {
         node.serve(m).await.context("cannot serve [http]")?;
+        node.join_cluster(m)
+            .await
+            .context("cannot join [cluster]")?;
     }
     node.start_observer()
         .await
@@ -403,9 +437,9 @@ async fn run(
             Ok(root_status(&name, pid, &reason))
         }
         None => {
-            if node.is_serving() {
-                // A server runs until it is stopped; a resident giving up
-                // stops it too.
+            if node.is_serving() || node.in_cluster() {
+                // A server or a cluster member runs until it is stopped; a
+                // resident giving up stops it too.
                 let outcome = tokio::select! {
                     Residents::GaveUp(r) = node.residents(), if node.has_residents() => Some(r),
                     () = signals.next() => None,

@@ -1,11 +1,17 @@
-//! `rusm new NAME --template actor|c`: an app that builds and runs as it
-//! is (MANIFEST.md, *The `rusm` command*).
+//! `rusm new NAME --template actor|http|c`: an app that builds and runs
+//! as it is (MANIFEST.md, *The `rusm` command*).
 //!
 //! A Rust app gets its own copy of the guest library (`rusm-guest/`, with
 //! the contract's WIT), taken from this binary: the app then builds the
 //! same way inside this repository or anywhere else, offline from the
 //! repository, with nothing but crates.io for its dependencies. A C app
 //! gets `include/rusm.h`.
+//!
+//! The `http` app is a served one (SERVING.md): an `[http]` table routing
+//! every path to one handler, a Rust function on the guest library's HTTP
+//! shape (its `http` feature). A handler is a component, never a core
+//! module, so its manifest `path` ends in `.component.wasm`, which tells
+//! `rusm build` to make a component.
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +22,7 @@ use anyhow::{Context, bail};
 pub(crate) enum Template {
     /// A Rust actor (a core module on the guest library).
     Actor,
-    /// An HTTP handler (a `wasi:http` component). Not built yet.
+    /// A served app: an HTTP handler (a `wasi:http` component) in Rust.
     Http,
     /// A C actor on `rusm.h`.
     C,
@@ -63,6 +69,18 @@ const GUEST_LIBRARY: &[(&str, &str)] = &[
     (
         "src/sys/component.rs",
         include_str!("../../../guests/rusm-guest/src/sys/component.rs"),
+    ),
+    (
+        "src/sys/http.rs",
+        include_str!("../../../guests/rusm-guest/src/sys/http.rs"),
+    ),
+    (
+        "src/http.rs",
+        include_str!("../../../guests/rusm-guest/src/http.rs"),
+    ),
+    (
+        "src/websocket.rs",
+        include_str!("../../../guests/rusm-guest/src/websocket.rs"),
     ),
     ("wit/rusm.wit", include_str!("../../rusm-wasm/wit/rusm.wit")),
     (
@@ -111,7 +129,10 @@ edition = "2024"
 publish = false
 
 [features]
+# The component shape (world `actor`) instead of the core-module imports.
 component = ["dep:wit-bindgen"]
+# An HTTP handler (world `http-actor`): the `http` module and `http_main!`.
+http = ["component"]
 
 [dependencies]
 serde = { version = "1", default-features = false, features = ["derive", "alloc"] }
@@ -128,19 +149,14 @@ const C_HEADER: &str = include_str!("../../../guests/c/include/rusm.h");
 /// returns its folder.
 pub(crate) fn new(name: &str, template: Template) -> anyhow::Result<PathBuf> {
     check_name(name)?;
-    if template == Template::Http {
-        bail!(
-            "the `http` template is not available in this rusm yet: use `--template actor` or `--template c`"
-        );
-    }
     let dir = PathBuf::from(name);
     if dir.exists() {
         bail!("`{}` already exists: choose another name", dir.display());
     }
     let files = match template {
         Template::Actor => actor(name),
+        Template::Http => http(name),
         Template::C => c(name),
-        Template::Http => unreachable!("refused above"),
     };
     for (rel, text) in files {
         write(&dir, &rel, &text)?;
@@ -220,36 +236,7 @@ fn actor(name: &str) -> Vec<(String, String)> {
             ),
         ),
         (".gitignore".to_string(), "/target\n/wasm\n".to_string()),
-        (
-            "Cargo.toml".to_string(),
-            format!(
-                r#"[package]
-name = "{name}"
-version = "0.1.0"
-edition = "2024"
-publish = false
-
-[lib]
-# A guest is a library the runtime calls (`run`), not a program.
-crate-type = ["cdylib"]
-
-[dependencies]
-rusm-guest = {{ path = "rusm-guest" }}
-
-# The app is a workspace of its own, with the guest library in it.
-[workspace]
-members = [".", "rusm-guest"]
-
-# Guests ship as .wasm files: small beats fast to build.
-[profile.release]
-opt-level = "s"
-lto = true
-codegen-units = 1
-panic = "abort"
-strip = true
-"#
-            ),
-        ),
+        ("Cargo.toml".to_string(), cargo_manifest(name, "")),
         (
             "src/lib.rs".to_string(),
             format!(
@@ -279,14 +266,172 @@ rusm_guest::main!(start);
             ),
         ),
     ];
-    for (rel, text) in GUEST_LIBRARY {
-        let text = text.replace(WIT_IN_REPO, WIT_IN_APP);
-        files.push((format!("rusm-guest/{rel}"), text));
-    }
+    files.extend(guest_library());
+    files
+}
+
+/// The app's `Cargo.toml`: a `cdylib` on its copy of the guest library,
+/// with `features` (a TOML list's items, or nothing) turned on.
+fn cargo_manifest(name: &str, features: &str) -> String {
+    let features = if features.is_empty() {
+        String::new()
+    } else {
+        format!(", features = [{features}]")
+    };
+    format!(
+        r#"[package]
+name = "{name}"
+version = "0.1.0"
+edition = "2024"
+publish = false
+
+[lib]
+# A guest is a library the runtime calls, not a program.
+crate-type = ["cdylib"]
+
+[dependencies]
+rusm-guest = {{ path = "rusm-guest"{features} }}
+
+# The app is a workspace of its own, with the guest library in it.
+[workspace]
+members = [".", "rusm-guest"]
+
+# Guests ship as .wasm files: small beats fast to build.
+[profile.release]
+opt-level = "s"
+lto = true
+codegen-units = 1
+panic = "abort"
+strip = true
+"#
+    )
+}
+
+/// The app's copy of the guest library, finding its WIT next to it.
+fn guest_library() -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = GUEST_LIBRARY
+        .iter()
+        .map(|(rel, text)| {
+            (
+                format!("rusm-guest/{rel}"),
+                text.replace(WIT_IN_REPO, WIT_IN_APP),
+            )
+        })
+        .collect();
     files.push((
         "rusm-guest/Cargo.toml".to_string(),
         GUEST_LIBRARY_MANIFEST.to_string(),
     ));
+    files
+}
+
+fn http(name: &str) -> Vec<(String, String)> {
+    let mut files = vec![
+        (
+            "rusm.toml".to_string(),
+            format!(
+                r#"# {name}: a served RUSM app. `rusm build` compiles src/lib.rs into
+# wasm/{name}.component.wasm, an HTTP handler (a wasi:http component);
+# `rusm run` serves it: every request is a new process of it.
+
+shutdown-seconds = 2          # on Ctrl-C, requests in flight get this long
+
+[log]
+level = "info"                # one access-log line per request on stderr
+
+# What each request's process may do: here, nothing but compute in at most
+# 32 MiB (add grants as the handler needs them: CAPABILITIES.md).
+[capabilities.handler]
+max-memory-mb = 32
+
+[components.{name}]
+path = "wasm/{name}.component.wasm"
+capability = "handler"
+
+[http]
+listen = "127.0.0.1:8080"
+request-timeout-seconds = 10
+
+[[http.route]]
+path = "/*"                   # every path
+component = "{name}"
+"#
+            ),
+        ),
+        (
+            "README.md".to_string(),
+            format!(
+                r#"# {name}
+
+A served RUSM app: every HTTP request is a new, isolated WebAssembly
+process running `handle` in `src/lib.rs`.
+
+```sh
+rusm build        # compiles the handler into wasm/{name}.component.wasm
+rusm run          # serves http://127.0.0.1:8080 until Ctrl-C
+rusm dev          # serves, rebuilds and reloads on every change (when available)
+```
+
+Then:
+
+```console
+$ curl localhost:8080/hello
+hello from {name}: GET /hello (process #3)
+$ curl --data 'echo me' localhost:8080/echo
+echo me
+```
+
+`rusm build` needs a Rust toolchain for `wasm32-wasip1` (`rustup target
+add wasm32-wasip1`, or on Debian 12 `apt-get install rustc-web cargo-web
+rust-web-src lld wasi-libc`); it turns the module into a component itself
+(the path ends in `.component.wasm`). When something is missing it says
+what to install and installs nothing itself.
+
+The handler is a plain function, `fn handle(Request) -> Response`, named
+with `rusm_guest::http_main!`. Inside it every actor call of the guest
+library works (find a resident process with `whereis`, `call` it, `spawn`,
+the `kv` store with `allow-storage`); `Response::stream` writes a body in
+pieces (server-sent events). The crate depends on the guest library in
+`rusm-guest/` with its `http` feature; `rusm.toml` routes every path to
+the handler and says what its processes may do.
+"#
+            ),
+        ),
+        (".gitignore".to_string(), "/target\n/wasm\n".to_string()),
+        ("Cargo.toml".to_string(), cargo_manifest(name, "\"http\"")),
+        (
+            "src/lib.rs".to_string(),
+            format!(
+                r#"//! {name}: an HTTP handler. The node runs a new process of it for every
+//! request and calls `handle` once; a panic ends only that process (the
+//! client gets a 500).
+
+use rusm_guest::http::{{Request, Response}};
+use rusm_guest::own_pid;
+
+fn handle(mut request: Request) -> Response {{
+    // POST /echo: the body back, as it came.
+    if request.method() == "POST" && request.path() == "/echo" {{
+        return match request.body() {{
+            Ok(body) => Response::new(200).with_body(body),
+            Err(error) => Response::text(400, format!("cannot read the body: {{error}}\n")),
+        }};
+    }}
+    let greeting = format!(
+        "hello from {name}: {{}} {{}} (process #{{}})\n",
+        request.method(),
+        request.path(),
+        own_pid()
+    );
+    Response::text(200, greeting)
+}}
+
+rusm_guest::http_main!(handle);
+"#
+            ),
+        ),
+    ];
+    files.extend(guest_library());
     files
 }
 

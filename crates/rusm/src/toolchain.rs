@@ -7,8 +7,16 @@
 //! `<name>` (the app's own `Cargo.toml`, or `<name>/Cargo.toml`), or a C
 //! file `<name>.c` (or `src/<name>.c`). Rust builds for `wasm32-wasip1`
 //! with rustup's target when it is installed, else with Debian's
-//! `rustc-web` and `-Zbuild-std`; C with clang against wasi-libc. Both make
-//! core modules (components come from a later `rusm build`).
+//! `rustc-web` and `-Zbuild-std`; C with clang against wasi-libc.
+//!
+//! A component whose `path` ends in `.component.wasm` is built as a
+//! component: the Rust package is compiled for `wasm32-wasip1` with the
+//! guest library's `component` feature (when it depends on `rusm-guest`;
+//! a handler crate turns on `http` itself), and the module is wrapped in
+//! process by `wit-component` with the preview-1 *reactor* adapter of the
+//! runtime's own wasmtime release, exactly what `scripts/build-guests.sh`
+//! does with `wasm-tools component new --adapt`. No extra tool is needed.
+//! C guests speak the flat `"rusm"` imports and are core modules only.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -51,17 +59,17 @@ pub(crate) fn build_all(manifest: &Manifest) -> anyhow::Result<bool> {
             );
             continue;
         };
-        if c.path.to_string_lossy().ends_with(".component.wasm") {
-            eprintln!(
-                "rusm build: {}: {} names a component; this rusm builds core modules only",
-                c.name,
-                c.path.display()
-            );
-            failed += 1;
-            continue;
-        }
-        eprintln!("rusm build: {} from {}", c.name, source.describe(&app));
-        match source.build(&app, &c.path) {
+        let shape = Shape::of(&c.path);
+        eprintln!(
+            "rusm build: {} from {}{}",
+            c.name,
+            source.describe(&app),
+            match shape {
+                Shape::Module => "",
+                Shape::Component => " (component)",
+            }
+        );
+        match source.build(&app, &c.path, shape) {
             Ok(()) => {
                 built += 1;
                 eprintln!("rusm build: {} -> {}", c.name, c.path.display());
@@ -77,6 +85,25 @@ pub(crate) fn build_all(manifest: &Manifest) -> anyhow::Result<bool> {
         return Ok(false);
     }
     Ok(true)
+}
+
+/// What a component's `path` asks for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Module,
+    Component,
+}
+
+impl Shape {
+    /// `*.component.wasm` is a component, anything else a core module: the
+    /// naming `scripts/build-guests.sh` and `rusm new` use.
+    fn of(path: &Path) -> Shape {
+        if path.to_string_lossy().ends_with(".component.wasm") {
+            Shape::Component
+        } else {
+            Shape::Module
+        }
+    }
 }
 
 enum Source {
@@ -115,14 +142,25 @@ impl Source {
         path.strip_prefix(app).unwrap_or(path).display().to_string()
     }
 
-    fn build(&self, app: &Path, out: &Path) -> Result<(), BuildError> {
+    fn build(&self, app: &Path, out: &Path, shape: Shape) -> Result<(), BuildError> {
         if let Some(dir) = out.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| BuildError::Failed(format!("cannot create {}: {e}", dir.display())))?;
         }
-        match self {
-            Source::Rust { manifest, lib } => build_rust(app, manifest, lib, out),
-            Source::C(file) => build_c(app, file, out),
+        match (self, shape) {
+            (Source::Rust { manifest, lib }, Shape::Module) => {
+                let module = build_rust(app, manifest, lib, false)?;
+                write(out, &module)
+            }
+            (Source::Rust { manifest, lib }, Shape::Component) => {
+                let module = build_rust(app, manifest, lib, true)?;
+                write(out, &componentize(&module)?)
+            }
+            (Source::C(file), Shape::Module) => build_c(app, file, out),
+            (Source::C(_), Shape::Component) => Err(BuildError::Failed(format!(
+                "{} names a component, but a C guest is a core module (the flat \"rusm\" imports); name a `.wasm` path",
+                out.display()
+            ))),
         }
     }
 }
@@ -162,7 +200,54 @@ fn rustup_has_wasip1() -> bool {
             })
 }
 
-fn build_rust(app: &Path, manifest: &Path, lib: &str, out: &Path) -> Result<(), BuildError> {
+/// Whether the package at `manifest` depends on the guest library (whose
+/// `component` feature selects the component shape).
+fn uses_guest_library(manifest: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(manifest) else {
+        return false;
+    };
+    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
+        return false;
+    };
+    doc.get("dependencies")
+        .and_then(|d| d.get("rusm-guest"))
+        .is_some()
+}
+
+/// Wraps a `wasm32-wasip1` reactor module into a component: its preview-1
+/// imports are satisfied by the adapter, its `rusm:runtime` / `wasi:http`
+/// imports and exports (wit-bindgen's custom sections) become the
+/// component's.
+fn componentize(module: &[u8]) -> Result<Vec<u8>, BuildError> {
+    use wasi_preview1_component_adapter_provider::{
+        WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME, WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+    };
+    let failed = |e: anyhow::Error| BuildError::Failed(format!("cannot make a component: {e:#}"));
+    wit_component::ComponentEncoder::default()
+        .validate(true)
+        .module(module)
+        .map_err(failed)?
+        .adapter(
+            WASI_SNAPSHOT_PREVIEW1_ADAPTER_NAME,
+            WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+        )
+        .map_err(failed)?
+        .encode()
+        .map_err(failed)
+}
+
+fn write(out: &Path, bytes: &[u8]) -> Result<(), BuildError> {
+    std::fs::write(out, bytes)
+        .map_err(|e| BuildError::Failed(format!("cannot write {}: {e}", out.display())))
+}
+
+/// Builds the package for `wasm32-wasip1`; returns the module's bytes.
+fn build_rust(
+    app: &Path,
+    manifest: &Path,
+    lib: &str,
+    component: bool,
+) -> Result<Vec<u8>, BuildError> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| app.join("target"));
@@ -218,6 +303,12 @@ fn build_rust(app: &Path, manifest: &Path, lib: &str, out: &Path) -> Result<(), 
             "wasm32-wasip1",
         ]);
     }
+    // The same target folder for both shapes: cargo keeps each feature
+    // set's artifacts apart (and build-std's std is compiled once); only
+    // the uplifted `<lib>.wasm` is shared, and it is read right below.
+    if component && uses_guest_library(manifest) {
+        cmd.args(["--features", "rusm-guest/component"]);
+    }
     cmd.arg("--manifest-path")
         .arg(manifest)
         .arg("--target-dir")
@@ -227,13 +318,12 @@ fn build_rust(app: &Path, manifest: &Path, lib: &str, out: &Path) -> Result<(), 
         .join("wasm32-wasip1")
         .join("release")
         .join(format!("{lib}.wasm"));
-    std::fs::copy(&built, out).map_err(|e| {
+    std::fs::read(&built).map_err(|e| {
         BuildError::Failed(format!(
             "cargo built no {} ({e}): is the package a `cdylib`?",
             built.display()
         ))
-    })?;
-    Ok(())
+    })
 }
 
 fn build_c(app: &Path, file: &Path, out: &Path) -> Result<(), BuildError> {

@@ -1,6 +1,6 @@
-//! What a call can fail with: the ABI's error codes, plus the two failures
-//! the library itself adds (a typed message that does not decode, a server
-//! that died during a `call`).
+//! What a call can fail with: the ABI's error codes, plus the failures the
+//! library itself adds (a typed message that does not decode, a server that
+//! died during a `call`, an HTTP body that could not be read or written).
 
 use crate::Pid;
 use core::fmt;
@@ -30,6 +30,10 @@ pub enum Error {
     Decode,
     /// The process a `call` waited on ended before it replied.
     Exited { pid: Pid, reason: String },
+    /// An HTTP request or response failed on its way (the client went
+    /// away, the host refused a header); the text says what. Only an HTTP
+    /// handler (the `http` feature) meets it.
+    Http(String),
 }
 
 impl Error {
@@ -60,7 +64,7 @@ impl Error {
             Error::NotFound => -7,
             Error::Limit => -8,
             Error::Unknown(code) => *code,
-            Error::Decode | Error::Exited { .. } => return None,
+            Error::Decode | Error::Exited { .. } | Error::Http(_) => return None,
         })
     }
 }
@@ -79,6 +83,7 @@ impl fmt::Display for Error {
             Error::Unknown(code) => write!(f, "unknown error {code}"),
             Error::Decode => f.write_str("message data does not decode as the expected type"),
             Error::Exited { pid, reason } => write!(f, "process {pid} exited: {reason}"),
+            Error::Http(what) => f.write_str(what),
         }
     }
 }

@@ -20,6 +20,15 @@
 //!   `wasm-tools component new` with the WASI preview 1 reactor adapter
 //!   turns into the component (`scripts/build-guests.sh` does it).
 //!
+//! - **HTTP handler** (the `http` feature, which implies `component`): a
+//!   component of the world `http-actor`, a stock
+//!   `wasi:http/incoming-handler` that also imports `process` and `kv`.
+//!   The node runs a new process of it per request; the handler is a plain
+//!   `fn(http::Request) -> http::Response` named with `http_main!` (see
+//!   the `http` module), and the actor calls below all work inside it.
+//!   Such a crate is a handler only: it has no `run`, and [`main!`] does
+//!   not compile in it.
+//!
 //! Everything that differs lives behind the internal `sys` boundary: two
 //! backends with the same small set of safe calls, checked against one
 //! signature list at compile time. The public modules are written once on
@@ -53,14 +62,20 @@
 //!
 //! Typed messages ([`send_typed`], [`receive_typed`], [`call_typed`])
 //! carry any `serde` type in postcard's compact binary encoding.
+//!
+//! A WebSocket connection is a process too, in either shape: [`websocket`]
+//! reads its socket's messages as frames and writes frames back.
 
 mod error;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod kv;
 mod message;
 mod process;
 mod registry;
 mod sys;
 mod timer;
+pub mod websocket;
 
 pub use error::{Error, Result};
 pub use message::{
@@ -104,7 +119,7 @@ macro_rules! main {
 }
 
 /// See the module-shape definition; this one exports the world's `run`.
-#[cfg(any(feature = "component", target_env = "p2"))]
+#[cfg(all(any(feature = "component", target_env = "p2"), not(feature = "http")))]
 #[macro_export]
 macro_rules! main {
     ($entry:path) => {
@@ -116,6 +131,52 @@ macro_rules! main {
                 }
             }
             $crate::__private::bindings::export_actor!(Entry with_types_in $crate::__private::bindings);
+        };
+    };
+}
+
+/// With the `http` feature the guest is a handler of the world
+/// `http-actor`, which has no `run` to export: name its handler with
+/// [`http_main!`] instead.
+#[cfg(feature = "http")]
+#[macro_export]
+macro_rules! main {
+    ($entry:path) => {
+        compile_error!(
+            "rusm_guest::main! names an actor's entry, but this crate is built with rusm-guest's `http` feature (an HTTP handler): use rusm_guest::http_main!, or build the actor without the feature"
+        );
+    };
+}
+
+/// Exports `wasi:http/incoming-handler`, running `$handler` once per
+/// request: a `fn(http::Request) -> R` where `R` is an
+/// [`http::Response`] or a `Result<http::Response, E>` with `E: Display`
+/// (see [`http`]). Needs the `http` feature; the panic hook is installed
+/// first, so a panic ends the request's process with its message (500).
+///
+/// ```ignore
+/// use rusm_guest::http::{Request, Response};
+///
+/// fn handle(request: Request) -> Response {
+///     Response::text(200, format!("{} {}", request.method(), request.path()))
+/// }
+/// rusm_guest::http_main!(handle);
+/// ```
+#[cfg(feature = "http")]
+#[macro_export]
+macro_rules! http_main {
+    ($handler:path) => {
+        const _: () = {
+            struct Handler;
+            impl $crate::__private::bindings::exports::wasi::http::incoming_handler::Guest for Handler {
+                fn handle(
+                    request: $crate::__private::bindings::wasi::http::types::IncomingRequest,
+                    response_out: $crate::__private::bindings::wasi::http::types::ResponseOutparam,
+                ) {
+                    $crate::__private::serve(request, response_out, $handler)
+                }
+            }
+            $crate::__private::bindings::export_http_actor!(Handler with_types_in $crate::__private::bindings);
         };
     };
 }
@@ -165,5 +226,26 @@ pub mod __private {
     pub fn run<O: crate::Outcome>(entry: fn() -> O) {
         crate::install_panic_hook();
         entry().finish();
+    }
+
+    /// One request, start to end: the handler's answer, sent; a handler
+    /// that fails, or a response that cannot be sent, ends the process
+    /// with the reason (the node answers 500 or cuts the connection).
+    #[cfg(feature = "http")]
+    pub fn serve<R: crate::http::IntoResponse>(
+        request: bindings::wasi::http::types::IncomingRequest,
+        out: bindings::wasi::http::types::ResponseOutparam,
+        handler: fn(crate::http::Request) -> R,
+    ) {
+        crate::install_panic_hook();
+        let (head, body) = crate::sys::http::take_request(request);
+        let head_only = head.method == "HEAD";
+        let response = match handler(crate::http::Request::new(head, body)).into_response() {
+            Ok(response) => response,
+            Err(reason) => crate::exit(&crate::one_line(&reason)),
+        };
+        if let Err(error) = response.send(crate::sys::http::Outparam(out), head_only) {
+            crate::exit(&crate::one_line(&error.to_string()));
+        }
     }
 }

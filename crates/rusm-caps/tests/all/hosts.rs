@@ -139,6 +139,37 @@ proptest! {
         prop_assert_eq!(policy.check_resolved(how, addr), exact || rusm_caps::is_global(addr_ip));
     }
 
+    /// A socket lookup (no port): a wildcard or default match hands out an
+    /// answer only if it is public or an address entry names it at some
+    /// port; an exact match hands out every answer, and the connect asks
+    /// again with its port. Under an address-only list, no name is looked
+    /// up at all.
+    #[test]
+    fn a_lookup_hands_out_only_what_a_connect_could_reach(
+        w in written(),
+        answer in ip(),
+        exact in any::<bool>(),
+    ) {
+        let Ok(listed) = w.text.parse::<HostPattern>() else {
+            return Ok(());
+        };
+        let name: HostPattern = if exact { "api.example.com:443" } else { "*.example.com" }
+            .parse()
+            .unwrap();
+        let policy = HostPolicy::new(true, Some(&[name, listed.clone()]));
+        let how = policy.check_lookup("api.example.com").unwrap();
+        prop_assert_eq!(how == NameMatch::Exact, exact);
+        let named_at_some_port = w.names(SocketAddr::new(answer, w.port.unwrap_or(1)));
+        prop_assert_eq!(
+            policy.may_resolve_to(how, answer),
+            exact || !internal(answer) || named_at_some_port,
+            "{} answering {}", w.text, answer
+        );
+        let addresses_only = HostPolicy::new(true, Some(&[listed]));
+        prop_assert!(addresses_only.check_lookup("api.example.com").is_err());
+        prop_assert!(!HostPolicy::new(true, None).may_resolve_to(NameMatch::Wildcard, answer) || !internal(answer));
+    }
+
     /// The public-only default allows an address exactly when it is
     /// outside every special-purpose range written out here again.
     #[test]

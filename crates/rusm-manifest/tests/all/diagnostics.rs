@@ -20,7 +20,7 @@ fn unknown_component_key_names_the_expected_ones() {
     assert_eq!(
         one_error("[components.root]\npth = \"wasm/root.wasm\"\n"),
         "rusm.toml:2:1: error: unknown key `pth` in [components.root] \
-         (expected one of: path, capability, resident)"
+         (expected one of: path, capability, resident, remote)"
     );
 }
 
@@ -30,7 +30,7 @@ fn unknown_keys_everywhere() {
         one_error("store = \"s.redb\"\nmax-procs = 3\n"),
         "rusm.toml:2:1: error: unknown key `max-procs` at the top level (expected one of: \
          store, max-processes, max-message-mb, shutdown-seconds, log, supervisor, \
-         capabilities, components, http, network, observer)"
+         capabilities, components, http, network, observer, cluster)"
     );
     assert_eq!(
         one_error("[log]\nlevel = \"info\"\n  format = \"json\"\n"),
@@ -58,7 +58,7 @@ fn unknown_keys_everywhere() {
     assert_eq!(
         one_error("[components.\"a.b\"]\nfile = \"x\"\n"),
         "rusm.toml:2:1: error: unknown key `file` in [components.\"a.b\"] \
-         (expected one of: path, capability, resident)"
+         (expected one of: path, capability, resident, remote)"
     );
 }
 
@@ -293,7 +293,7 @@ capability = "admn"
              allow-process-control, allow-spawn, allow-storage, max-processes, mailbox-capacity, \
              allow-global-names, max-queued-mb, max-open-files)",
             "rusm.toml:9:13: error: each entry of `env` must be a string, not an integer",
-            "rusm.toml:12:1: error: unknown key `pth` in [components.root] (expected one of: path, capability, resident)",
+            "rusm.toml:12:1: error: unknown key `pth` in [components.root] (expected one of: path, capability, resident, remote)",
             "rusm.toml:13:12: error: `resident` must be a boolean, not a string",
             // Warnings come along with the errors.
             "rusm.toml:14:14: warning: unknown profile `admn`: the component runs as `sandboxed`",

@@ -114,3 +114,84 @@ fn a_route_to_an_undeclared_component_and_a_missing_listen() {
         ]
     );
 }
+
+/// A route to a component that cannot serve it: an HTTP route needs a
+/// `wasi:http/incoming-handler` component, a WebSocket route a `run`
+/// entry. Read from the files' exports, text or binary.
+#[test]
+fn a_route_to_a_component_that_cannot_serve_it() {
+    const FIXTURES: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../rusm-wasm/tests/all/fixtures"
+    );
+    let fixture = |name: &str| {
+        std::fs::read_to_string(format!("{FIXTURES}/{name}")).expect("a rusm-wasm fixture")
+    };
+    let app = App::new();
+    let path = app.manifest(
+        r#"[components.actor]
+path = "actor.wat"
+[components.command]
+path = "command.wasm"
+[components.handler]
+path = "handler.wat"
+[components.module]
+path = "module.wat"
+[components.empty]
+path = "empty.wat"
+
+[http]
+listen = "127.0.0.1:8080"
+
+[[http.route]]
+path = "/actor"
+component = "actor"
+[[http.route]]
+path = "/command"
+component = "command"
+[[http.route]]
+path = "/handler"
+component = "handler"
+[[http.route]]
+path = "/ws/handler"
+component = "handler"
+websocket = true
+[[http.route]]
+path = "/ws/module"
+component = "module"
+websocket = true
+[[http.route]]
+path = "/ws/empty"
+component = "empty"
+websocket = true
+[[http.route]]
+path = "/ws/actor"
+component = "actor"
+websocket = true
+"#,
+    );
+    app.file("actor.wat", &fixture("actor.component.wat"));
+    let command = wat::parse_str(fixture("command.component.wat")).expect("a component");
+    std::fs::write(app.path("command.wasm"), command).expect("write");
+    app.file("handler.wat", &fixture("handler.component.wat"));
+    app.file("module.wat", "(module (func (export \"run\")))");
+    app.file("empty.wat", ";; nothing to run\n(module)");
+    assert_eq!(
+        lines(&check(&path), &path),
+        [
+            "rusm.toml:17:13: error: `actor` cannot serve HTTP: it is a component exporting \
+             `run`, and an HTTP handler must be a component exporting \
+             `wasi:http/incoming-handler` (the `wasi:http/proxy` world)",
+            "rusm.toml:20:13: error: `command` cannot serve HTTP: it is a component exporting \
+             `wasi:cli/run`, and an HTTP handler must be a component exporting \
+             `wasi:http/incoming-handler` (the `wasi:http/proxy` world)",
+            "rusm.toml:26:13: error: `handler` cannot be a WebSocket connection process: it is \
+             a component exporting `wasi:http/incoming-handler`, and a connection process \
+             needs a `run` entry (a core module's `run` or `_start`, a component's `run` or \
+             `wasi:cli/run`)",
+            "rusm.toml:34:13: error: `empty` cannot be a WebSocket connection process: it is \
+             a core module with no entry point, and a connection process needs a `run` entry \
+             (a core module's `run` or `_start`, a component's `run` or `wasi:cli/run`)",
+        ]
+    );
+}

@@ -416,7 +416,7 @@ fn the_file_is_named_as_given() {
     assert_eq!(
         here[0].to_string(),
         "rusm.toml:2:1: error: unknown key `pth` in [components.root] \
-         (expected one of: path, capability, resident)"
+         (expected one of: path, capability, resident, remote)"
     );
     let nested = nested.expect_err("bad level");
     assert_eq!(

@@ -2,6 +2,7 @@
 //! One binary, one module per topic.
 
 mod check;
+mod cluster;
 mod diagnostics;
 mod http;
 mod load;

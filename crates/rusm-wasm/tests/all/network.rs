@@ -162,6 +162,204 @@ async fn trusted_reaches_loopback() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ipv4_mapped_address_is_refused_by_wasmtime_before_the_check() {
+    // wasmtime-wasi refuses an IPv4-mapped destination on a socket itself
+    // (`invalid-argument`), before the address check runs: even where
+    // 127.0.0.1 is allowed, and with no deny line, since the checker never
+    // saw it. (Over HTTP the node judges it by its embedded address.)
+    let (_l, addr) = listener("127.0.0.1");
+    let mapped = SocketAddr::new(
+        IpAddr::V6(std::net::Ipv4Addr::LOCALHOST.to_ipv6_mapped()),
+        addr.port(),
+    );
+    for (name, caps) in [
+        ("sock-mapped-trusted", Capabilities::trusted()),
+        ("sock-mapped-listed", hosts(&["127.0.0.1"])),
+        ("sock-mapped-default", Capabilities::network_client()),
+    ] {
+        assert_eq!(
+            connect(name, mapped, caps).await.to_string(),
+            "crashed: start-connect: invalid-argument",
+            "{name}"
+        );
+        assert_no_deny_line(name);
+    }
+}
+
+// ---------------------------------------------------------------------
+// Names on the socket path: `fixtures/lookup-connect.component.wat` looks
+// a name up through `wasi:sockets/ip-name-lookup` (answered by the node)
+// and connects to the first address it gets. `localhost` and names under
+// `.localhost` are loopback by the node's own rule (RFC 6761), so these
+// run the same on every machine.
+
+/// Looks `host` up and connects to its first address at `port`, as a
+/// process named `name` under `caps`.
+async fn lookup_connect(name: &str, host: &str, port: u16, caps: Capabilities) -> ExitReason {
+    warn_lines();
+    let h = harness();
+    let wat = fixture("lookup-connect.component.wat")
+        .replace("{{NAME_LEN}}", &host.len().to_string())
+        .replace("{{NAME}}", host)
+        .replace("{{PORT}}", &port.to_string());
+    let guest = h.load(name, &wat);
+    h.run(&guest, caps).await
+}
+
+/// Asserts that a `rusm deny` line of process `name` ends with `tail`.
+fn assert_deny_line(name: &str, tail: &str) {
+    let lines = warn_lines();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with(&format!("rusm deny {name}#")) && l.ends_with(tail)),
+        "no deny line for {name} ending `{tail}` in {lines:#?}"
+    );
+}
+
+fn assert_no_deny_line(name: &str) {
+    let lines = warn_lines();
+    let prefix = format!("rusm deny {name}#");
+    assert!(
+        !lines.iter().any(|l| l.starts_with(&prefix)),
+        "a deny line for {name} in {lines:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listed_name_is_looked_up_and_reached_over_a_socket() {
+    let (_l, addr) = listener("127.0.0.1");
+    let port = addr.port();
+    // Listed exactly: looked up by the node, and the connect to what it
+    // resolved to is allowed as the name's, loopback included.
+    for (name, host) in [("look-listed", "localhost"), ("look-sub", "api.localhost")] {
+        let caps = hosts(&[&format!("{host}:{port}")]);
+        assert_eq!(
+            lookup_connect(name, host, port, caps).await,
+            ExitReason::Normal,
+            "{name}"
+        );
+        assert_no_deny_line(name);
+    }
+    // Any case, and a trailing dot, are the same name.
+    let caps = hosts(&[&format!("api.localhost:{port}")]);
+    assert_eq!(
+        lookup_connect("look-case", "API.LocalHost.", port, caps).await,
+        ExitReason::Normal
+    );
+    // `trusted` looks anything up and reaches loopback.
+    assert_eq!(
+        lookup_connect("look-trusted", "localhost", port, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_name_is_reached_only_at_its_ports() {
+    // The lookup is allowed (the name is listed at another port), the
+    // connect to the address it gave is not: the connect asks again with
+    // its port.
+    let (_l, addr) = listener("127.0.0.1");
+    let other = addr.port().wrapping_add(1).max(1);
+    let caps = hosts(&[&format!("localhost:{other}")]);
+    // wasmtime-wasi runs the address check as part of the connect, so the
+    // refusal comes from `start-connect` or from `finish-connect`.
+    let reason = lookup_connect("look-port", "localhost", addr.port(), caps)
+        .await
+        .to_string();
+    assert!(
+        reason == "crashed: start-connect: access-denied"
+            || reason == "crashed: finish-connect: access-denied",
+        "{reason}"
+    );
+    assert_deny_line("look-port", &format!(" connect {addr}"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unlisted_name_is_refused_before_it_is_looked_up() {
+    let (_l, addr) = listener("127.0.0.1");
+    let caps = || hosts(&["api.example.com:443", "10.0.0.0/8"]);
+    for (name, host) in [
+        ("look-unlisted", "localhost"),
+        ("look-unlisted-sub", "db.localhost"),
+    ] {
+        assert_eq!(
+            lookup_connect(name, host, addr.port(), caps())
+                .await
+                .to_string(),
+            "crashed: resolve-addresses: access-denied",
+            "{name}"
+        );
+        assert_deny_line(name, &format!(" lookup {host}"));
+    }
+    // A number written as a host is never guessed at, even under `*`.
+    for caps in [caps(), Capabilities::trusted()] {
+        assert_eq!(
+            lookup_connect("look-numeric", "2130706433", addr.port(), caps)
+                .await
+                .to_string(),
+            "crashed: resolve-addresses: access-denied"
+        );
+        assert_deny_line("look-numeric", " lookup 2130706433");
+    }
+    // Without allow-network, the same refusal.
+    assert_eq!(
+        lookup_connect(
+            "look-sandboxed",
+            "localhost",
+            addr.port(),
+            Capabilities::sandboxed()
+        )
+        .await
+        .to_string(),
+        "crashed: resolve-addresses: access-denied"
+    );
+    assert_deny_line("look-sandboxed", " lookup localhost");
+    // Text that is no host name is an invalid argument, as wasmtime-wasi
+    // has it.
+    assert_eq!(
+        lookup_connect("look-invalid", "a b", addr.port(), Capabilities::trusted())
+            .await
+            .to_string(),
+        "crashed: resolve-addresses: invalid-argument"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wildcard_name_resolving_to_loopback_is_refused() {
+    // DNS rebinding on the socket path: a name allowed only by `*.suffix`
+    // (or by the public-only default) that resolves to an internal address
+    // gets none of it; each answer held back is a deny line.
+    let (_l, addr) = listener("127.0.0.1");
+    let port = addr.port();
+    for (name, host, caps) in [
+        ("look-wild", "api.localhost", hosts(&["*.localhost"])),
+        ("look-default", "localhost", Capabilities::network_client()),
+        (
+            "look-default-sub",
+            "api.localhost",
+            Capabilities::network_client(),
+        ),
+    ] {
+        assert_eq!(
+            lookup_connect(name, host, port, caps).await.to_string(),
+            "crashed: resolve-next-address: access-denied",
+            "{name}"
+        );
+        assert_deny_line(name, &format!(" lookup {host} -> 127.0.0.1"));
+        assert_deny_line(name, &format!(" lookup {host} -> ::1"));
+    }
+    // An answer that is listed itself is handed out (and only it): the
+    // wildcard name reaches the listed address.
+    let caps = hosts(&["*.localhost", &format!("127.0.0.1:{port}")]);
+    assert_eq!(
+        lookup_connect("look-wild-listed", "api.localhost", port, caps).await,
+        ExitReason::Normal
+    );
+    assert_deny_line("look-wild-listed", " lookup api.localhost -> ::1");
+}
+
 // ---------------------------------------------------------------------
 // The HTTP path: `fixtures/http-get.component.wat` through
 // `wasi:http/outgoing-handler`, against a local hyper server.
@@ -178,6 +376,48 @@ pub(crate) mod server {
     use http_body_util::Full;
     use hyper::service::service_fn;
     use hyper_util::rt::TokioIo;
+
+    /// Arrival times of the requests a recording server answered.
+    pub(crate) type Arrivals = Arc<std::sync::Mutex<Vec<std::time::Instant>>>;
+
+    /// A plain HTTP server like [`start`]'s that records when each request
+    /// arrived.
+    pub(crate) async fn start_recording(ip: &str) -> (SocketAddr, Arrivals) {
+        let (addr, arrivals, _) = start_counting(ip).await;
+        (addr, arrivals)
+    }
+
+    /// The same, also counting the connections it accepted.
+    pub(crate) async fn start_counting(
+        ip: &str,
+    ) -> (SocketAddr, Arrivals, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let arrivals = Arrivals::default();
+        let seen = arrivals.clone();
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let accepted = connections.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let seen = seen.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |_req| {
+                        seen.lock().unwrap().push(std::time::Instant::now());
+                        async {
+                            Ok::<_, Infallible>(hyper::Response::new(Full::new(
+                                Bytes::from_static(b"hello"),
+                            )))
+                        }
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        (addr, arrivals, connections)
+    }
 
     /// Serves until dropped (the task ends with the runtime).
     pub(crate) async fn start(ip: &str, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
@@ -221,6 +461,20 @@ pub(crate) fn http_get(https: bool, authority: &str, count: u32) -> String {
 
 /// The same, each response held unread for `hold_ms` before it is dropped.
 fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> String {
+    http_get_with(https, authority, count, hold_ms, false, None)
+}
+
+/// The fixture in any of its modes (`overlap`: two requests, the second
+/// sent while the first's response is held for `hold_ms`; `read`: one
+/// request whose body is read, with this between-bytes timeout in ms).
+fn http_get_with(
+    https: bool,
+    authority: &str,
+    count: u32,
+    hold_ms: u64,
+    overlap: bool,
+    read: Option<u64>,
+) -> String {
     let path = "/hello";
     fixture("http-get.component.wat")
         .replace("{{SCHEME}}", if https { "1" } else { "0" })
@@ -229,6 +483,9 @@ fn http_get_held(https: bool, authority: &str, count: u32, hold_ms: u64) -> Stri
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", &hold_ms.to_string())
+        .replace("{{OVERLAP}}", if overlap { "1" } else { "0" })
+        .replace("{{READ}}", if read.is_some() { "1" } else { "0" })
+        .replace("{{BETWEEN_MS}}", &read.unwrap_or(0).to_string())
         .replace("{{COUNT}}", &count.to_string())
 }
 
@@ -453,6 +710,206 @@ async fn a_dropped_response_gives_its_request_slot_back() {
     let guest = h.load("http-slots", &http_get(false, &addr.to_string(), 5));
     let caps = hosts(&[&addr.to_string()]);
     assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_the_cap_waits_until_a_response_is_dropped() {
+    // The guest sends A, holds A's response for HOLD, and sends B in that
+    // time. With one request in flight at most, B may start only once A's
+    // response is dropped: the server sees it at least HOLD after A. With
+    // two, B goes out at once (the control: the wait is the cap's).
+    const HOLD_MS: u64 = 1000;
+    for (cap, waits) in [(1, true), (2, false)] {
+        let (addr, arrivals) = server::start_recording("127.0.0.1").await;
+        let h = crate::harness_with(
+            RuntimeOptions {
+                outbound: OutboundOptions {
+                    max_concurrent_requests: cap,
+                    ..OutboundOptions::default()
+                },
+                ..RuntimeOptions::default()
+            },
+            NodeConfig::default(),
+        );
+        let name = format!("http-cap{cap}");
+        let guest = h.load(
+            &name,
+            &http_get_with(false, &addr.to_string(), 1, HOLD_MS, true, None),
+        );
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        let seen = arrivals.lock().unwrap().clone();
+        assert_eq!(seen.len(), 2, "{name}: {seen:?}");
+        let gap = seen[1] - seen[0];
+        if waits {
+            assert!(
+                gap >= std::time::Duration::from_millis(HOLD_MS),
+                "{name}: B started {gap:?} after A, while A's response was held"
+            );
+        } else {
+            assert!(
+                gap < std::time::Duration::from_millis(HOLD_MS * 9 / 10),
+                "{name}: B waited {gap:?} under a cap it did not reach"
+            );
+        }
+    }
+}
+
+/// The fixture reading one response's body, with a between-bytes timeout
+/// of `between_ms` (0: none), holding a failed stream for `hold_ms`.
+fn http_read(authority: &str, between_ms: u64, hold_ms: u64) -> String {
+    http_get_with(false, authority, 1, hold_ms, false, Some(between_ms))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_body_ends_at_the_between_bytes_timeout() {
+    // A server that sends the head and 5 bytes of a 1000-byte body, then
+    // nothing. The guest asked for a 300 ms between-bytes timeout: its read
+    // fails with `connection-read-timeout` (case 9), and the node closes
+    // the connection then, while the guest still holds the failed stream
+    // (for 1.5 s): the server sees its end of the connection close well
+    // before the guest exits.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    const BETWEEN_MS: u64 = 300;
+    const HOLD_MS: u64 = 1500;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Ok((mut stream, _)) = listener.accept() else {
+            return;
+        };
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let head = "HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\nhello";
+        if stream.write_all(head.as_bytes()).is_err() {
+            return;
+        }
+        let stalled = Instant::now();
+        // Blocks until the node closes the connection.
+        let n = stream.read(&mut buf).unwrap_or(0);
+        let _ = tx.send((stalled, Instant::now(), n));
+    });
+    let h = harness();
+    let guest = h.load(
+        "http-stall",
+        &http_read(&addr.to_string(), BETWEEN_MS, HOLD_MS),
+    );
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await.to_string(), "crashed: read 9");
+    let exited = Instant::now();
+    let (stalled, closed, n) = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the node never closed the stalled connection");
+    assert_eq!(n, 0, "the node sent more on the connection");
+    assert!(
+        closed - stalled >= Duration::from_millis(BETWEEN_MS),
+        "closed {:?} into the stall, before the timeout",
+        closed - stalled
+    );
+    assert!(
+        exited - closed >= Duration::from_millis(HOLD_MS / 2),
+        "the connection closed only {:?} before the guest exited: the node held it for the guest",
+        exited - closed
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_keeps_coming_is_read_to_its_end_under_a_between_bytes_timeout() {
+    let addr = server::start("127.0.0.1", None).await;
+    let h = harness();
+    let guest = h.load("http-read", &http_read(&addr.to_string(), 300, 0));
+    let caps = hosts(&[&addr.to_string()]);
+    assert_eq!(h.run(&guest, caps).await, ExitReason::Normal);
+}
+
+fn pooled(max_idle_connections: usize) -> crate::Harness {
+    crate::harness_with(
+        RuntimeOptions {
+            outbound: OutboundOptions {
+                max_idle_connections,
+                ..OutboundOptions::default()
+            },
+            ..RuntimeOptions::default()
+        },
+        NodeConfig::default(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sequential_requests_reuse_one_connection() {
+    use std::sync::atomic::Ordering;
+    // Five GETs, each response dropped unread (its 5-byte rest is read by
+    // the node): one connection. With no idle connections kept, five.
+    for (max_idle, want) in [(64, 1), (0, 5)] {
+        let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+        let h = pooled(max_idle);
+        let name = format!("http-pool{max_idle}");
+        let guest = h.load(&name, &http_get(false, &addr.to_string(), 5));
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        assert_eq!(arrivals.lock().unwrap().len(), 5, "{name}");
+        assert_eq!(connections.load(Ordering::SeqCst), want, "{name}");
+    }
+    // A body read to its end leaves its connection for the next request
+    // too, from another process: one connection for both.
+    let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+    let h = pooled(64);
+    for name in ["http-read-a", "http-read-b"] {
+        let guest = h.load(name, &http_read(&addr.to_string(), 0, 0));
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+    }
+    assert_eq!(arrivals.lock().unwrap().len(), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pooled_connection_serves_only_requests_the_checker_allows() {
+    use std::sync::atomic::Ordering;
+    // A trusted process leaves a connection to 127.0.0.1 in the pool; a
+    // process under the public-only default asking for the same place is
+    // still refused (the checker runs before the pool is asked), and its
+    // request never reaches the server; a trusted one after it reuses the
+    // connection.
+    let (addr, arrivals, connections) = server::start_counting("127.0.0.1").await;
+    let h = pooled(64);
+    let guest = h.load("pool-first", &http_get(false, &addr.to_string(), 1));
+    assert_eq!(
+        h.run(&guest, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+
+    warn_lines();
+    // The same code (the runtime loads it once, under its first name),
+    // spawned under another name.
+    let pid =
+        h.rt.spawn(
+            &guest,
+            rusm_wasm::WasmSpawn {
+                name: "pool-denied".into(),
+                args: vec![],
+                caps: Capabilities::network_client().into(),
+                parent: rusm_core::Pid::NODE,
+                options: rusm_core::SpawnOptions::new(),
+            },
+        )
+        .expect("spawn");
+    assert_eq!(h.reason(pid).await.to_string(), "crashed: error 15");
+    assert_deny_line("pool-denied", &format!(" connect {addr}"));
+    assert_eq!(
+        arrivals.lock().unwrap().len(),
+        1,
+        "the refused request was sent"
+    );
+
+    assert_eq!(
+        h.run(&guest, Capabilities::trusted()).await,
+        ExitReason::Normal
+    );
+    assert_eq!(arrivals.lock().unwrap().len(), 2);
+    assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -37,7 +37,7 @@ const READ_FINDINGS: &[(usize, usize, &str, &str)] = &[
         11,
         1,
         "error",
-        "unknown key `pth` in [components.root] (expected one of: path, capability, resident)",
+        "unknown key `pth` in [components.root] (expected one of: path, capability, resident, remote)",
     ),
     (
         12,

@@ -11,6 +11,7 @@
 //! far, instead of hanging the suite.
 
 mod caps;
+mod cluster;
 mod diagnostics;
 mod example;
 mod hostile;
@@ -21,6 +22,8 @@ mod reload;
 mod residents;
 mod run;
 mod serve;
+mod serve_input;
+mod serve_ws;
 mod signals;
 
 use std::io::{BufRead, BufReader, Read};

@@ -41,6 +41,9 @@ fn http_get(authority: &str) -> String {
         .replace("{{PATH_LEN}}", &path.len().to_string())
         .replace("{{PATH}}", path)
         .replace("{{HOLD_MS}}", "0")
+        .replace("{{OVERLAP}}", "0")
+        .replace("{{READ}}", "0")
+        .replace("{{BETWEEN_MS}}", "0")
         .replace("{{COUNT}}", "1")
 }
 

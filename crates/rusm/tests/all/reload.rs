@@ -285,3 +285,96 @@ resident = true
     );
     assert!(!out.stderr.contains("gave up"), "{}", out.show());
 }
+
+/// The served handler, version `v`: its default answer is `v000<v>\n`
+/// instead of `hello\n` (same length, so the component is otherwise the
+/// same bytes).
+fn handler(v: u32) -> String {
+    let text = format!("v{v:04}\\0a");
+    crate::serve::HANDLER.replace(
+        r#"(i32.const 64) "hello\0a""#,
+        &format!(r#"(i32.const 64) "{text}""#),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_reloads_under_http_load_fail_no_request() {
+    use std::sync::{Arc, Mutex};
+    let app = crate::serve::app(
+        "[[http.route]]\npath = \"/*\"\ncomponent = \"handler\"\n",
+        "",
+    );
+    app.write("handler.wat", &handler(1));
+    assert!(handler(1).contains("v0001"), "the fixture's answer moved");
+    let (running, addr) = crate::serve::serve(&app);
+    // Four clients, each sending one request after another until told to
+    // stop: what each saw, in order.
+    let seen: Arc<Mutex<Vec<Vec<(u16, String)>>>> = Arc::new(Mutex::new(vec![Vec::new(); 4]));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut clients = Vec::new();
+    for c in 0..4 {
+        let (seen, stop) = (seen.clone(), stop.clone());
+        clients.push(tokio::spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = crate::serve::get(addr, "/x/any").await;
+                seen.lock().unwrap()[c].push((r.status, r.body));
+            }
+        }));
+    }
+    let answered = |v: u32| {
+        let want = format!("v{v:04}\n");
+        seen.lock()
+            .unwrap()
+            .iter()
+            .flatten()
+            .any(|(_, b)| *b == want)
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !answered(1) {
+        assert!(Instant::now() < deadline, "no answer from v1");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let mut slowest = Duration::ZERO;
+    for v in 2..=11 {
+        app.write("handler.wat", &handler(v));
+        let start = Instant::now();
+        running.signal(libc::SIGHUP);
+        while !answered(v) {
+            assert!(
+                start.elapsed() < NEW_CODE_WITHIN,
+                "v{v} did not answer within {NEW_CODE_WITHIN:?} of SIGHUP"
+            );
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        slowest = slowest.max(start.elapsed());
+        // Some traffic on each version before the next.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for c in clients {
+        c.await.expect("a client");
+    }
+    let out = crate::serve::stop(running);
+    out.assert_code(0);
+    let seen = seen.lock().unwrap();
+    let total: usize = seen.iter().map(Vec::len).sum();
+    for (c, replies) in seen.iter().enumerate() {
+        let mut last = 0;
+        for (status, body) in replies {
+            assert_eq!(*status, 200, "client {c}: a failed request ({body:?})");
+            let v: u32 = body
+                .strip_prefix('v')
+                .and_then(|b| b.trim_end().parse().ok())
+                .unwrap_or_else(|| panic!("client {c}: not a version: {body:?}"));
+            assert!(v >= last, "client {c}: v{v} answered after v{last}");
+            last = v;
+        }
+    }
+    let reloads = out
+        .stderr_lines()
+        .iter()
+        .filter(|l| l.starts_with("rusm reload handler ") && l.contains(" -> "))
+        .count();
+    assert_eq!(reloads, 10, "one reload line per change:\n{}", out.show());
+    eprintln!("{total} requests, none failed; slowest first answer from new code: {slowest:?}");
+}

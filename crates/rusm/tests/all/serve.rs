@@ -16,7 +16,8 @@ use hyper_util::rt::TokioIo;
 
 use crate::{App, Running, guest};
 
-const HANDLER: &str = include_str!("../../../rusm-wasm/tests/all/fixtures/handler.component.wat");
+pub(crate) const HANDLER: &str =
+    include_str!("../../../rusm-wasm/tests/all/fixtures/handler.component.wat");
 
 /// A resident that answers every message with `count N` (N from 1), sent
 /// to the pid in the message's first 8 bytes.
@@ -46,7 +47,7 @@ const COUNTER: &str = r#"
 
 /// An app serving the handler on a free port, with `http` appended to its
 /// `[http]` table and `extra` to the manifest.
-fn app(http: &str, extra: &str) -> App {
+pub(crate) fn app(http: &str, extra: &str) -> App {
     let app = App::new();
     app.write(
         "rusm.toml",
@@ -73,7 +74,7 @@ listen = "127.0.0.1:0"
 }
 
 /// Start the node and wait for its listener; returns its address.
-fn serve(app: &App) -> (Running, SocketAddr) {
+pub(crate) fn serve(app: &App) -> (Running, SocketAddr) {
     let mut running = app.start(&["run"]);
     running.wait_for_line("the listener", |l| l.starts_with("rusm http listening on "));
     let stderr = running.stderr_now();
@@ -88,14 +89,14 @@ fn serve(app: &App) -> (Running, SocketAddr) {
 
 /// What a request got.
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    headers: hyper::HeaderMap,
-    body: String,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) headers: hyper::HeaderMap,
+    pub(crate) body: String,
 }
 
 /// One request on a new connection, with a hyper client.
-async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Reply {
+pub(crate) async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> Reply {
     let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -123,12 +124,12 @@ async fn request(addr: SocketAddr, method: &str, path: &str, body: Vec<u8>) -> R
     }
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Reply {
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Reply {
     request(addr, "GET", path, Vec::new()).await
 }
 
 /// Send a raw request and read until the server closes or `within` passes.
-fn raw(addr: SocketAddr, bytes: &[u8], within: Duration) -> String {
+pub(crate) fn raw(addr: SocketAddr, bytes: &[u8], within: Duration) -> String {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(within)).expect("a timeout");
     s.write_all(bytes).expect("write");
@@ -137,7 +138,7 @@ fn raw(addr: SocketAddr, bytes: &[u8], within: Duration) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-fn stop(running: Running) -> crate::Output {
+pub(crate) fn stop(running: Running) -> crate::Output {
     running.signal(libc::SIGTERM);
     running.finish(Duration::from_secs(20))
 }

@@ -16,6 +16,7 @@ use crate::process::Pid;
 /// The generated bindings. Public (through `__private`) because the
 /// `run` export is generated in the guest's own crate by [`crate::main!`],
 /// which names the `Guest` trait and the `export!` macro from here.
+#[cfg(not(feature = "http"))]
 pub mod bindings {
     wit_bindgen::generate!({
         // The runtime's copy of the contract (identical to shared/spec's):
@@ -26,6 +27,23 @@ pub mod bindings {
         // reachable from there, at a path `main!` can spell with `$crate`.
         pub_export_macro: true,
         export_macro_name: "export_actor",
+        default_bindings_module: "rusm_guest::__private::bindings",
+    });
+}
+
+/// With the `http` feature: the world `http-actor` (`process` and `kv`
+/// plus `include wasi:http/proxy`), whose export is
+/// `wasi:http/incoming-handler` instead of `run`; `http_main!` exports it.
+/// The wasi:http WIT comes from the same folder's `deps/`.
+#[cfg(feature = "http")]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../crates/rusm-wasm/wit",
+        world: "http-actor",
+        pub_export_macro: true,
+        export_macro_name: "export_http_actor",
+        // wasi:io, wasi:clocks, wasi:http ...: bound here too, nowhere else.
+        generate_all,
         default_bindings_module: "rusm_guest::__private::bindings",
     });
 }

@@ -5,7 +5,8 @@
 //!   with pointers, lengths and negative error codes.
 //! - `component`: a component of the `rusm:runtime@0.1.0` world `actor`,
 //!   calling the wit-bindgen bindings of `rusm.wit` with lists, strings,
-//!   options and `result<_, error>`.
+//!   options and `result<_, error>`; with the `http` feature, of the world
+//!   `http-actor` instead, and `http` wraps its `wasi:http` half.
 //!
 //! The component backend is chosen by the `component` feature, or by the
 //! target itself on wasm32-wasip2 (`target_env = "p2"`), where the linker
@@ -28,6 +29,10 @@ mod component;
 pub(crate) use component::*;
 #[cfg(any(feature = "component", target_env = "p2"))]
 pub use component::bindings;
+// HTTP exists only in the component shape (preview 1 has no HTTP), so its
+// glue is a part of the component backend, behind the `http` feature.
+#[cfg(feature = "http")]
+pub(crate) mod http;
 
 use crate::error::Result;
 use crate::message::Message;

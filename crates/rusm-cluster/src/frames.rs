@@ -1,0 +1,79 @@
+//! Ordered traffic between two nodes: each node writes to each peer on one
+//! QUIC unidirectional stream of its connection, so whatever one node sends
+//! another arrives in the order it was sent (what the contract promises
+//! between one sender and one receiver, and more). A frame is a
+//! little-endian `u32` length and that many bytes; what they mean is the
+//! caller's ([`Inbound`]).
+//!
+//! Under load the writer takes every frame queued at that moment and hands
+//! them to QUIC in one call, so many small messages share packets instead
+//! of one write each.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+/// Receives every frame a peer sent, with the peer's node name. Called on
+/// the connection's reading task: it should hand the frame on, not work on
+/// it (QUIC's flow control holds the peer back while it runs).
+pub type Inbound = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
+
+/// The largest frame accepted from a peer: a peer is a certified node, but
+/// a bug on its side must not make this one allocate without end.
+pub(crate) const MAX_FRAME: usize = 256 << 20;
+/// Frames handed to QUIC in one write, at most.
+const BATCH: usize = 256;
+
+/// Writes the frames queued for one peer on a stream of `conn`, until the
+/// queue closes (the connection was replaced or the node leaves) or the
+/// connection fails. Frames queued when it fails are lost: delivery is at
+/// most once.
+pub(crate) async fn write(conn: quinn::Connection, mut queue: mpsc::Receiver<Bytes>) {
+    let Ok(mut stream) = conn.open_uni().await else {
+        return;
+    };
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * BATCH);
+    while let Some(first) = queue.recv().await {
+        let mut next = Some(first);
+        while let Some(frame) = next {
+            let Ok(len) = u32::try_from(frame.len()) else {
+                // Refused by `Cluster::send` already; never on the wire.
+                break;
+            };
+            chunks.push(Bytes::copy_from_slice(&len.to_le_bytes()));
+            chunks.push(frame);
+            next = if chunks.len() < 2 * BATCH {
+                queue.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        if stream.write_all_chunks(&mut chunks).await.is_err() {
+            return;
+        }
+        chunks.clear();
+    }
+    let _ = stream.finish();
+}
+
+/// Reads frames from one of a peer's streams and hands each to `inbound`,
+/// until the stream ends or breaks the framing.
+pub(crate) async fn read(mut stream: quinn::RecvStream, from: String, inbound: Inbound) {
+    loop {
+        let mut len = [0u8; 4];
+        if stream.read_exact(&mut len).await.is_err() {
+            return;
+        }
+        let len = u32::from_le_bytes(len) as usize;
+        if len > MAX_FRAME {
+            tracing::warn!(target: "rusm::cluster", "{from} sent a frame of {len} bytes; stream dropped");
+            return;
+        }
+        let mut frame = vec![0; len];
+        if stream.read_exact(&mut frame).await.is_err() {
+            return;
+        }
+        inbound(&from, Bytes::from(frame));
+    }
+}
