@@ -3,7 +3,9 @@
 # (and per-request ones of http-hello, its load generator included on both
 # sides), RUSM beside raw Wasmtime, counted by callgrind: figures that the noise of
 # a shared host does not move, to read beside the timed ratios of
-# `rusm-bench module-storm` / `component-storm`.
+# `rusm-bench module-storm` / `component-storm`. For `observer-storm` and
+# `observer-ping-pong` the two sides are the observer off and on (per
+# spawn, or per round trip).
 #
 # Each side runs alone (`rusm-bench <storm> --side rusm|raw`) at two sizes;
 # the difference divided by the difference in spawns is the cost of one
@@ -12,7 +14,7 @@
 #
 # Needs valgrind (apt-get install valgrind). Takes a few minutes.
 # SMALL=n LARGE=n change the two sizes (spawns, or requests).
-# Usage: bench/instructions.sh [module-storm] [component-storm] [http-hello]
+# Usage: bench/instructions.sh [module-storm] [component-storm] [http-hello] [observer-storm] [observer-ping-pong]
 # RUSM_BENCH=path/to/rusm-bench measures that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,14 +43,19 @@ scenarios=("$@")
 printf '%-16s %-5s %14s %14s\n' scenario side "instr/spawn" "I1-miss/spawn"
 for scenario in "${scenarios[@]}"; do
     declare -A ir=() i1=()
-    for side in raw rusm; do
+    # The baseline side first, then ours.
+    case $scenario in
+        observer-*) base=off ours=on ;;
+        *) base=raw ours=rusm ;;
+    esac
+    for side in $base $ours; do
         read -r ir_s i1_s < <(totals "$scenario" "$side" "$small")
         read -r ir_l i1_l < <(totals "$scenario" "$side" "$large")
         ir[$side]=$(( (ir_l - ir_s) / (large - small) ))
         i1[$side]=$(( (i1_l - i1_s) / (large - small) ))
         printf '%-16s %-5s %14d %14d\n' "$scenario" "$side" "${ir[$side]}" "${i1[$side]}"
     done
-    awk -v s="$scenario" -v a="${ir[raw]}" -v b="${ir[rusm]}" -v c="${i1[raw]}" -v d="${i1[rusm]}" \
-        'BEGIN { printf "%-16s raw/rusm: instructions %.3f, I1 misses %.3f\n", s, a / b, c / d }'
-    echo "{\"scenario\": \"$scenario\", \"instr_per_spawn\": {\"raw\": ${ir[raw]}, \"rusm\": ${ir[rusm]}}, \"i1_misses_per_spawn\": {\"raw\": ${i1[raw]}, \"rusm\": ${i1[rusm]}}}"
+    awk -v s="$scenario" -v n="$base/$ours" -v a="${ir[$base]}" -v b="${ir[$ours]}" -v c="${i1[$base]}" -v d="${i1[$ours]}" \
+        'BEGIN { printf "%-16s %s: instructions %.3f, I1 misses %.3f\n", s, n, a / b, c / d }'
+    echo "{\"scenario\": \"$scenario\", \"instr_per_spawn\": {\"$base\": ${ir[$base]}, \"$ours\": ${ir[$ours]}}, \"i1_misses_per_spawn\": {\"$base\": ${i1[$base]}, \"$ours\": ${i1[$ours]}}}"
 done

@@ -140,7 +140,7 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, value_enum)]
     side: Option<Side>,
-    /// Spawns in a `--side` run.
+    /// Spawns (or observer-ping-pong round trips) in a `--side` run.
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
@@ -160,6 +160,10 @@ struct Args {
 enum Side {
     Rusm,
     Raw,
+    /// observer-storm, observer-ping-pong: the observer on.
+    On,
+    /// observer-storm, observer-ping-pong: the observer off.
+    Off,
 }
 
 /// What a scenario run is asked for, beyond its name.
@@ -244,6 +248,15 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
         Scenario::KvReads => kv_reads(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::ObserverStorm | Scenario::ObserverPingPong
+            if matches!(opts.side, Some((Side::On | Side::Off, _))) =>
+        {
+            let Some((side, n)) = opts.side else {
+                unreachable!("matched above")
+            };
+            observer::one_side(scenario == Scenario::ObserverStorm, side == Side::On, n).await
+        }
         Scenario::ObserverStorm => observer::storm(quick).await,
         Scenario::ObserverPingPong => observer::ping_pong(quick).await,
         Scenario::DevReloadHttp => {
@@ -524,6 +537,7 @@ async fn http_hello_side(side: Side, n: u64) -> anyhow::Result<Report> {
     let addr = match side {
         Side::Rusm => server.local_addr(),
         Side::Raw => http::raw_server(&config).await?.0,
+        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
     };
     http::load_count(addr, "/x/hello", 8, 2_000).await?;
     let start = std::time::Instant::now();
@@ -791,6 +805,9 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                     Side::Raw => {
                         raw_storm(2_000, 100).await?;
                         raw_storm(n, 100).await?
+                    }
+                    Side::On | Side::Off => {
+                        anyhow::bail!("--side on|off is for the observer scenarios")
                     }
                 };
                 return Ok(Report::new(name, "processes/s", rate, true).note(format!(

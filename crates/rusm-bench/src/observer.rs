@@ -168,3 +168,43 @@ pub(crate) async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
         ));
     Ok(with_pair_ratios(report, &pairs))
 }
+
+/// One side alone, once (`--side on|off`): `n` processes of the storm or
+/// `n` round trips of the ping-pong, for an instruction-level profiler
+/// (bench/instructions.sh), which the noise of a shared host does not move.
+/// Not a comparison.
+pub(crate) async fn one_side(storm: bool, on: bool, n: u64) -> anyhow::Result<Report> {
+    let (name, unit) = if storm {
+        ("observer-storm", "processes/s")
+    } else {
+        ("observer-ping-pong", "round trips/s")
+    };
+    let rate = if storm {
+        let window = Arc::new(ExitWindow::default());
+        if on {
+            let (node, running) = observed_node(Some(window.clone())).await?;
+            let rate = rusm_spawn_storm_on(n, IN_FLIGHT, node, window).await;
+            drop(running);
+            rate
+        } else {
+            let node = Node::new(NodeConfig {
+                lifecycle: Some(window.clone()),
+                ..NodeConfig::default()
+            });
+            rusm_spawn_storm_on(n, IN_FLIGHT, node, window).await
+        }
+    } else if on {
+        let (node, running) = observed_node(None).await?;
+        let rate = rusm_ping_pong_on(node, n).await.0;
+        drop(running);
+        rate
+    } else {
+        rusm_ping_pong_on(Node::new(NodeConfig::default()), n)
+            .await
+            .0
+    };
+    let side = if on { "on" } else { "off" };
+    Ok(Report::new(name, unit, rate, true).note(format!(
+        "--side {side} alone: {n} (processes or round trips); not a comparison"
+    )))
+}

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::process::{Extra, Process, Watcher};
-use crate::{ExitReason, Node, Pid};
+use crate::{ExitReason, Node, Pid, Usage};
 
 impl Node {
     /// The exit procedure: runs once, when a body's task ends for any
@@ -49,7 +49,12 @@ impl Node {
         if let Some(l) = &inner.config.lifecycle {
             l.exited(pid, process.name.as_deref(), &reason);
             if inner.config.accounting {
-                l.retired(pid, &process.usage(received));
+                // A process that used nothing measurable (most short-lived
+                // ones) adds nothing to any total: no call.
+                let usage = process.usage(received);
+                if usage != Usage::default() {
+                    l.retired(pid, &usage);
+                }
             }
         }
         // Most processes end with no links, monitors or names: keep the

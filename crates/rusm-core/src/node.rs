@@ -32,8 +32,10 @@ pub trait Lifecycle: Send + Sync + 'static {
     /// after its links and monitors were told.
     fn exited(&self, _pid: Pid, _name: Option<&str>, _reason: &ExitReason) {}
     /// What `pid` used in its lifetime, right after [`exited`](Lifecycle::exited).
-    /// Called only on a node with [`NodeConfig::accounting`] on: node-wide
-    /// totals add these up so that they never go back when a process ends.
+    /// Called only on a node with [`NodeConfig::accounting`] on, and only
+    /// for a process that used something (a zero usage adds nothing):
+    /// node-wide totals add these up so that they never go back when a
+    /// process ends.
     fn retired(&self, _pid: Pid, _usage: &Usage) {}
 }
 

@@ -7,7 +7,7 @@
 //! in a sharded map of grants: everything the views show beyond that is
 //! read from the node when someone asks.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use parking_lot::Mutex;
@@ -99,7 +99,12 @@ type Requests = HashMap<(Arc<str>, u16), u64>;
 /// as the lifecycle (or call it from yours), and to the Wasm backend as its
 /// spawn observer ([`Hooks::record_grants`]). Cheap to clone.
 pub struct Hooks {
+    /// Exits by class, but for `normal` (index 0), which is derived (see
+    /// [`Hooks::exits`]): the usual exit then costs the hooks no write.
     pub(crate) exits: [Striped; 6],
+    /// The highest `normal` count reported so far: keeps the derived
+    /// count monotonic (see [`Hooks::exits`]).
+    normal_seen: AtomicU64,
     /// Messages sent by processes that have ended.
     pub(crate) retired_sent: Striped,
     /// CPU milliseconds of processes that have ended.
@@ -119,6 +124,7 @@ impl Hooks {
     pub fn new() -> Arc<Hooks> {
         Arc::new(Hooks {
             exits: std::array::from_fn(|_| Striped::new()),
+            normal_seen: AtomicU64::new(0),
             retired_sent: Striped::new(),
             retired_cpu_ms: Striped::new(),
             grants: Grants {
@@ -224,15 +230,45 @@ impl Hooks {
         u64::try_from(self.cluster_nodes.load(Ordering::Relaxed)).ok()
     }
 
-    /// Processes that ended with a reason of `class`.
+    /// Processes that ended with a reason of `class` (0 for `normal`
+    /// before [`attach`](Hooks::attach)).
+    ///
+    /// `normal` is not counted as exits happen: it is every process that
+    /// was spawned and is no longer live, less the other classes. An exit
+    /// is counted in its class a moment before it leaves the live count,
+    /// so that difference can lag by the exits in flight; the highest
+    /// value reported so far is kept, so the count never goes back (a
+    /// Prometheus counter must not) and catches up once they are done.
     pub fn exits(&self, class: ExitClass) -> u64 {
-        self.exits[class.index()].get()
+        if class != ExitClass::Normal {
+            return self.exits[class.index()].get();
+        }
+        let Some(node) = self.node.get() else {
+            return 0;
+        };
+        // In this order, so that the figure can only lag, never lead: a
+        // spawn enters `live` before it takes its pid, and an exit enters
+        // its class before it leaves `live` (which it leaves with a
+        // release that the acquire load of `live` pairs with).
+        let spawned = node.spawned();
+        let live = node.live();
+        let others: u64 = ExitClass::ALL[1..]
+            .iter()
+            .map(|c| self.exits[c.index()].get())
+            .sum();
+        let normal = spawned.saturating_sub(live).saturating_sub(others);
+        self.normal_seen
+            .fetch_max(normal, Ordering::Relaxed)
+            .max(normal)
     }
 }
 
 impl Lifecycle for Hooks {
     fn exited(&self, pid: Pid, _name: Option<&str>, reason: &ExitReason) {
-        self.exits[ExitClass::of(reason).index()].add(1);
+        // `normal` is derived when read (see `exits`).
+        if !matches!(reason, ExitReason::Normal) {
+            self.exits[ExitClass::of(reason).index()].add(1);
+        }
         if self.grants_len.load(Ordering::Relaxed) != 0 {
             self.forget(pid);
         }

@@ -109,6 +109,31 @@ async fn metrics_parse_and_counters_move_with_spawns_and_crashes() {
         !m.keys().any(|k| k.contains("crasher")),
         "no gauge for processes that are gone"
     );
+
+    // Normal exits (derived from the spawn and live counts, not counted
+    // one by one) show once the processes are gone, and never go back.
+    for _ in 0..5 {
+        let (_, exit) = o
+            .node
+            .spawn_watched(Pid::NODE, SpawnOptions::new(), |_ctx| async {})
+            .unwrap();
+        assert_eq!(exit.await, ExitReason::Normal);
+    }
+    crate::eventually("five normal exits in /metrics", async || {
+        let m = scrape(&get(&o, "/metrics").await.body);
+        assert!(m["rusm_exits_total{reason=normal}"] <= 5.0, "{m:?}");
+        m["rusm_exits_total{reason=normal}"] == 5.0 && m["rusm_spawns_total{}"] == 12.0
+    })
+    .await;
+    o.node.kill(parked[1]).unwrap();
+    crate::eventually("a kill in /metrics", async || {
+        let m = scrape(&get(&o, "/metrics").await.body);
+        m["rusm_exits_total{reason=killed}"] == 1.0
+    })
+    .await;
+    let m = scrape(&get(&o, "/metrics").await.body);
+    assert_eq!(m["rusm_exits_total{reason=normal}"], 5.0);
+    assert_eq!(m["rusm_exits_total{reason=crashed}"], 3.0);
 }
 
 /// With the node's store handed over, its commits and a histogram of the
