@@ -356,6 +356,8 @@ async fn raw_request(
     };
     let mut store = wasmtime::Store::new(pre.engine(), RawState::new(NoOutbound));
     store.epoch_deadline_async_yield_and_update(1);
+    // As RUSM does: a new store's deadline (epoch 0) is already past.
+    store.set_epoch_deadline(1);
     let (tx, rx) = tokio::sync::oneshot::channel();
     let mut http = store.data_mut().http();
     let (Ok(req), Ok(out)) = (

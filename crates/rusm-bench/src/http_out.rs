@@ -156,6 +156,8 @@ pub(crate) async fn raw(
             let data = Raw::new(DefaultHooks);
             let mut store = wasmtime::Store::new(pre.engine(), data);
             store.epoch_deadline_async_yield_and_update(1);
+            // As RUSM does: a new store's deadline (epoch 0) is already past.
+            store.set_epoch_deadline(1);
             let instance = pre.instantiate_async(&mut store).await?;
             let run = instance.get_typed_func::<(), ()>(&mut store, "run")?;
             run.call_async(&mut store, ()).await

@@ -202,6 +202,8 @@ pub async fn raw_component_storm(
         async move {
             let mut store = wasmtime::Store::new(pre.engine(), ());
             store.epoch_deadline_async_yield_and_update(1);
+            // As RUSM does: a new store's deadline (epoch 0) is already past.
+            store.set_epoch_deadline(1);
             let instance = pre
                 .instantiate_async(&mut store)
                 .await
@@ -224,6 +226,8 @@ async fn raw_run<T: Send + 'static, P: wasmtime::WasmParams + Sync>(
 ) {
     let mut store = wasmtime::Store::new(pre.module().engine(), data);
     store.epoch_deadline_async_yield_and_update(1);
+    // As RUSM does: a new store's deadline (epoch 0) is already past.
+    store.set_epoch_deadline(1);
     let instance = pre
         .instantiate_async(&mut store)
         .await

@@ -179,6 +179,10 @@ where
         // would, and count the tick for the process's CPU time. The
         // callback captures nothing: boxing it allocates nothing.
         store.epoch_deadline_callback(on_epoch::<R, S>);
+        // A new store's deadline is epoch 0, already past: without this the
+        // guest would yield at its very first check, a wasted trip through
+        // the scheduler for every process. It gets the rest of this tick.
+        store.set_epoch_deadline(1);
         return match S::run(entry, &mut store).await {
             Err(e) if pooled && pool_exhausted(&e) => {
                 data = store.into_data();
