@@ -264,11 +264,12 @@ if [[ -n $base ]]; then
 fi
 stop_server
 expect_status 0
-# The handler ends by itself once its response is out; but a response with
-# a content-length is never polled to its end by hyper, so rusm-serve does
-# not see it complete, and when curl closes the connection first the
-# still-finishing handler is killed (a known rusm-serve bug, to fix: count
-# a fully sent content-length as the end). Either reason until then.
+# The handler ends by itself once its response is out, but in one
+# clean-clone CI run it ended `killed`: curl closed the connection while
+# the handler was still finishing, and rusm-serve took that for a client
+# going away. Likely cause (not yet confirmed): a content-length body is
+# never polled to its end by hyper, so the response is not seen complete.
+# A known rusm-serve bug, open in issue 14; either reason until it is fixed.
 expect '^rusm exit  calls#[0-9]+ (normal|killed)$'
 expect '^rusm exit  server#[0-9]+ killed$'
 expect '^rusm exit  calls#[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: asked to panic$'
