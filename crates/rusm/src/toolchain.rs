@@ -107,10 +107,13 @@ impl Shape {
 }
 
 enum Source {
-    /// A Cargo package: its manifest and its library's file name.
+    /// A Cargo package: its manifest, its library's file name, and whether
+    /// it depends on the guest library (whose `component` feature selects
+    /// the component shape).
     Rust {
         manifest: PathBuf,
         lib: String,
+        guest_library: bool,
     },
     C(PathBuf),
 }
@@ -118,9 +121,17 @@ enum Source {
 impl Source {
     fn find(app: &Path, name: &str) -> anyhow::Result<Option<Source>> {
         for manifest in [app.join("Cargo.toml"), app.join(name).join("Cargo.toml")] {
-            if manifest.is_file() && package_name(&manifest)?.as_deref() == Some(name) {
+            if !manifest.is_file() {
+                continue;
+            }
+            let package = Package::read(&manifest)?;
+            if package.name.as_deref() == Some(name) {
                 let lib = name.replace('-', "_");
-                return Ok(Some(Source::Rust { manifest, lib }));
+                return Ok(Some(Source::Rust {
+                    manifest,
+                    lib,
+                    guest_library: package.guest_library,
+                }));
             }
         }
         for c in [
@@ -148,12 +159,19 @@ impl Source {
                 .map_err(|e| BuildError::Failed(format!("cannot create {}: {e}", dir.display())))?;
         }
         match (self, shape) {
-            (Source::Rust { manifest, lib }, Shape::Module) => {
+            (Source::Rust { manifest, lib, .. }, Shape::Module) => {
                 let module = build_rust(app, manifest, lib, false)?;
                 write(out, &module)
             }
-            (Source::Rust { manifest, lib }, Shape::Component) => {
-                let module = build_rust(app, manifest, lib, true)?;
+            (
+                Source::Rust {
+                    manifest,
+                    lib,
+                    guest_library,
+                },
+                Shape::Component,
+            ) => {
+                let module = build_rust(app, manifest, lib, *guest_library)?;
                 write(out, &componentize(&module)?)
             }
             (Source::C(file), Shape::Module) => build_c(app, file, out),
@@ -165,19 +183,34 @@ impl Source {
     }
 }
 
-/// `[package] name` of a Cargo manifest, if it has one.
-fn package_name(manifest: &Path) -> anyhow::Result<Option<String>> {
-    let text = std::fs::read_to_string(manifest)
-        .with_context(|| format!("cannot read {}", manifest.display()))?;
-    let doc: toml_edit::DocumentMut = match text.parse() {
-        Ok(d) => d,
-        Err(e) => bail!("{}: {e}", manifest.display()),
-    };
-    Ok(doc
-        .get("package")
-        .and_then(|p| p.get("name"))
-        .and_then(|n| n.as_str())
-        .map(str::to_string))
+/// What `rusm build` reads of a Cargo manifest, in one pass.
+struct Package {
+    /// `[package] name`, if it has one.
+    name: Option<String>,
+    /// Whether `[dependencies]` has `rusm-guest`.
+    guest_library: bool,
+}
+
+impl Package {
+    fn read(manifest: &Path) -> anyhow::Result<Package> {
+        let text = std::fs::read_to_string(manifest)
+            .with_context(|| format!("cannot read {}", manifest.display()))?;
+        let doc: toml_edit::DocumentMut = match text.parse() {
+            Ok(d) => d,
+            Err(e) => bail!("{}: {e}", manifest.display()),
+        };
+        Ok(Package {
+            name: doc
+                .get("package")
+                .and_then(|p| p.get("name"))
+                .and_then(|n| n.as_str())
+                .map(str::to_string),
+            guest_library: doc
+                .get("dependencies")
+                .and_then(|d| d.get("rusm-guest"))
+                .is_some(),
+        })
+    }
 }
 
 /// `program` on `PATH`, if it is there.
@@ -198,20 +231,6 @@ fn rustup_has_wasip1() -> bool {
                     .lines()
                     .any(|l| l.trim() == "wasm32-wasip1")
             })
-}
-
-/// Whether the package at `manifest` depends on the guest library (whose
-/// `component` feature selects the component shape).
-fn uses_guest_library(manifest: &Path) -> bool {
-    let Ok(text) = std::fs::read_to_string(manifest) else {
-        return false;
-    };
-    let Ok(doc) = text.parse::<toml_edit::DocumentMut>() else {
-        return false;
-    };
-    doc.get("dependencies")
-        .and_then(|d| d.get("rusm-guest"))
-        .is_some()
 }
 
 /// Wraps a `wasm32-wasip1` reactor module into a component: its preview-1
@@ -241,12 +260,13 @@ fn write(out: &Path, bytes: &[u8]) -> Result<(), BuildError> {
         .map_err(|e| BuildError::Failed(format!("cannot write {}: {e}", out.display())))
 }
 
-/// Builds the package for `wasm32-wasip1`; returns the module's bytes.
+/// Builds the package for `wasm32-wasip1`, with the guest library's
+/// `component` feature when `component_feature`; returns the module's bytes.
 fn build_rust(
     app: &Path,
     manifest: &Path,
     lib: &str,
-    component: bool,
+    component_feature: bool,
 ) -> Result<Vec<u8>, BuildError> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -306,7 +326,7 @@ fn build_rust(
     // The same target folder for both shapes: cargo keeps each feature
     // set's artifacts apart (and build-std's std is compiled once); only
     // the uplifted `<lib>.wasm` is shared, and it is read right below.
-    if component && uses_guest_library(manifest) {
+    if component_feature {
         cmd.args(["--features", "rusm-guest/component"]);
     }
     cmd.arg("--manifest-path")
