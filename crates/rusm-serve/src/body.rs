@@ -109,6 +109,10 @@ impl Future for OverCap {
 /// A handler's response body on its way to the client. Reaching its end
 /// lets the handler finish by itself; being dropped before (the client
 /// went away, or stopped reading and the connection was closed) kills it.
+/// "Its end" is also the last of a known length: hyper stops polling a
+/// body once it wrote the bytes a `content-length` announced (and never
+/// polls one for `HEAD`, 204 or 304), and drops it, while the handler may
+/// still be finishing its body or doing work after the response.
 /// A request body that goes over the cap after the head went out cannot
 /// be answered 413 any more: the response is cut off instead (an error
 /// frame, which closes the connection) and the handler is killed.
@@ -116,14 +120,36 @@ pub(crate) struct Streamed {
     inner: HyperOutgoingBody,
     in_flight: Option<InFlight>,
     over: OverCap,
+    /// The body's length as the response head fixed it, if it did.
+    length: Option<u64>,
+    sent: u64,
 }
 
 impl Streamed {
-    pub(crate) fn new(inner: HyperOutgoingBody, in_flight: InFlight, over: OverCap) -> Self {
+    /// `length`: the bytes the response head announces (0 for a response
+    /// that has no body on the wire), `None` if it does not say.
+    pub(crate) fn new(
+        inner: HyperOutgoingBody,
+        in_flight: InFlight,
+        over: OverCap,
+        length: Option<u64>,
+    ) -> Self {
         Streamed {
             inner,
             in_flight: Some(in_flight),
             over,
+            length,
+            sent: 0,
+        }
+    }
+}
+
+impl Drop for Streamed {
+    fn drop(&mut self) {
+        if self.length.is_some_and(|n| self.sent >= n)
+            && let Some(in_flight) = self.in_flight.take()
+        {
+            in_flight.completed();
         }
     }
 }
@@ -149,6 +175,11 @@ impl Body for Streamed {
                 Poll::Ready(Some(Ok(_))) => state.frame_sent(),
                 _ => state.frame_taken(),
             }
+        }
+        if let Poll::Ready(Some(Ok(frame))) = &polled
+            && let Some(data) = frame.data_ref()
+        {
+            self.sent += data.len() as u64;
         }
         if let Poll::Ready(None) = polled
             && let Some(in_flight) = self.in_flight.take()

@@ -188,6 +188,7 @@ async fn answer(
         None => None,
     };
 
+    let head = request.method() == http::Method::HEAD;
     let (over_tx, over_rx) = oneshot::channel();
     let mut over_rx = OverCap::new(over_rx);
     let (respond, mut responded) = oneshot::channel();
@@ -225,7 +226,19 @@ async fn answer(
         answered = &mut responded => match answered {
             Ok(Ok(response)) => {
                 let (parts, body) = response.into_parts();
-                Response::from_parts(parts, Streamed::new(body, in_flight, over_rx).boxed_unsync())
+                let length = if head
+                    || parts.status == StatusCode::NO_CONTENT
+                    || parts.status == StatusCode::NOT_MODIFIED
+                {
+                    Some(0)
+                } else {
+                    parts
+                        .headers
+                        .get(header::CONTENT_LENGTH)
+                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                };
+                let body = Streamed::new(body, in_flight, over_rx, length);
+                Response::from_parts(parts, body.boxed_unsync())
             }
             // The handler set an error instead of a response.
             Ok(Err(ErrorCode::HttpRequestBodySize(_))) => {

@@ -318,7 +318,7 @@ async fn ten_reloads_under_http_load_fail_no_request() {
         let (seen, stop) = (seen.clone(), stop.clone());
         clients.push(tokio::spawn(async move {
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let r = crate::serve::get(addr, "/x/any").await;
+                let r = crate::serve::get(addr, "/x/hello").await;
                 seen.lock().unwrap()[c].push((r.status, r.body));
             }
         }));
