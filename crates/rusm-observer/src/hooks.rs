@@ -57,6 +57,9 @@ impl ExitClass {
             ExitReason::FailedToStart(_) => ExitClass::FailedToStart,
             ExitReason::Linked(..) => ExitClass::Linked,
             ExitReason::Shutdown => ExitClass::Shutdown,
+            // Only ever the cause inside a `linked` reason: a process is
+            // not stopped with it directly.
+            ExitReason::NoConnection | ExitReason::NoProc => ExitClass::Killed,
         }
     }
 
