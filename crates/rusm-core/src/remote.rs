@@ -95,6 +95,19 @@ impl Node {
         id != 0 && id != self.node_id()
     }
 
+    /// Charge `bytes` of state the host holds for `pid` (a cluster-wide
+    /// name, say) to its `max_queued`; `Limit` if it does not fit,
+    /// `NoProcess` if it is gone. Never refunded: the charge ends with
+    /// the process.
+    pub fn charge(&self, pid: Pid, bytes: usize) -> Result<(), Error> {
+        let p = self.inner.table.get(pid).ok_or(Error::NoProcess)?;
+        let mut st = p.lock();
+        if !st.alive {
+            return Err(Error::NoProcess);
+        }
+        st.try_charge(bytes, p.max_queued)
+    }
+
     /// A remote process linked itself to `to` (local): link back, or, if
     /// `to` is not alive, answer with an exit signal `noproc`.
     pub fn link_from_remote(&self, from: Pid, to: Pid) {

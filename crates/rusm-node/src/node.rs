@@ -36,6 +36,19 @@ pub struct RusmNode {
     observer_hooks: Option<Arc<Hooks>>,
     /// `[cluster]` membership, once joined; taken by `shutdown` to leave.
     cluster: std::sync::Mutex<Option<rusm_cluster::Cluster>>,
+    /// `[cluster]`: processes across nodes, and this run's creation (the
+    /// node id in every pid is made of it, from boot on).
+    dist: Option<(rusm_cluster::Dist, u64)>,
+}
+
+/// This run's creation: different each time a node starts (the time in
+/// nanoseconds, mixed with the OS process id so that two nodes started in
+/// the same instant differ too).
+fn creation() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ u64::from(std::process::id()).rotate_left(17)
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
@@ -173,6 +186,13 @@ impl RusmNode {
             accounting: hooks.is_some(),
         };
         let node = Node::new(config);
+        // A cluster member's pids carry its node id from the first spawn
+        // (the residents, below) on, before it has joined.
+        let creation = creation();
+        if let Some(c) = manifest.and_then(|m| m.cluster.as_ref()) {
+            node.set_node_id(rusm_cluster::node_id(&c.name, creation))
+                .map_err(|e| NodeError::Cluster(format!("cannot set the node id: {e}")))?;
+        }
         let on_spawn: rusm_wasm::SpawnObserver = match hooks {
             Some(hooks) => {
                 hooks.attach(&node);
@@ -201,6 +221,20 @@ impl RusmNode {
         };
         let runtime = WasmRuntime::new(node.clone(), wasm, options)
             .map_err(|e| NodeError::Engine(format!("{e:#}")))?;
+        let dist = manifest.and_then(|m| {
+            let c = m.cluster.as_ref()?;
+            let spawns = crate::cluster::RemoteSpawns {
+                runtime: runtime.clone(),
+                remote: m
+                    .components
+                    .iter()
+                    .filter(|c| c.remote)
+                    .map(|c| c.name.clone())
+                    .collect(),
+            };
+            let dist = rusm_cluster::Dist::new(node.clone(), &c.name, Some(Arc::new(spawns)));
+            Some((dist, creation))
+        });
         let mut rusm = RusmNode {
             node,
             runtime,
@@ -213,6 +247,7 @@ impl RusmNode {
             running_observer: None,
             observer_hooks,
             cluster: std::sync::Mutex::new(None),
+            dist,
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -442,16 +477,23 @@ impl RusmNode {
         let identity = rusm_cluster::Identity::load(&c.name, &c.ca, &c.cert, &c.key)
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
         let (events, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let (dist, creation) = self
+            .dist
+            .clone()
+            .ok_or_else(|| NodeError::Cluster("the node was booted without [cluster]".into()))?;
         let config = rusm_cluster::ClusterConfig {
             identity,
             listen: c.listen,
             join: c.join.clone(),
             timing: rusm_cluster::Timing::default(),
-            inbound: None,
+            inbound: Some(dist.inbound()),
+            creation: Some(creation),
         };
         let cluster = rusm_cluster::Cluster::start(config, events)
             .await
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
+        dist.attach(cluster.handle())
+            .map_err(|e| NodeError::Cluster(format!("cannot attach the cluster: {e}")))?;
         let addr = cluster.local_addr();
         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
         let hooks = self.observer_hooks.clone();
@@ -472,6 +514,8 @@ impl RusmNode {
                 if let Some(h) = &hooks {
                     h.set_cluster_nodes(reachable);
                 }
+                // Links and monitors with a lost node fire here.
+                dist.on_event(&change);
                 match change {
                     rusm_cluster::Event::NodeUp(name) => {
                         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "node_up", node = name.as_str(), "rusm node up {name}")

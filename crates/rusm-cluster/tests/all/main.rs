@@ -1,5 +1,6 @@
 //! Integration tests of rusm-cluster: real QUIC endpoints on 127.0.0.1,
 //! real certificates, several nodes in one test process.
 
+mod dist;
 mod frames;
 mod membership;
