@@ -3,12 +3,12 @@
 //! arrives from other nodes, the calls that wait for another node's
 //! answer (liveness, a remote spawn), and cluster-wide names.
 //!
-//! **Pids.** A node's id ([`node_id`]) is a 16-bit hash of its name and
-//! the low 8 bits of its creation; the core puts it above each pid's
-//! serial. So a pid names its node, and a pid from before a node
-//! restarted names no node after it (its old id is gone): `NO_PROCESS`.
-//! Two names whose ids collide cannot be told apart; such a peer's pids
-//! are refused (logged) rather than misrouted.
+//! **Pids.** A node's id ([`node_id`]) is 24 bits of a hash of its name
+//! and its creation; the core puts it above each pid's serial. So a pid
+//! names its node, and a pid from before a node restarted names no node
+//! after it (its old id is gone): `NO_PROCESS`. Two nodes whose ids
+//! collide cannot be told apart; the second is refused (logged) rather
+//! than letting pids be misrouted.
 //!
 //! **Frames.** A data message, the frame sent most, is laid out by hand
 //! (a kind byte, sender, receiver and tag, then the bytes as they are);
@@ -48,20 +48,19 @@ pub const MAX_GLOBAL_NAME: usize = 255;
 /// bytes: the entry on every node.
 const GLOBAL_OVERHEAD: usize = 128;
 
-/// The id a node's pids carry: a 16-bit hash of its name (never 0) above
-/// the low 8 bits of its creation.
+/// The id a node's pids carry: 24 bits of a hash of its name and its
+/// creation (never 0). A new run of a node has a new creation, so its
+/// pids name a new id: one restart in 16.7 million reuses the old one.
 pub fn node_id(name: &str, creation: u64) -> u32 {
-    // FNV-1a: stable across builds and platforms, which a std hasher is not.
-    let mut h: u32 = 0x811c_9dc5;
-    for b in name.bytes() {
-        h ^= u32::from(b);
-        h = h.wrapping_mul(0x0100_0193);
+    // FNV-1a over the name and the creation: stable across builds and
+    // platforms, which a std hasher is not.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in name.bytes().chain(creation.to_le_bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
     }
-    let mut high = (h ^ (h >> 16)) & 0xffff;
-    if high == 0 {
-        high = 1;
-    }
-    (high << 8) | (creation & 0xff) as u32
+    let id = ((h >> 40) ^ h) as u32 & Pid::MAX_NODE_ID;
+    id.max(1)
 }
 
 /// Why a call on another node failed: the contract's codes.

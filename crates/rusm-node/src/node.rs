@@ -41,14 +41,17 @@ pub struct RusmNode {
     dist: Option<(rusm_cluster::Dist, u64)>,
 }
 
-/// This run's creation: different each time a node starts (the time in
-/// nanoseconds, mixed with the OS process id so that two nodes started in
-/// the same instant differ too).
+/// This run's creation: a random number, different each time a node
+/// starts (std's per-process random hash keys, with the time).
 fn creation() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64);
-    nanos ^ u64::from(std::process::id()).rotate_left(17)
+        .map_or(0, |d| d.as_nanos());
+    h.write_u128(nanos);
+    h.write_u32(std::process::id());
+    h.finish()
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
