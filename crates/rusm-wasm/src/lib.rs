@@ -85,11 +85,13 @@
 mod actor;
 mod artifact;
 mod bindings;
+mod cluster;
 mod component;
 mod components;
 mod cpu;
 mod destinations;
 mod engine;
+mod error;
 mod exit;
 mod incoming;
 mod info;
@@ -105,9 +107,10 @@ mod runtime;
 mod sockets;
 mod wasi;
 
-pub use actor::AbiError;
 pub use artifact::{ArtifactKind, LoadError};
+pub use cluster::{BoxFuture, ClusterCalls};
 pub use engine::{EngineKind, WasmConfig};
+pub use error::AbiError;
 pub use incoming::{
     BodyError, ErrorCode, HandlerResponse, HyperIncomingBody, HyperOutgoingBody, IncomingRequest,
 };
