@@ -7,7 +7,8 @@
 //! `cancel_timer(0)`, a synchronous import of the same shape (`i64 ->
 //! i32`, one table lookup), and `own_pid`, the cheapest import there is;
 //! and `is_alive` again on a runtime that has a cluster, which a local
-//! pid must not notice.
+//! pid must not notice. The same for a component (`is-alive` beside
+//! `cancel-timer`, both `u64 -> bool`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -38,6 +39,31 @@ fn looping(call: &str, n: u64) -> String {
       {body}
       (local.set $i (i64.add (local.get $i) (i64.const 1)))
       (br_if $l (i64.lt_u (local.get $i) (i64.const {n}))))))"#
+    )
+}
+
+/// The same loop as a component: `call` is `is-alive` or `cancel-timer`
+/// of `rusm:runtime/process` (both `u64 -> bool`), fed its own pid.
+fn looping_component(call: &str, n: u64) -> String {
+    format!(
+        r#"(component
+  (import "rusm:runtime/process@0.1.0" (instance $p
+    (export "own-pid" (func (result u64)))
+    (export "{call}" (func (param "x" u64) (result bool)))))
+  (core func $own (canon lower (func $p "own-pid")))
+  (core func $f (canon lower (func $p "{call}")))
+  (core instance $imports (export "own-pid" (func $own)) (export "f" (func $f)))
+  (core module $m
+    (import "p" "own-pid" (func $own_pid (result i64)))
+    (import "p" "f" (func $f (param i64) (result i32)))
+    (func (export "run") (local $i i64) (local $me i64)
+      (local.set $me (call $own_pid))
+      (loop $l
+        (drop (call $f (local.get $me)))
+        (local.set $i (i64.add (local.get $i) (i64.const 1)))
+        (br_if $l (i64.lt_u (local.get $i) (i64.const {n}))))))
+  (core instance $i (instantiate $m (with "p" (instance $imports))))
+  (func (export "run") (canon lift (core func $i "run"))))"#
     )
 }
 
@@ -97,8 +123,9 @@ impl ClusterCalls for Elsewhere {
 }
 
 /// Best (lowest) ns per call of each loop over interleaved rounds:
-/// `[is_alive, is_alive in a cluster, cancel_timer, own_pid]`.
-pub(crate) async fn is_alive(n: u64, rounds: usize) -> anyhow::Result<[f64; 4]> {
+/// `[is_alive, is_alive in a cluster, cancel_timer, own_pid, component
+/// is-alive, component is-alive in a cluster, component cancel-timer]`.
+pub(crate) async fn is_alive(n: u64, rounds: usize) -> anyhow::Result<[f64; 7]> {
     let lone = runtime(10)?;
     let clustered = runtime(10)?;
     clustered.rt.set_cluster(Arc::new(Elsewhere));
@@ -106,19 +133,25 @@ pub(crate) async fn is_alive(n: u64, rounds: usize) -> anyhow::Result<[f64; 4]> 
         looping("is_alive", n),
         looping("cancel_timer", n),
         looping("own_pid", n),
+        looping_component("is-alive", n),
+        looping_component("cancel-timer", n),
     ];
-    // Warm: compile each loop once on each runtime.
+    // Warm: compile each loop once on each runtime (the loop count is in
+    // the code, so a short warm-up loop would be other code).
     for wat in &loops {
-        ns_per_call(&lone, wat, 1_000).await?;
-        ns_per_call(&clustered, wat, 1_000).await?;
+        ns_per_call(&lone, wat, n).await?;
+        ns_per_call(&clustered, wat, n).await?;
     }
-    let mut best = [f64::MAX; 4];
+    let mut best = [f64::MAX; 7];
     for _ in 0..rounds {
         let figures = [
             ns_per_call(&lone, &loops[0], n).await?,
             ns_per_call(&clustered, &loops[0], n).await?,
             ns_per_call(&lone, &loops[1], n).await?,
             ns_per_call(&lone, &loops[2], n).await?,
+            ns_per_call(&lone, &loops[3], n).await?,
+            ns_per_call(&clustered, &loops[3], n).await?,
+            ns_per_call(&lone, &loops[4], n).await?,
         ];
         for (b, f) in best.iter_mut().zip(figures) {
             *b = b.min(f);

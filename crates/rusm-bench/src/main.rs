@@ -316,13 +316,18 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
 #[cfg(feature = "wasm")]
 async fn is_alive(quick: bool) -> anyhow::Result<Report> {
     let (n, rounds) = if quick { (200_000, 1) } else { (5_000_000, 5) };
-    let [ours, clustered, sync, own_pid] = host_calls::is_alive(n, rounds).await?;
+    let [ours, clustered, sync, own_pid, c_ours, c_clustered, c_sync] =
+        host_calls::is_alive(n, rounds).await?;
     Ok(Report::new("is-alive", "ns per call", ours, false)
         .baseline("cancel_timer (a sync import of the same shape)", sync)
         .baseline("is_alive with a cluster set", clustered)
         .extra("own_pid_ns", own_pid)
+        .extra("component_is_alive_ns", c_ours)
+        .extra("component_is_alive_clustered_ns", c_clustered)
+        .extra("component_cancel_timer_ns", c_sync)
+        .extra("component_ratio", c_ours / c_sync)
         .note(format!(
-            "best of {rounds} interleaved rounds of {n} calls in a guest loop (module), spawn to exit; is_alive of the caller's own pid"
+            "best of {rounds} interleaved rounds of {n} calls in a guest loop, spawn to exit; is_alive of the caller's own pid (a module; component_*: the same loops as a component)"
         )))
 }
 

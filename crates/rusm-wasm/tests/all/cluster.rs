@@ -756,3 +756,57 @@ async fn component_grants_names_and_remote_pids() {
     assert_eq!(count(&cluster.counts.whereis_global), 0);
     cluster.leave();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_bounds_pointers_crash_the_caller() {
+    let h = harness();
+    let cluster = TestCluster::join(&h);
+    // Memory is one page: 65,536 bytes. Each range below ends past it.
+    let calls = [
+        (
+            "spawn_on",
+            "(drop (call $spawn_on (i32.const 65535) (i32.const 2) (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 0) (i32.const 0)))",
+        ),
+        (
+            "spawn_on",
+            "(drop (call $spawn_on (i32.const 0) (i32.const 1) (i32.const 65535) (i32.const 2) (i32.const 0) (i32.const 0) (i32.const 0)))",
+        ),
+        (
+            "spawn_on",
+            "(drop (call $spawn_on (i32.const 0) (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 65535) (i32.const 2) (i32.const 0)))",
+        ),
+        (
+            "register_global",
+            "(drop (call $register_global (i32.const 65535) (i32.const 2)))",
+        ),
+        (
+            "whereis_global",
+            "(drop (call $whereis_global (i32.const -1) (i32.const 1)))",
+        ),
+        (
+            "nodes",
+            "(drop (call $nodes (i32.const 65530) (i32.const 100)))",
+        ),
+        (
+            "node_of",
+            "(drop (call $node_of (call $own_pid) (i32.const 65536) (i32.const 1)))",
+        ),
+    ];
+    for (i, (import, call)) in calls.iter().enumerate() {
+        let wat = format!(
+            "(module {} (func (export \"run\") {call}))",
+            crate::fixture("prelude.wat")
+        );
+        let guest = h.load(&format!("oob{i}"), &wat);
+        let reason = h.run(&guest, trusted()).await.to_string();
+        assert_eq!(
+            reason,
+            format!("crashed: out of bounds pointer passed to `{import}`"),
+            "{call}"
+        );
+    }
+    assert_eq!(count(&cluster.counts.spawn_on), 0);
+    assert_eq!(count(&cluster.counts.register_global), 0);
+    assert_eq!(count(&cluster.counts.whereis_global), 0);
+    cluster.leave();
+}
