@@ -13,6 +13,8 @@
 
 mod core;
 mod dev;
+#[cfg(feature = "wasm")]
+mod host_calls;
 mod kv;
 mod observer;
 mod report;
@@ -72,6 +74,11 @@ enum Scenario {
     WasmIdleMemory,
     #[cfg(feature = "wasm")]
     Fairness,
+    /// ns per `is_alive` of a local pid (an async import since issue 18),
+    /// beside `cancel_timer`, a sync import of the same shape, and with a
+    /// cluster set (host_calls.rs).
+    #[cfg(feature = "wasm")]
+    IsAlive,
     /// GET requests per second from a component through wasi:http to a
     /// local server (raw wasmtime-wasi-http's default send_request).
     #[cfg(feature = "wasm")]
@@ -277,6 +284,8 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
             None => http_hello(quick).await,
         },
         #[cfg(feature = "wasm")]
+        Scenario::IsAlive => is_alive(quick).await,
+        #[cfg(feature = "wasm")]
         Scenario::GuestHttpHello => guest_http_hello(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::HttpCrashLoad => http_crash_load(quick).await,
@@ -301,6 +310,25 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         }
         Scenario::All => unreachable!("`all` is expanded by main"),
     }
+}
+
+/// is-alive: the cost of an async import for a local pid (host_calls.rs).
+#[cfg(feature = "wasm")]
+async fn is_alive(quick: bool) -> anyhow::Result<Report> {
+    let (n, rounds) = if quick { (200_000, 1) } else { (5_000_000, 5) };
+    let [ours, clustered, sync, own_pid, c_ours, c_clustered, c_sync] =
+        host_calls::is_alive(n, rounds).await?;
+    Ok(Report::new("is-alive", "ns per call", ours, false)
+        .baseline("cancel_timer (a sync import of the same shape)", sync)
+        .baseline("is_alive with a cluster set", clustered)
+        .extra("own_pid_ns", own_pid)
+        .extra("component_is_alive_ns", c_ours)
+        .extra("component_is_alive_clustered_ns", c_clustered)
+        .extra("component_cancel_timer_ns", c_sync)
+        .extra("component_ratio", c_ours / c_sync)
+        .note(format!(
+            "best of {rounds} interleaved rounds of {n} calls in a guest loop, spawn to exit; is_alive of the caller's own pid (a module; component_*: the same loops as a component)"
+        )))
 }
 
 /// kv-storm: rusm-kv's group commit at 1, 16 and 256 writers, beside raw

@@ -300,6 +300,11 @@ impl Dist {
         }
     }
 
+    /// Whether `pid` names a process of another node.
+    pub fn is_remote(&self, pid: Pid) -> bool {
+        self.inner.node.is_remote(pid)
+    }
+
     /// The node `pid` names, if it is this one or a reachable one.
     pub fn node_of(&self, pid: Pid) -> Option<String> {
         let id = pid.node_id();

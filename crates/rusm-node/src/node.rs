@@ -41,17 +41,14 @@ pub struct RusmNode {
     dist: Option<(rusm_cluster::Dist, u64)>,
 }
 
-/// This run's creation: a random number, different each time a node
-/// starts (std's per-process random hash keys, with the time).
+/// This run's creation: the time the node starts, in nanoseconds. It must
+/// grow from one run to the next (SWIM takes the member with the larger
+/// creation as the newer run of a name); the node id hashes it, so ids
+/// still differ from run to run.
 fn creation() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    let nanos = std::time::SystemTime::now()
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    h.write_u128(nanos);
-    h.write_u32(std::process::id());
-    h.finish()
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
@@ -497,6 +494,9 @@ impl RusmNode {
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
         dist.attach(cluster.handle())
             .map_err(|e| NodeError::Cluster(format!("cannot attach the cluster: {e}")))?;
+        // From now on the cluster calls of every process reach it.
+        self.runtime
+            .set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
         let addr = cluster.local_addr();
         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
         let hooks = self.observer_hooks.clone();

@@ -19,60 +19,13 @@ use rusm_caps::Capabilities;
 use rusm_core::{Ctx, Error, Message, Pid};
 use wasmtime::ResourceLimiter;
 
+pub(crate) use crate::error::AbiError;
+
+use crate::cluster::ClusterCalls;
 use crate::cpu::CpuMeter;
 use crate::exit::GuestFault;
 use crate::info::{self, ProcessInfo};
 use crate::limits::{Limits, MAX_INSTANCES, MAX_MEMORIES, MAX_TABLES};
-
-/// The contract's error codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum AbiError {
-    /// `no-process`: the target is not alive.
-    NoProcess,
-    /// `denied`: a grant is missing.
-    Denied,
-    /// `invalid`: a malformed argument (bad UTF-8, an empty name...).
-    Invalid,
-    /// `timeout`: a `receive` timed out.
-    Timeout,
-    /// `no-store`: storage is granted but the node has no store.
-    NoStore,
-    /// `exists`: the name is taken.
-    Exists,
-    /// `not-found`: no such name, key or component.
-    NotFound,
-    /// `limit`: a size or count limit was reached.
-    Limit,
-}
-
-impl AbiError {
-    /// The negative return value of the core-module ABI.
-    pub fn code(self) -> i32 {
-        match self {
-            AbiError::NoProcess => -1,
-            AbiError::Denied => -2,
-            AbiError::Invalid => -3,
-            AbiError::Timeout => -4,
-            AbiError::NoStore => -5,
-            AbiError::Exists => -6,
-            AbiError::NotFound => -7,
-            AbiError::Limit => -8,
-        }
-    }
-}
-
-impl From<rusm_core::Error> for AbiError {
-    fn from(e: rusm_core::Error) -> Self {
-        match e {
-            rusm_core::Error::NoProcess => AbiError::NoProcess,
-            rusm_core::Error::Invalid => AbiError::Invalid,
-            rusm_core::Error::Timeout => AbiError::Timeout,
-            rusm_core::Error::Exists => AbiError::Exists,
-            rusm_core::Error::NotFound => AbiError::NotFound,
-            rusm_core::Error::Limit => AbiError::Limit,
-        }
-    }
-}
 
 /// A failed storage call: either a contract error for the guest, or a
 /// broken store, which ends the process (let it crash; its supervisor
@@ -137,6 +90,9 @@ pub(crate) trait Runtime: Send + Sync + Sized + 'static {
     fn may_send(&self, from: Pid, to: Pid, tag: i64) -> Result<(), AbiError>;
     /// What every process's outgoing HTTP requests share.
     fn http_client(&self) -> &Arc<crate::outbound::HttpClient>;
+
+    /// The cluster the node joined, if it did (`cluster.rs`).
+    fn cluster(&self) -> Option<&dyn ClusterCalls>;
 }
 
 /// What a Wasm process is, as far as the contract goes: its handle on the
@@ -276,11 +232,18 @@ impl<R: Runtime> Actor<R> {
     }
 
     /// Managing another process needs `allow-process-control`; a process
-    /// may always manage itself and its own children.
-    fn may_manage(&self, target: u64) -> AbiResult<Pid> {
+    /// may always manage itself and its own children, on this node or,
+    /// in a cluster, on another (CLUSTER.md, *Capabilities*).
+    ///
+    /// A local target costs what it always did: the cluster is asked
+    /// only after the local checks failed, and only when there is one.
+    async fn may_manage(&self, target: u64) -> AbiResult<Pid> {
         let target = Pid(target);
         if self.caps.allow_process_control || self.ctx.is_own(target) {
             return Ok(target);
+        }
+        if let Some(cluster) = self.remote(target) {
+            return self.may_manage_remote(cluster, target).await;
         }
         // Liveness is no secret (`is_alive` is open to all), so a dead
         // target answers `no-process` whatever the grant.
@@ -291,13 +254,32 @@ impl<R: Runtime> Actor<R> {
         }
     }
 
-    pub(crate) fn link(&self, to: u64) -> AbiResult<()> {
-        let to = self.may_manage(to)?;
+    /// A remote target the caller has no grant over: allowed only if the
+    /// caller spawned it (its node says who its parent is). The same
+    /// answers as locally: `no-process` for a dead one, else `denied`.
+    async fn may_manage_remote(&self, cluster: &dyn ClusterCalls, target: Pid) -> AbiResult<Pid> {
+        match cluster.parent_of(target).await {
+            Some(parent) if parent == self.ctx.pid() => Ok(target),
+            // No answer may mean "no such process" or "no idea": ask
+            // liveness, so that an unreachable node's pid is `no-process`
+            // (as `send` to it is) and a live stranger `denied`.
+            _ if !cluster.is_alive(target).await => Err(AbiError::NoProcess),
+            _ => Err(AbiError::Denied),
+        }
+    }
+
+    /// The cluster, if `target` is a process of another node of it.
+    fn remote(&self, target: Pid) -> Option<&dyn ClusterCalls> {
+        self.runtime.cluster().filter(|c| c.is_remote(target))
+    }
+
+    pub(crate) async fn link(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage(to).await?;
         Ok(self.ctx.link(to)?)
     }
 
-    pub(crate) fn unlink(&self, to: u64) -> AbiResult<()> {
-        let to = self.may_manage(to)?;
+    pub(crate) async fn unlink(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage(to).await?;
         Ok(self.ctx.unlink(to)?)
     }
 
@@ -316,13 +298,23 @@ impl<R: Runtime> Actor<R> {
         self.ctx.trap_exit(on)
     }
 
-    pub(crate) fn kill(&self, target: u64) -> AbiResult<()> {
-        let target = self.may_manage(target)?;
+    pub(crate) async fn kill(&self, target: u64) -> AbiResult<()> {
+        let target = self.may_manage(target).await?;
         Ok(self.ctx.kill(target)?)
     }
 
-    pub(crate) fn is_alive(&self, target: u64) -> bool {
-        self.ctx.is_alive(Pid(target))
+    /// A local pid is answered from the process table; a remote one by
+    /// its node (a round trip), and only when the local table does not
+    /// know it, so a local pid costs no more in a cluster than outside.
+    pub(crate) async fn is_alive(&self, target: u64) -> bool {
+        let target = Pid(target);
+        if self.ctx.is_alive(target) {
+            return true;
+        }
+        match self.remote(target) {
+            Some(cluster) => cluster.is_alive(target).await,
+            None => false,
+        }
     }
 
     pub(crate) fn processes(&self) -> AbiResult<Vec<u64>> {
@@ -334,9 +326,11 @@ impl<R: Runtime> Actor<R> {
 
     /// `info`, with `component` kept only when it names a registered
     /// component (the contract's "the manifest component it runs, if
-    /// any"), not a file stem.
-    pub(crate) fn info(&self, target: u64) -> AbiResult<ProcessInfo> {
-        let target = self.may_manage(target)?;
+    /// any"), not a file stem. Only a local process has one: a remote
+    /// pid the caller may manage answers `no-process`
+    /// (`docs/contract-notes.md`).
+    pub(crate) async fn info(&self, target: u64) -> AbiResult<ProcessInfo> {
+        let target = self.may_manage(target).await?;
         let mut info = info::record(self.ctx.info(target).ok_or(AbiError::NoProcess)?);
         info.component = info.component.filter(|n| self.runtime.is_registered(n));
         Ok(info)
@@ -373,6 +367,76 @@ impl<R: Runtime> Actor<R> {
 
     pub(crate) fn set_label(&self, label: &str) {
         self.ctx.set_label(label)
+    }
+
+    /// Spawn a registered component on another node of the cluster
+    /// (CLUSTER.md, *Remote spawn*). The caller's grant is checked here,
+    /// as for a local spawn, before anything is sent; the receiving node
+    /// decides the rest (`remote = true`, its declared profile). The arg
+    /// is held to this node's message cap as a local spawn's is.
+    pub(crate) async fn spawn_on(
+        &self,
+        node: &str,
+        name: &str,
+        arg: Vec<u8>,
+        link: bool,
+    ) -> AbiResult<u64> {
+        if node.is_empty() || name.is_empty() {
+            return Err(AbiError::Invalid);
+        }
+        if !self.caps.allow_spawn.allows(name) {
+            return Err(AbiError::Denied);
+        }
+        if arg.len() > self.ctx.node().config().max_message_bytes {
+            return Err(AbiError::Limit);
+        }
+        let cluster = self.runtime.cluster().ok_or(AbiError::NoProcess)?;
+        let pid = cluster
+            .spawn_on(self.ctx.pid(), node, name, arg, link)
+            .await?;
+        Ok(pid.get())
+    }
+
+    /// Name the caller in the whole cluster (CLUSTER.md, *Global names*):
+    /// needs `allow-global-names`, and a manifest component's name is its
+    /// processes' only, as for `register`.
+    pub(crate) async fn register_global(&self, name: &str) -> AbiResult<()> {
+        if name.is_empty() {
+            return Err(AbiError::Invalid);
+        }
+        if !self.caps.allow_global_names {
+            return Err(AbiError::Denied);
+        }
+        self.may_use_name(name)?;
+        let cluster = self.runtime.cluster().ok_or(AbiError::NoProcess)?;
+        cluster.register_global(self.ctx.pid(), name).await
+    }
+
+    /// The holder of a global name; `Ok(None)` when there is none, or no
+    /// cluster.
+    pub(crate) fn whereis_global(&self, name: &str) -> AbiResult<Option<u64>> {
+        if name.is_empty() {
+            return Err(AbiError::Invalid);
+        }
+        Ok(self
+            .runtime
+            .cluster()
+            .and_then(|c| c.whereis_global(name))
+            .map(Pid::get))
+    }
+
+    /// The reachable nodes, this one included; none without a cluster.
+    pub(crate) fn nodes(&self) -> Vec<String> {
+        self.runtime.cluster().map_or_else(Vec::new, |c| c.nodes())
+    }
+
+    /// The node `target` lives on; `no-process` without a cluster, or for
+    /// a pid of no node of it.
+    pub(crate) fn node_of(&self, target: u64) -> AbiResult<String> {
+        self.runtime
+            .cluster()
+            .and_then(|c| c.node_of(Pid(target)))
+            .ok_or(AbiError::NoProcess)
     }
 
     fn kv(&self) -> Result<&rusm_kv::Store, KvFailure> {

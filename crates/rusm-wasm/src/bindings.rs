@@ -15,6 +15,16 @@ wasmtime::component::bindgen!({
     imports: {
         "rusm:runtime/process.receive": async | trappable,
         "rusm:runtime/process.sleep": async | trappable,
+        // A remote pid is asked of its node (a round trip): liveness,
+        // and the parent that decides process control over it.
+        "rusm:runtime/process.is-alive": async | trappable,
+        "rusm:runtime/process.link": async | trappable,
+        "rusm:runtime/process.unlink": async | trappable,
+        "rusm:runtime/process.kill": async | trappable,
+        "rusm:runtime/process.info": async | trappable,
+        // These wait for the other nodes.
+        "rusm:runtime/cluster.spawn-on": async | trappable,
+        "rusm:runtime/cluster.register-global": async | trappable,
         "rusm:runtime/kv.get": async | trappable,
         "rusm:runtime/kv.set": async | trappable,
         "rusm:runtime/kv.delete": async | trappable,

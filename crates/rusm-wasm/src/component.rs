@@ -193,12 +193,12 @@ impl<R: Runtime> rusm::runtime::process::Host for ComponentState<R> {
         abi(self.actor.spawn(&component, arg, link))
     }
 
-    fn link(&mut self, to: u64) -> Abi<()> {
-        abi(self.actor.link(to))
+    async fn link(&mut self, to: u64) -> Abi<()> {
+        abi(self.actor.link(to).await)
     }
 
-    fn unlink(&mut self, to: u64) -> Abi<()> {
-        abi(self.actor.unlink(to))
+    async fn unlink(&mut self, to: u64) -> Abi<()> {
+        abi(self.actor.unlink(to).await)
     }
 
     fn monitor(&mut self, target: u64) -> Abi<i64> {
@@ -213,24 +213,24 @@ impl<R: Runtime> rusm::runtime::process::Host for ComponentState<R> {
         Ok(self.actor.trap_exit(on))
     }
 
-    fn kill(&mut self, target: u64) -> Abi<()> {
-        abi(self.actor.kill(target))
+    async fn kill(&mut self, target: u64) -> Abi<()> {
+        abi(self.actor.kill(target).await)
     }
 
     fn exit(&mut self, reason: String) -> wasmtime::Result<()> {
         Err(GuestFault::Exit(rusm_core::ExitReason::from_guest(&reason)).into())
     }
 
-    fn is_alive(&mut self, target: u64) -> wasmtime::Result<bool> {
-        Ok(self.actor.is_alive(target))
+    async fn is_alive(&mut self, target: u64) -> wasmtime::Result<bool> {
+        Ok(self.actor.is_alive(target).await)
     }
 
     fn processes(&mut self) -> Abi<Vec<u64>> {
         abi(self.actor.processes())
     }
 
-    fn info(&mut self, target: u64) -> Abi<ProcessInfo> {
-        abi(self.actor.info(target))
+    async fn info(&mut self, target: u64) -> Abi<ProcessInfo> {
+        abi(self.actor.info(target).await)
     }
 
     fn register(&mut self, name: String) -> Abi<()> {
@@ -283,6 +283,35 @@ impl<R: Runtime> rusm::runtime::kv::Host for ComponentState<R> {
             .actor
             .kv_cas(&bucket, &key, expected, replacement)
             .await)
+    }
+}
+
+impl<R: Runtime> rusm::runtime::cluster::Host for ComponentState<R> {
+    async fn spawn_on(
+        &mut self,
+        node: String,
+        component: String,
+        arg: Vec<u8>,
+        link: bool,
+    ) -> Abi<u64> {
+        abi(self.actor.spawn_on(&node, &component, arg, link).await)
+    }
+
+    async fn register_global(&mut self, name: String) -> Abi<()> {
+        abi(self.actor.register_global(&name).await)
+    }
+
+    fn whereis_global(&mut self, name: String) -> wasmtime::Result<Option<u64>> {
+        // The WIT has no error case here: an empty name holds nothing.
+        Ok(self.actor.whereis_global(&name).unwrap_or(None))
+    }
+
+    fn nodes(&mut self) -> wasmtime::Result<Vec<String>> {
+        Ok(self.actor.nodes())
+    }
+
+    fn node_of(&mut self, target: u64) -> Abi<String> {
+        abi(self.actor.node_of(target))
     }
 }
 

@@ -29,6 +29,13 @@
 //! - **Isolation.** Messages are copied out of the sender's memory and into
 //!   the receiver's; a trap ends only its own process, with a one-line
 //!   reason.
+//! - **Clusters from the guest's side.** The calls of CLUSTER.md
+//!   (`spawn_on`, `register_global`, `whereis_global`, `nodes`, `node_of`,
+//!   and remote pids in `is_alive` and process control) are checked here
+//!   against the caller's grants and then handed to a [`ClusterCalls`],
+//!   which the node gives the runtime when it joins a cluster
+//!   ([`WasmRuntime::set_cluster`]); without one they answer as on a lone
+//!   node. This crate never touches the network.
 //!
 //! # Where each grant is enforced
 //!
@@ -47,12 +54,12 @@
 //! | `max-open-files` | `Shape::data` (`module.rs`, `component.rs`) | the capacity of the WASI resource table, set at launch; `launch.rs` names the crash |
 //! | `max-processes` | `quotas.rs`, counted by rusm-core | one `ProcessQuota` per profile and cap |
 //! | `mailbox-capacity`, `max-queued-mb` | `quotas.rs`, enforced by rusm-core | spawn options of every process |
-//! | `allow-process-control` | `actor.rs` | `may_manage` (`kill`, `link`, `info`...), `processes`, `unregister` of another's name |
-//! | `allow-spawn` | `actor.rs` | `Actor::spawn`, before the registry is asked |
+//! | `allow-process-control` | `actor.rs` | `may_manage` (`kill`, `link`, `info`...), `processes`, `unregister` of another's name; over a remote pid too (else only the caller's own remote children, asked of the cluster) |
+//! | `allow-spawn` | `actor.rs` | `Actor::spawn`, before the registry is asked; `Actor::spawn_on`, before the cluster is asked |
 //! | the child's capabilities | `components.rs` | `Registered::caps_for`: declared profile, else the spawner's, `sandboxed` from the host |
 //! | `allow-storage` | `actor.rs` | `Actor::kv`, before every storage call |
-//! | a declared component's name | `actor.rs` | `may_use_name`: only its own processes may register it |
-//! | `allow-global-names` | not here | cluster names are the cluster's |
+//! | a declared component's name | `actor.rs` | `may_use_name`: only its own processes may register it, locally or globally |
+//! | `allow-global-names` | `actor.rs` | `Actor::register_global`, before the cluster is asked |
 //! | a WebSocket pid's one writer | `sockets.rs` | `Sockets::check`, before every `send` |
 //!
 //! # Modules, in layers
@@ -60,7 +67,7 @@
 //! Each module imports only modules above it in this list:
 //! `cpu`; `exit`, `engine`, `resolver`, `destinations`, `wasi`, `name_lookup`,
 //! `pool`, `outbound`, `quotas`, `components`,
-//! `bindings`, `incoming` (no crate imports); `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
+//! `bindings`, `incoming`, `error` (no crate imports); `cluster`; `limits`; `info`; `actor`; `sockets`; `launch`; `module` and
 //! `component`; `artifact`; `runtime`. The actor reaches the runtime
 //! through a trait (`actor::Runtime`) that `runtime.rs` implements: every
 //! process of a runtime has the same one, so the calls are static.
@@ -85,11 +92,13 @@
 mod actor;
 mod artifact;
 mod bindings;
+mod cluster;
 mod component;
 mod components;
 mod cpu;
 mod destinations;
 mod engine;
+mod error;
 mod exit;
 mod incoming;
 mod info;
@@ -105,9 +114,10 @@ mod runtime;
 mod sockets;
 mod wasi;
 
-pub use actor::AbiError;
 pub use artifact::{ArtifactKind, LoadError};
+pub use cluster::{BoxFuture, ClusterCalls};
 pub use engine::{EngineKind, WasmConfig};
+pub use error::AbiError;
 pub use incoming::{
     BodyError, ErrorCode, HandlerResponse, HyperIncomingBody, HyperOutgoingBody, IncomingRequest,
 };

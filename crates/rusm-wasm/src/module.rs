@@ -322,11 +322,13 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
             })
         },
     )?;
-    l.func_wrap(MODULE, "link", |c: GuestCaller<'_, R>, pid: i64| {
-        code(c.data().actor.link(pid as u64))
+    // Process control and liveness may ask another node about a remote
+    // pid (`Actor::may_manage`), so these wait; a local pid never does.
+    l.func_wrap_async(MODULE, "link", |c: GuestCaller<'_, R>, (pid,): (i64,)| {
+        Box::new(async move { code(c.data().actor.link(pid as u64).await) })
     })?;
-    l.func_wrap(MODULE, "unlink", |c: GuestCaller<'_, R>, pid: i64| {
-        code(c.data().actor.unlink(pid as u64))
+    l.func_wrap_async(MODULE, "unlink", |c: GuestCaller<'_, R>, (pid,): (i64,)| {
+        Box::new(async move { code(c.data().actor.unlink(pid as u64).await) })
     })?;
     l.func_wrap(MODULE, "monitor", |c: GuestCaller<'_, R>, pid: i64| match c
         .data()
@@ -342,8 +344,8 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
     l.func_wrap(MODULE, "trap_exit", |c: GuestCaller<'_, R>, on: i32| {
         c.data().actor.trap_exit(on != 0) as i32
     })?;
-    l.func_wrap(MODULE, "kill", |c: GuestCaller<'_, R>, pid: i64| {
-        code(c.data().actor.kill(pid as u64))
+    l.func_wrap_async(MODULE, "kill", |c: GuestCaller<'_, R>, (pid,): (i64,)| {
+        Box::new(async move { code(c.data().actor.kill(pid as u64).await) })
     })?;
     l.func_wrap(
         MODULE,
@@ -361,9 +363,13 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
             Err(GuestFault::Exit(reason).into())
         },
     )?;
-    l.func_wrap(MODULE, "is_alive", |c: GuestCaller<'_, R>, pid: i64| {
-        c.data().actor.is_alive(pid as u64) as i32
-    })?;
+    l.func_wrap_async(
+        MODULE,
+        "is_alive",
+        |c: GuestCaller<'_, R>, (pid,): (i64,)| {
+            Box::new(async move { c.data().actor.is_alive(pid as u64).await as i32 })
+        },
+    )?;
     l.func_wrap(
         MODULE,
         "list_processes",
@@ -381,16 +387,18 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
             Ok(len_i32(pids.len()))
         },
     )?;
-    l.func_wrap(
+    l.func_wrap_async(
         MODULE,
         "process_info",
-        |mut c: GuestCaller<'_, R>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
-            let json = match c.data().actor.info(pid as u64) {
-                Ok(info) => info::to_json(&info),
-                Err(e) => return Ok(e.code()),
-            };
-            write(&mut c, "process_info", buf, cap, json.as_bytes())?;
-            Ok(len_i32(json.len()))
+        |mut c: GuestCaller<'_, R>, (pid, buf, cap): (i64, i32, i32)| {
+            Box::new(async move {
+                let json = match c.data().actor.info(pid as u64).await {
+                    Ok(info) => info::to_json(&info),
+                    Err(e) => return Ok(e.code()),
+                };
+                write(&mut c, "process_info", buf, cap, json.as_bytes())?;
+                Ok(len_i32(json.len()))
+            })
         },
     )?;
     l.func_wrap(
@@ -444,7 +452,101 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
     )?;
 
     add_kv(&mut l)?;
+    add_cluster(&mut l)?;
     Ok(l)
+}
+
+/// Names, counted and packed as `kv_keys` and `nodes` return them: each a
+/// little-endian u32 length, then its bytes.
+fn pack_names(names: &[String]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(names.iter().map(|n| 4 + n.len()).sum());
+    for n in names {
+        out.extend_from_slice(&(n.len() as u32).to_le_bytes());
+        out.extend_from_slice(n.as_bytes());
+    }
+    out
+}
+
+/// The cluster calls (CLUSTER.md, *ABI additions*).
+fn add_cluster<R: Runtime>(l: &mut Linker<ModuleState<R>>) -> Result<()> {
+    l.func_wrap_async(
+        MODULE,
+        "spawn_on",
+        |mut c: GuestCaller<'_, R>,
+         (node_ptr, node_len, name_ptr, name_len, arg_ptr, arg_len, link): (
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+            i32,
+        )| {
+            Box::new(async move {
+                let node = read_str(&mut c, "spawn_on", node_ptr, node_len)?;
+                let name = read_str(&mut c, "spawn_on", name_ptr, name_len)?;
+                let (node, name) = match node.and_then(|n| name.map(|m| (n, m))) {
+                    Ok(both) => both,
+                    Err(e) => return Ok(e.code() as i64),
+                };
+                let arg = read(&mut c, "spawn_on", arg_ptr, arg_len)?;
+                Ok(
+                    match c.data().actor.spawn_on(&node, &name, arg, link != 0).await {
+                        Ok(pid) => pid as i64,
+                        Err(e) => e.code() as i64,
+                    },
+                )
+            })
+        },
+    )?;
+    l.func_wrap_async(
+        MODULE,
+        "register_global",
+        |mut c: GuestCaller<'_, R>, (ptr, len): (i32, i32)| {
+            Box::new(async move {
+                Ok(match read_str(&mut c, "register_global", ptr, len)? {
+                    Ok(name) => code(c.data().actor.register_global(&name).await),
+                    Err(e) => e.code(),
+                })
+            })
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "whereis_global",
+        |mut c: GuestCaller<'_, R>, ptr: i32, len: i32| -> Result<i64> {
+            let found = read_str(&mut c, "whereis_global", ptr, len)?
+                .and_then(|name| c.data().actor.whereis_global(&name));
+            Ok(match found {
+                Ok(Some(pid)) => pid as i64,
+                Ok(None) => AbiError::NotFound.code() as i64,
+                Err(e) => e.code() as i64,
+            })
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "nodes",
+        |mut c: GuestCaller<'_, R>, buf: i32, cap: i32| -> Result<i32> {
+            let packed = pack_names(&c.data().actor.nodes());
+            write(&mut c, "nodes", buf, cap, &packed)?;
+            Ok(len_i32(packed.len()))
+        },
+    )?;
+    l.func_wrap(
+        MODULE,
+        "node_of",
+        |mut c: GuestCaller<'_, R>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
+            match c.data().actor.node_of(pid as u64) {
+                Ok(name) => {
+                    write(&mut c, "node_of", buf, cap, name.as_bytes())?;
+                    Ok(len_i32(name.len()))
+                }
+                Err(e) => Ok(e.code()),
+            }
+        },
+    )?;
+    Ok(())
 }
 
 /// Bucket and key of a storage call; `Err(Ok(code))` for bad UTF-8.
@@ -540,11 +642,7 @@ fn add_kv<R: Runtime>(l: &mut Linker<ModuleState<R>>) -> Result<()> {
                 };
                 match c.data().actor.kv_keys(&b, &prefix).await {
                     Ok(keys) => {
-                        let mut out = Vec::new();
-                        for k in keys {
-                            out.extend_from_slice(&(k.len() as u32).to_le_bytes());
-                            out.extend_from_slice(k.as_bytes());
-                        }
+                        let out = pack_names(&keys);
                         write(&mut c, "kv_keys", buf, cap, &out)?;
                         Ok(len_i32(out.len()))
                     }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use rusm_caps::Capabilities;
@@ -14,6 +14,7 @@ use wasmtime::component::Linker as ComponentLinker;
 
 use crate::actor::{AbiError, Runtime};
 use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
+use crate::cluster::ClusterCalls;
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
 use crate::engine::{Engines, PerKind, WasmConfig};
@@ -100,6 +101,8 @@ pub(crate) struct RuntimeInner {
     cache_dir: Option<PathBuf>,
     on_spawn: Option<SpawnObserver>,
     http: Arc<HttpClient>,
+    /// Set once, when the node joins a cluster; read at each cluster call.
+    cluster: OnceLock<Arc<dyn ClusterCalls>>,
 }
 
 /// What to spawn and how, for [`WasmRuntime::spawn`].
@@ -196,6 +199,7 @@ impl WasmRuntime {
                 cache_dir: options.cache_dir,
                 on_spawn: options.on_spawn,
                 http,
+                cluster: OnceLock::new(),
             }),
         })
     }
@@ -387,6 +391,21 @@ impl WasmRuntime {
     pub fn is_component_name(&self, name: &str) -> bool {
         self.inner.components.is_component_name(name)
     }
+
+    /// Give the runtime the cluster its node joined: from now on its
+    /// processes' cluster calls (`spawn_on`, `register_global`,
+    /// `whereis_global`, `nodes`, `node_of`) and remote pids in
+    /// `is_alive` and process control reach `cluster`. Before, every
+    /// cluster call answers as on a node without one. A node joins once:
+    /// a second call keeps the first cluster, logs a warning and returns
+    /// `false`.
+    pub fn set_cluster(&self, cluster: Arc<dyn ClusterCalls>) -> bool {
+        let set = self.inner.cluster.set(cluster).is_ok();
+        if !set {
+            tracing::warn!("the runtime already has a cluster; the new one is ignored");
+        }
+        set
+    }
 }
 
 impl Runtime for RuntimeInner {
@@ -427,6 +446,11 @@ impl Runtime for RuntimeInner {
 
     fn kv(&self) -> Option<&rusm_kv::Store> {
         self.kv.as_ref()
+    }
+
+    #[inline]
+    fn cluster(&self) -> Option<&dyn ClusterCalls> {
+        self.cluster.get().map(|c| &**c)
     }
 
     #[inline]

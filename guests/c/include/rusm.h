@@ -207,6 +207,36 @@ RUSM_IMPORT(kv_cas)
 int32_t rusm_kv_cas(const char *bucket, int32_t bucket_len, const char *key, int32_t key_len,
                     const void *expected, int32_t expected_len, const void *value, int32_t value_len);
 
+/* ---- Clusters (CLUSTER.md). On a node outside a cluster: spawn_on,
+ *      register_global and node_of return RUSM_ENO_PROCESS, whereis_global
+ *      RUSM_ENOT_FOUND, nodes 0 (no names). ---------------------------- */
+
+/* Spawns the registered component `name` on `node`, under that node's
+ * declared profile (it runs only its `remote = true` components). The caller
+ * needs allow-spawn covering name. A non-empty arg is the child's first
+ * message; link != 0 links it to the caller. The child's pid, or
+ * RUSM_EDENIED, RUSM_ENOT_FOUND, RUSM_ELIMIT, RUSM_ENO_PROCESS (node
+ * unreachable), RUSM_EINVALID (an empty or non-UTF-8 node or name). */
+RUSM_IMPORT(spawn_on)
+int64_t rusm_spawn_on(const char *node, int32_t node_len, const char *name, int32_t name_len,
+                      const void *arg, int32_t arg_len, int32_t link);
+
+/* Names the caller in the whole cluster (needs allow-global-names); returns
+ * once every reachable node accepted it. 0, RUSM_EEXISTS, RUSM_EDENIED,
+ * RUSM_ELIMIT, RUSM_EINVALID, RUSM_ENO_PROCESS (no cluster). */
+RUSM_IMPORT(register_global) int32_t rusm_register_global(const char *name, int32_t name_len);
+
+/* The pid holding a global name, on whichever node, or RUSM_ENOT_FOUND. */
+RUSM_IMPORT(whereis_global) int64_t rusm_whereis_global(const char *name, int32_t name_len);
+
+/* The reachable nodes' names, this one included, each as a little-endian u32
+ * length then its bytes; copies at most cap bytes, returns the full size. */
+RUSM_IMPORT(nodes) int32_t rusm_nodes(void *buf, int32_t cap);
+
+/* The name of pid's node (not NUL-terminated); copies at most cap bytes,
+ * returns its full length, or RUSM_ENO_PROCESS. */
+RUSM_IMPORT(node_of) int32_t rusm_node_of(int64_t pid, char *buf, int32_t cap);
+
 /* ---- Conveniences: C strings instead of (ptr, len) pairs ------------------ */
 
 static inline int32_t rusm_send_str(int64_t to, int64_t tag, const char *s) {
@@ -228,6 +258,21 @@ static inline int32_t rusm_unregister_str(const char *name) {
 
 static inline int64_t rusm_whereis_str(const char *name) {
     return rusm_whereis(name, (int32_t)strlen(name));
+}
+
+/* spawn_on with C strings ("" or NULL arg: no first message). */
+static inline int64_t rusm_spawn_on_str(const char *node, const char *name, const char *arg,
+                                        int32_t link) {
+    return rusm_spawn_on(node, (int32_t)strlen(node), name, (int32_t)strlen(name), arg,
+                         arg ? (int32_t)strlen(arg) : 0, link);
+}
+
+static inline int32_t rusm_register_global_str(const char *name) {
+    return rusm_register_global(name, (int32_t)strlen(name));
+}
+
+static inline int64_t rusm_whereis_global_str(const char *name) {
+    return rusm_whereis_global(name, (int32_t)strlen(name));
 }
 
 static inline void rusm_set_label_str(const char *label) {

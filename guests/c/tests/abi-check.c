@@ -2,7 +2,7 @@
  * abi-check.c: imports every function rusm.h declares and calls each one
  * once with harmless arguments, printing "abi-check: <import> -> <result>".
  *
- * The module imports all 32 functions, so it starts only if every import
+ * The module imports all 37 functions, so it starts only if every import
  * name and wasm signature in rusm.h matches what the runtime links (a
  * mismatch ends it with `failed to start: ...` before any code runs).
  * Run as a path target (no manifest, hence no components and no store).
@@ -60,6 +60,13 @@ __attribute__((export_name("run"))) void run(void) {
     show("kv_exists", rusm_kv_exists("b", 1, "k", 1));
     show("kv_keys", rusm_kv_keys("b", 1, "", 0, buf, sizeof buf));
     show("kv_cas", rusm_kv_cas("b", 1, "k", 1, NULL, RUSM_KV_ABSENT, "v", 1));
+
+    /* No [cluster] here: the answers of a lone node. */
+    show("spawn_on", rusm_spawn_on_str("b", "no-such-component", NULL, 0));
+    show("register_global", rusm_register_global_str("abi-check"));
+    show("whereis_global", rusm_whereis_global_str("abi-check"));
+    printf("abi-check: nodes -> %d\n", (int)rusm_nodes(buf, sizeof buf));
+    show("node_of", rusm_node_of(self, buf, sizeof buf));
 
     printf("abi-check: exit\n");
     fflush(stdout);

@@ -14,11 +14,12 @@
 //!   flat `"rusm"` functions of `ABI.md` and exports `run`.
 //! - **Component** (the `component` feature, or any `wasm32-wasip2` build):
 //!   the guest is a component of the `rusm:runtime@0.1.0` world `actor`
-//!   from `rusm.wit`, bound with wit-bindgen; it imports the `process` and
-//!   `kv` interfaces and exports the world's `run`. On `wasm32-wasip1` the
-//!   feature gives a core module carrying the component type, which
-//!   `wasm-tools component new` with the WASI preview 1 reactor adapter
-//!   turns into the component (`scripts/build-guests.sh` does it).
+//!   from `rusm.wit`, bound with wit-bindgen; it imports the `process`,
+//!   `kv` and `cluster` interfaces and exports the world's `run`. On
+//!   `wasm32-wasip1` the feature gives a core module carrying the
+//!   component type, which `wasm-tools component new` with the WASI
+//!   preview 1 reactor adapter turns into the component
+//!   (`scripts/build-guests.sh` does it).
 //!
 //! - **HTTP handler** (the `http` feature, which implies `component`): a
 //!   component of the world `http-actor`, a stock
@@ -65,7 +66,13 @@
 //!
 //! A WebSocket connection is a process too, in either shape: [`websocket`]
 //! reads its socket's messages as frames and writes frames back.
+//!
+//! In a cluster (CLUSTER.md) a pid names a process on any node, and the
+//! calls above take it as they take a local one; [`spawn_on`],
+//! [`register_global`], [`whereis_global`], [`nodes`] and [`node_of`]
+//! reach the other nodes.
 
+mod cluster;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -77,6 +84,7 @@ mod sys;
 mod timer;
 pub mod websocket;
 
+pub use cluster::{node_of, nodes, register_global, spawn_on, whereis_global};
 pub use error::{Error, Result};
 pub use message::{
     EXIT_TAG, Kind, Message, call, call_typed, decode, encode, receive, receive_typed, reply, reply_typed, send,

@@ -15,43 +15,43 @@ use rusm_core::{ExitReason, Pid, SpawnOptions};
 use crate::{fixture, harness, harness_with_store, trusted};
 
 // `error` of `rusm:runtime/types`, by discriminant.
-const NO_PROCESS: u8 = 0;
-const DENIED: u8 = 1;
-const INVALID: u8 = 2;
+pub(crate) const NO_PROCESS: u8 = 0;
+pub(crate) const DENIED: u8 = 1;
+pub(crate) const INVALID: u8 = 2;
 const TIMEOUT: u8 = 3;
 const NO_STORE: u8 = 4;
-const EXISTS: u8 = 5;
-const NOT_FOUND: u8 = 6;
+pub(crate) const EXISTS: u8 = 5;
+pub(crate) const NOT_FOUND: u8 = 6;
 
 // Where the payload of a result written at 0 starts (canonical ABI): right
 // after the case byte for `result<_, error>` and `result<bool, error>`, at
 // 4 for list payloads, at 8 for payloads holding a 64-bit value (`message`,
 // `pid`, `s64`, `process-info`, and `option<pid>`).
-const AFTER_CASE: u32 = 1;
-const AT_4: u32 = 4;
-const AT_8: u32 = 8;
+pub(crate) const AFTER_CASE: u32 = 1;
+pub(crate) const AT_4: u32 = 4;
+pub(crate) const AT_8: u32 = 8;
 
 /// The call that wrote its `result` at 0 returned `ok`.
-const OK: &str = "(i32.eqz (i32.load8_u (i32.const 0)))";
+pub(crate) const OK: &str = "(i32.eqz (i32.load8_u (i32.const 0)))";
 
 /// A pid no process has: pids count up from 1.
 const DEAD_PID: &str = "(i64.const 1099511627776)";
 
-fn u8_at(at: u32) -> String {
+pub(crate) fn u8_at(at: u32) -> String {
     format!("(i32.load8_u (i32.const {at}))")
 }
 
-fn i32_at(at: u32) -> String {
+pub(crate) fn i32_at(at: u32) -> String {
     format!("(i32.load (i32.const {at}))")
 }
 
-fn i64_at(at: u32) -> String {
+pub(crate) fn i64_at(at: u32) -> String {
     format!("(i64.load (i32.const {at}))")
 }
 
 /// A check-list guest built on `actor.component.wat`: string constants in
 /// data segments from 1024, a result area at 0, tag lists at 512.
-struct Guest {
+pub(crate) struct Guest {
     data: String,
     locals: String,
     body: String,
@@ -59,7 +59,7 @@ struct Guest {
 }
 
 impl Guest {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Guest {
             data: String::new(),
             locals: String::new(),
@@ -69,11 +69,11 @@ impl Guest {
     }
 
     /// A constant, as the flat `(ptr, len)` of a `string` or `list<u8>`.
-    fn s(&mut self, text: &str) -> String {
+    pub(crate) fn s(&mut self, text: &str) -> String {
         self.bytes(text.as_bytes())
     }
 
-    fn bytes(&mut self, bytes: &[u8]) -> String {
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> String {
         let at = self.next;
         self.next += bytes.len() as u32 + 1;
         let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
@@ -81,19 +81,19 @@ impl Guest {
         format!("(i32.const {at}) (i32.const {})", bytes.len())
     }
 
-    fn local(&mut self, name: &str, ty: &str) -> &mut Self {
+    pub(crate) fn local(&mut self, name: &str, ty: &str) -> &mut Self {
         write!(self.locals, "(local ${name} {ty}) ").unwrap();
         self
     }
 
-    fn code(&mut self, wat: &str) -> &mut Self {
+    pub(crate) fn code(&mut self, wat: &str) -> &mut Self {
         self.body.push_str(wat);
         self.body.push('\n');
         self
     }
 
     /// End the process with `exit(name)` unless `cond` (an i32) holds.
-    fn check(&mut self, cond: &str, name: &str) -> &mut Self {
+    pub(crate) fn check(&mut self, cond: &str, name: &str) -> &mut Self {
         let reason = self.s(name);
         writeln!(
             self.body,
@@ -104,13 +104,13 @@ impl Guest {
     }
 
     /// `call` writes its result at 0; it must be `ok`.
-    fn ok(&mut self, call: &str, name: &str) -> &mut Self {
+    pub(crate) fn ok(&mut self, call: &str, name: &str) -> &mut Self {
         self.code(call).check(OK, name)
     }
 
     /// `call` writes its result at 0; it must be `err(code)`, the error
     /// at `at`.
-    fn err(&mut self, call: &str, at: u32, code: u8, name: &str) -> &mut Self {
+    pub(crate) fn err(&mut self, call: &str, at: u32, code: u8, name: &str) -> &mut Self {
         let cond = format!(
             "(i32.and (i32.eq {} (i32.const 1)) (i32.eq {} (i32.const {code})))",
             u8_at(0),
@@ -120,14 +120,14 @@ impl Guest {
     }
 
     /// An i32 condition: the bytes at `(ptr, len)` are `text`.
-    fn bytes_eq(&mut self, ptr: &str, len: &str, text: &str) -> String {
+    pub(crate) fn bytes_eq(&mut self, ptr: &str, len: &str, text: &str) -> String {
         let expected = self.s(text);
         format!("(call $bytes-eq {ptr} {len} {expected})")
     }
 
     /// An i32 condition: the `list<u8>` or `string` whose (ptr, len) are
     /// at `at` in the result area is `text`.
-    fn list_at_eq(&mut self, at: u32, text: &str) -> String {
+    pub(crate) fn list_at_eq(&mut self, at: u32, text: &str) -> String {
         self.bytes_eq(&i32_at(at), &i32_at(at + 4), text)
     }
 
@@ -139,7 +139,7 @@ impl Guest {
         format!("(i32.const 512) (i32.const {})", tags.len())
     }
 
-    fn wat(&self) -> String {
+    pub(crate) fn wat(&self) -> String {
         let template = fixture("actor.component.wat");
         for marker in [";;@data", ";;@locals", ";;@body"] {
             assert!(
@@ -156,7 +156,7 @@ impl Guest {
 
 /// `receive(tags, timeout)` with the result at 0. `timeout` is `None` to
 /// wait forever.
-fn receive(tags: &str, timeout_ms: Option<u64>) -> String {
+pub(crate) fn receive(tags: &str, timeout_ms: Option<u64>) -> String {
     let timeout = match timeout_ms {
         Some(ms) => format!("(i32.const 1) (i64.const {ms})"),
         None => "(i32.const 0) (i64.const 0)".to_string(),
@@ -165,10 +165,10 @@ fn receive(tags: &str, timeout_ms: Option<u64>) -> String {
 }
 
 // The received `message`, in a `result<message, error>` at 0.
-const MSG_KIND: u32 = 8;
-const MSG_SENDER: u32 = 16;
-const MSG_TAG: u32 = 24;
-const MSG_DATA: u32 = 32;
+pub(crate) const MSG_KIND: u32 = 8;
+pub(crate) const MSG_SENDER: u32 = 16;
+pub(crate) const MSG_TAG: u32 = 24;
+pub(crate) const MSG_DATA: u32 = 32;
 
 // `process-info`, in a `result<process-info, error>` at 0.
 const INFO_PID: u32 = 8;

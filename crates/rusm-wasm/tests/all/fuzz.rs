@@ -223,6 +223,11 @@ const IMPORTS: &[&str] = &[
     "kv_exists",
     "kv_keys",
     "kv_cas",
+    "spawn_on",
+    "register_global",
+    "whereis_global",
+    "nodes",
+    "node_of",
 ];
 
 fn c32(v: i64) -> String {
@@ -512,6 +517,24 @@ impl Generator<'_> {
                     self.input()
                 )
             }
+            // No cluster here: these answer as on a lone node, after
+            // reading (and checking) every pointer they are given.
+            "spawn_on" => format!(
+                "(local.set $child (call $spawn_on {} {} {} {}))",
+                self.text(),
+                self.text(),
+                self.input(),
+                self.flag()
+            ),
+            "register_global" | "whereis_global" => {
+                format!("(drop (call ${import} {}))", self.text())
+            }
+            "nodes" => format!("(drop (call $nodes {}))", self.output()),
+            "node_of" => format!(
+                "(drop (call $node_of {} {}))",
+                self.pid(PidUse::Observe),
+                self.output()
+            ),
             other => unreachable!("no generator for {other}"),
         }
     }

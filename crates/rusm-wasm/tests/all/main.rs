@@ -2,6 +2,7 @@
 //! WAT fixtures, on a real actor-core node.
 
 mod adversarial;
+mod cluster;
 mod component;
 mod cpu;
 mod fuzz;

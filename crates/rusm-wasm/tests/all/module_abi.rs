@@ -30,11 +30,16 @@ impl Guest {
 
     /// A string constant: `(i32.const off) (i32.const len)`.
     pub(crate) fn s(&mut self, text: &str) -> String {
+        self.bytes(text.as_bytes())
+    }
+
+    /// A byte-string constant (not necessarily UTF-8), as `s` gives.
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) -> String {
         let off = self.next;
-        self.next += text.len() as u32 + 1;
-        let escaped: String = text.bytes().map(|b| format!("\\{b:02x}")).collect();
+        self.next += bytes.len() as u32 + 1;
+        let escaped: String = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
         writeln!(self.data, "  (data (i32.const {off}) \"{escaped}\")").unwrap();
-        format!("(i32.const {off}) (i32.const {})", text.len())
+        format!("(i32.const {off}) (i32.const {})", bytes.len())
     }
 
     pub(crate) fn local(&mut self, name: &str, ty: &str) -> &mut Self {

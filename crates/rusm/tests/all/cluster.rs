@@ -308,10 +308,11 @@ fn ping() -> String {
       (local.set $i (i64.add (local.get $i) (i64.const 1)))
       (br_if $out (i64.lt_u (local.get $i) (i64.const 100))))
     (local.set $i (i64.const 0))
+    (i64.store (i32.const 3100) (i64.const 2))
     (block $bad
       (loop $in
-        (drop (call $recv (i32.const 3100) (i32.const 1) (i64.const 5000)))
-        (i64.store (i32.const 3100) (i64.const 2))
+        (if (i32.ne (call $recv (i32.const 3100) (i32.const 1) (i64.const 5000)) (i32.const 0))
+          (then (call $fail)))
         (drop (call $msg_read (i32.const 3200) (i32.const 8)))
         (br_if $bad (i64.ne (i64.load (i32.const 3200)) (local.get $i)))
         (local.set $i (i64.add (local.get $i) (i64.const 1)))
@@ -395,8 +396,8 @@ path = "worker.wat"
         .write("ping.wat", &ping())
         .write("pong.wat", &pong())
         .write("worker.wat", &worker());
-    let mut na = start(&app, "a");
-    let mut nb = start(&app, "b");
+    let na = start(&app, "a");
+    let nb = start(&app, "b");
     let limit = Duration::from_secs(15);
     let start_wait = Instant::now();
     while !na.stdout().contains("waiting\n") {

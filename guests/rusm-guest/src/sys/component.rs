@@ -6,8 +6,9 @@
 //! backend has no `unsafe` and no buffer retries; what is left is mapping
 //! the WIT's types onto the module ABI's terms the library is written in:
 //! `u64` pids and timer ids to `i64`, the `error` enum to [`Error`],
-//! `option<pid>` from `whereis` to `Err(NotFound)`, and the `process-info`
-//! record to the JSON object the module ABI's `process_info` returns.
+//! `option<pid>` from `whereis` and `whereis-global` to `Err(NotFound)`,
+//! and the `process-info` record to the JSON object the module ABI's
+//! `process_info` returns.
 
 use crate::error::{Error, Result};
 use crate::message::{Kind, Message};
@@ -49,7 +50,7 @@ pub mod bindings {
 }
 
 use bindings::rusm::runtime::types::{Error as WitError, MessageKind, ProcessInfo};
-use bindings::rusm::runtime::{kv, process};
+use bindings::rusm::runtime::{cluster, kv, process};
 
 impl From<WitError> for Error {
     fn from(error: WitError) -> Error {
@@ -202,6 +203,26 @@ pub(crate) fn kv_keys(bucket: &str, prefix: &str) -> Result<Vec<String>> {
 
 pub(crate) fn kv_cas(bucket: &str, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<bool> {
     lift(kv::compare_and_swap(bucket, key, expected, new))
+}
+
+pub(crate) fn spawn_on(node: &str, name: &str, arg: &[u8], link: bool) -> Result<i64> {
+    lift(cluster::spawn_on(node, name, arg, link)).map(|child| child as i64)
+}
+
+pub(crate) fn register_global(name: &str) -> Result<()> {
+    lift(cluster::register_global(name))
+}
+
+pub(crate) fn whereis_global(name: &str) -> Result<i64> {
+    cluster::whereis_global(name).map(|p| p as i64).ok_or(Error::NotFound)
+}
+
+pub(crate) fn nodes() -> Vec<String> {
+    cluster::nodes()
+}
+
+pub(crate) fn node_of(target: i64) -> Result<String> {
+    lift(cluster::node_of(pid(target)))
 }
 
 /// The `process-info` record as the module ABI's `process_info` writes it:

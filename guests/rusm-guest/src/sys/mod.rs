@@ -70,6 +70,11 @@ const CONTRACT: (
     fn(&str, &str) -> Result<bool>,                        // kv_exists(bucket, key)
     fn(&str, &str) -> Result<Vec<String>>,                 // kv_keys(bucket, prefix)
     fn(&str, &str, Option<&[u8]>, &[u8]) -> Result<bool>,  // kv_cas(bucket, key, expected, new) -> swapped
+    fn(&str, &str, &[u8], bool) -> Result<i64>,            // spawn_on(node, name, arg, link) -> pid
+    fn(&str) -> Result<()>,                                // register_global(name)
+    fn(&str) -> Result<i64>,                               // whereis_global(name), Err(NotFound) if unnamed
+    fn() -> Vec<String>,                                   // nodes
+    fn(i64) -> Result<String>,                             // node_of(pid)
 ) = (
     own_pid,
     send,
@@ -99,4 +104,9 @@ const CONTRACT: (
     kv_exists,
     kv_keys,
     kv_cas,
+    spawn_on,
+    register_global,
+    whereis_global,
+    nodes,
+    node_of,
 );

@@ -67,6 +67,11 @@ mod raw {
         fn kv_exists(b_ptr: *const u8, b_len: usize, k_ptr: *const u8, k_len: usize) -> i32;
         fn kv_keys(b_ptr: *const u8, b_len: usize, p_ptr: *const u8, p_len: usize, buf: *mut u8, cap: usize) -> i32;
         fn kv_cas(b_ptr: *const u8, b_len: usize, k_ptr: *const u8, k_len: usize, e_ptr: *const u8, e_len: isize, v_ptr: *const u8, v_len: usize) -> i32;
+        fn spawn_on(node_ptr: *const u8, node_len: usize, name_ptr: *const u8, name_len: usize, arg_ptr: *const u8, arg_len: usize, link: i32) -> i64;
+        fn register_global(name_ptr: *const u8, name_len: usize) -> i32;
+        fn whereis_global(name_ptr: *const u8, name_len: usize) -> i64;
+        fn nodes(buf: *mut u8, cap: usize) -> i32;
+        fn node_of(pid: i64, buf: *mut u8, cap: usize) -> i32;
     }
 }
 
@@ -276,6 +281,37 @@ pub(crate) fn kv_cas(bucket: &str, key: &str, expected: Option<&[u8]>, new: &[u8
     })
 }
 
+pub(crate) fn spawn_on(node: &str, name: &str, arg: &[u8], link: bool) -> Result<i64> {
+    // SAFETY: the three slices are valid for their lengths.
+    check(unsafe {
+        raw::spawn_on(node.as_ptr(), node.len(), name.as_ptr(), name.len(), arg.as_ptr(), arg.len(), link as i32)
+    })
+}
+
+pub(crate) fn register_global(name: &str) -> Result<()> {
+    // SAFETY: the slice is valid for its length.
+    done(unsafe { raw::register_global(name.as_ptr(), name.len()) })
+}
+
+pub(crate) fn whereis_global(name: &str) -> Result<i64> {
+    // SAFETY: the slice is valid for its length.
+    check(unsafe { raw::whereis_global(name.as_ptr(), name.len()) })
+}
+
+pub(crate) fn nodes() -> Vec<String> {
+    // SAFETY: `read_sized` passes a buffer valid for `cap` bytes.
+    let packed = read_sized(|buf, cap| unsafe { raw::nodes(buf, cap) });
+    // `nodes` has no error case (the WIT's is a bare list): a node without
+    // a cluster answers 0 bytes, and the host's packing is well formed.
+    packed.and_then(|p| unpack_keys(&p)).unwrap_or_default()
+}
+
+pub(crate) fn node_of(pid: i64) -> Result<String> {
+    // SAFETY: `read_sized` passes a buffer valid for `cap` bytes.
+    let name = read_sized(|buf, cap| unsafe { raw::node_of(pid, buf, cap) })?;
+    String::from_utf8(name).map_err(|_| Error::Invalid)
+}
+
 /// Calls `fill(buf, cap)` (an import that writes at most `cap` bytes and
 /// returns the full size, or a negative error code) until the buffer was
 /// large enough, and returns the bytes.
@@ -293,7 +329,8 @@ fn read_sized(mut fill: impl FnMut(*mut u8, usize) -> i32) -> Result<Vec<u8>> {
     }
 }
 
-/// The `kv_keys` layout: each key as a little-endian u32 length, then its bytes.
+/// The layout of `kv_keys` and `nodes`: each name as a little-endian u32
+/// length, then its bytes.
 fn unpack_keys(mut packed: &[u8]) -> Result<Vec<String>> {
     let mut keys = Vec::new();
     while !packed.is_empty() {
@@ -316,6 +353,15 @@ mod tests {
         assert_eq!(unpack_keys(&packed), Ok(vec!["a".to_owned(), "bc".to_owned()]));
         assert_eq!(unpack_keys(&[]), Ok(vec![]));
         assert_eq!(unpack_keys(&[5, 0, 0, 0, b'a']), Err(Error::Invalid));
+    }
+
+    #[test]
+    fn packed_node_names_unpack_as_the_host_packs_them() {
+        // rusm-wasm's `nodes` for ["a", "b", "gamma"] (its test `cluster::`
+        // checks the same bytes on the host side).
+        let packed = b"\x01\0\0\0a\x01\0\0\0b\x05\0\0\0gamma";
+        assert_eq!(unpack_keys(packed), Ok(vec!["a".to_owned(), "b".to_owned(), "gamma".to_owned()]));
+        assert_eq!(unpack_keys(&packed[..7]), Err(Error::Invalid), "a cut list is not read as a shorter one");
     }
 
     #[test]
