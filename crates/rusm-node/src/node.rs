@@ -233,6 +233,10 @@ impl RusmNode {
                     .collect(),
             };
             let dist = rusm_cluster::Dist::new(node.clone(), &c.name, Some(Arc::new(spawns)));
+            // The cluster calls of every process reach it from boot on:
+            // until the node has joined, it is a cluster of one (its own
+            // name, no other node to reach).
+            runtime.set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
             Some((dist, creation))
         });
         let mut rusm = RusmNode {
@@ -494,9 +498,6 @@ impl RusmNode {
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
         dist.attach(cluster.handle())
             .map_err(|e| NodeError::Cluster(format!("cannot attach the cluster: {e}")))?;
-        // From now on the cluster calls of every process reach it.
-        self.runtime
-            .set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
         let addr = cluster.local_addr();
         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
         let hooks = self.observer_hooks.clone();
