@@ -240,6 +240,8 @@ struct DistInner {
     calls: Mutex<HashMap<u64, (String, oneshot::Sender<Answer>)>>,
     next_call: AtomicU64,
     globals: Mutex<HashMap<String, Global>>,
+    /// Messages from other nodes that could not be delivered here.
+    dropped: AtomicU64,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -268,6 +270,7 @@ impl Dist {
                 calls: Mutex::new(HashMap::new()),
                 next_call: AtomicU64::new(1),
                 globals: Mutex::new(HashMap::new()),
+                dropped: AtomicU64::new(0),
             }),
         }
     }
@@ -437,6 +440,12 @@ impl Dist {
         }
     }
 
+    /// Messages from other nodes dropped on arrival: the receiver was gone,
+    /// never existed, or was over its `max-queued-mb` or mailbox.
+    pub fn dropped_messages(&self) -> u64 {
+        self.inner.dropped.load(Ordering::Relaxed)
+    }
+
     /// The holder of a global name.
     pub fn whereis_global(&self, name: &str) -> Option<Pid> {
         lock(&self.inner.globals).get(name).map(|g| Pid(g.pid))
@@ -515,10 +524,12 @@ impl DistInner {
                 };
                 let (sender, to, tag) = (word(1), word(9), word(17) as i64);
                 // A dead or missing receiver, or one over its limits: the
-                // message is dropped, as a send to a dead process is.
-                let _ = self
-                    .node
-                    .send(Pid(sender), Pid(to), tag, frame[DATA_HEAD..].to_vec());
+                // message is dropped, as a send to a dead process is, and
+                // counted (the sender was told 0 already).
+                let data = frame[DATA_HEAD..].to_vec();
+                if !self.is_local(to) || self.node.send(Pid(sender), Pid(to), tag, data).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
             }
             Some(&KIND_CONTROL) => match postcard::from_bytes::<Control>(&frame[1..]) {
                 Ok(control) => self.control(from, control),

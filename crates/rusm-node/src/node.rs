@@ -503,6 +503,8 @@ impl RusmNode {
         let hooks = self.observer_hooks.clone();
         if let Some(h) = &hooks {
             h.set_cluster_nodes(1);
+            let counted = dist.clone();
+            h.set_cluster_dropped(Box::new(move || counted.dropped_messages()));
         }
         tokio::spawn(async move {
             // The events are exact (one up, then one down, per node and

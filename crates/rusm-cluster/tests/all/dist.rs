@@ -203,6 +203,17 @@ async fn messages_cross_both_ways_in_order_under_concurrency() {
     assert_eq!(a.dist.node_of(sink_a).as_deref(), Some("a"));
     assert_eq!(a.dist.node_of(Pid(1)), None);
     assert_eq!(a.dist.nodes(), names(&["a", "b"]));
+    // A message for a pid of b that never existed: queued (0), dropped on
+    // arrival, and counted there.
+    let never = Pid(sink_b.get() + 1_000_000);
+    assert_eq!(b.dist.dropped_messages(), 0);
+    a.node.send(Pid::NODE, never, 1, vec![1]).unwrap();
+    let start = Instant::now();
+    while b.dist.dropped_messages() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(5), "not counted");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(b.dist.dropped_messages(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
