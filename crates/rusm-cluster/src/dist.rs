@@ -452,6 +452,13 @@ impl Dist {
     }
 }
 
+/// A reason as another node wrote it: parsed as the contract's text, or,
+/// if it is not one, kept as a crash with that text (escaped and capped as
+/// every reason is).
+fn reason_of(text: &str) -> ExitReason {
+    text.parse().unwrap_or_else(|_| ExitReason::crashed(text))
+}
+
 /// Awaits every future, in order (a handful, one per node).
 async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let handles: Vec<_> = futures.into_iter().map(Box::pin).collect();
@@ -563,10 +570,7 @@ impl DistInner {
                 to,
                 reason,
             } if self.is_local(to) => {
-                let reason = reason
-                    .parse::<ExitReason>()
-                    .unwrap_or_else(|_| ExitReason::crashed(&reason));
-                node.exit_from_remote(Pid(f), Pid(to), &reason);
+                node.exit_from_remote(Pid(f), Pid(to), &reason_of(&reason));
             }
             Control::Monitor {
                 watcher,
@@ -589,10 +593,7 @@ impl DistInner {
                 reason,
             } if self.is_local(watcher) => {
                 // The text goes through the same escaping as any reason.
-                let reason = reason
-                    .parse::<ExitReason>()
-                    .unwrap_or_else(|_| ExitReason::crashed(&reason))
-                    .to_string();
+                let reason = reason_of(&reason).to_string();
                 node.down_from_remote(Pid(target), Pid(watcher), reference, &reason);
             }
             Control::Kill { to } if self.is_local(to) => {
@@ -603,10 +604,7 @@ impl DistInner {
                 to,
                 reason,
             } if self.is_local(to) => {
-                let reason = reason
-                    .parse::<ExitReason>()
-                    .unwrap_or_else(|_| ExitReason::crashed(&reason));
-                let _ = node.stop(Pid(f), Pid(to), reason);
+                let _ = node.stop(Pid(f), Pid(to), reason_of(&reason));
             }
             Control::Call { id, call } => {
                 let answer = self.answer(from, call);

@@ -117,15 +117,8 @@ impl Node {
             st.try_charge(SIGNAL_RESERVE, w.max_queued)?;
             st.extra().monitors.push((reference, target));
         }
-        let attached = match self.inner.table.get(target) {
-            Some(t) => {
-                let mut st = t.lock();
-                if st.alive {
-                    st.monitored_by
-                        .push(Watcher::Process { reference, watcher });
-                }
-                st.alive
-            }
+        let attached = match self.watch_local(target, watcher, reference) {
+            Some(alive) => alive,
             // Another node's process: that node records the watcher, and
             // an unreachable node is a `down` `noconnection` at once.
             None => match self.remote_for(target) {
@@ -315,6 +308,19 @@ impl Node {
                 let _ = tx.send(reason.clone());
             }
         }
+    }
+
+    /// Record `watcher`'s monitor `reference` on `target`, a process of
+    /// this node, if it is alive: `Some(alive)`, or `None` if `target` is
+    /// not in the table.
+    pub(crate) fn watch_local(&self, target: Pid, watcher: Pid, reference: Ref) -> Option<bool> {
+        let t = self.inner.table.get(target)?;
+        let mut st = t.lock();
+        if st.alive {
+            st.monitored_by
+                .push(Watcher::Process { reference, watcher });
+        }
+        Some(st.alive)
     }
 
     /// Forget `watcher`'s monitor `reference` on its target's side (the

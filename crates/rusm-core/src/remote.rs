@@ -167,17 +167,9 @@ impl Node {
     /// A remote `watcher` monitors `target` (local) under `reference`; a
     /// dead target answers `down` `noproc` at once.
     pub fn monitor_from_remote(&self, watcher: Pid, target: Pid, reference: Ref) {
-        let attached = match self.inner.table.get(target) {
-            Some(t) => {
-                let mut st = t.lock();
-                if st.alive {
-                    st.monitored_by
-                        .push(Watcher::Process { reference, watcher });
-                }
-                st.alive
-            }
-            None => false,
-        };
+        let attached = self
+            .watch_local(target, watcher, reference)
+            .unwrap_or(false);
         if !attached && let Some(remote) = self.remote_for(watcher) {
             remote.down(target, watcher, reference, &ExitReason::NoProc);
         }
