@@ -731,8 +731,13 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (mut ours, mut unpooled, mut raw) = (0f64, 0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
+        // The two sides that open a connection per request each start on
+        // a settled port table (http_out::SETTLE); the reusing side opens
+        // a handful and needs no pause.
         let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let b = http_out::raw(&r, &wat, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let c = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
         rows.push((round, a, b, c));
         ours = ours.max(a);
@@ -759,8 +764,9 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
          each response dropped unread; rusm reuses connections (the node reads the 5-byte rest), \
-         the raw baseline and 'rusm without reuse' open a new one per request; interleaved \
-         rounds, best of each"
+         the raw baseline and 'rusm without reuse' open a new one per request, each starting \
+         {settle:?} after the side before (http_out::SETTLE); interleaved rounds, best of each",
+        settle = http_out::SETTLE
     )))
 }
 
@@ -800,15 +806,20 @@ async fn http_out_fresh(quick: bool) -> anyhow::Result<Report> {
     let (mut ours, mut raw) = (0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
+        let rusm_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await
+        };
+        let raw_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::raw(&r, &wat, guests, per_guest).await
+        };
         let (a, b) = if round % 2 == 1 {
-            let a = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
-            (a, http_out::raw(&r, &wat, guests, per_guest).await?)
+            let a = rusm_side.await?;
+            (a, raw_side.await?)
         } else {
-            let b = http_out::raw(&r, &wat, guests, per_guest).await?;
-            (
-                http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?,
-                b,
-            )
+            let b = raw_side.await?;
+            (rusm_side.await?, b)
         };
         rows.push((round, a, b));
         ours = ours.max(a);
@@ -837,7 +848,10 @@ async fn http_out_fresh(quick: bool) -> anyhow::Result<Report> {
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
          each response dropped unread; a new connection per request on both sides (rusm: \
-         max_idle_connections 0); rounds alternate which side goes first; best of each"
+         max_idle_connections 0); each side starts {settle:?} after the other, when every \
+         client port in TIME_WAIT is reusable again (http_out::SETTLE), and rounds alternate \
+         which side goes first; best of each",
+        settle = http_out::SETTLE
     )))
 }
 
