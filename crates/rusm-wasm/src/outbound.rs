@@ -330,22 +330,17 @@ async fn send(
     };
     let first_byte = options.and_then(|o| o.first_byte_timeout);
     let (response, connection) = loop {
-        let (mut connection, reused) = match client.pool.take(&key, &addrs) {
-            Some(idle) => (idle, true),
-            None => (
-                open(&client, &target, &addrs, connect_timeout).await?,
-                false,
-            ),
+        let Some(mut idle) = client.pool.take(&key, &addrs) else {
+            let opened = open(&client, &target, &addrs, connect_timeout).await?;
+            break send_on_new(opened, request, first_byte).await?;
         };
-        if reused {
-            // An idle connection is ready once its last exchange is wound
-            // up; one the server closed meanwhile is dropped for the next.
-            let ready = tokio::time::timeout(connect_timeout, connection.sender.ready()).await;
-            if !matches!(ready, Ok(Ok(()))) {
-                continue;
-            }
+        // An idle connection is ready once its last exchange is wound up;
+        // one the server closed meanwhile is dropped for the next.
+        let ready = tokio::time::timeout(connect_timeout, idle.sender.ready()).await;
+        if !matches!(ready, Ok(Ok(()))) {
+            continue;
         }
-        let sent = connection.sender.try_send_request(request);
+        let sent = idle.sender.try_send_request(request);
         let result = match first_byte {
             Some(t) => tokio::time::timeout(t, sent)
                 .await
@@ -353,10 +348,10 @@ async fn send(
             None => sent.await,
         };
         match result {
-            Ok(response) => break (response, connection),
-            // Not sent: a reused connection was closing. The request comes
-            // back whole, for a new connection.
-            Err(mut e) if reused && e.message().is_some() => {
+            Ok(response) => break (response, idle),
+            // Not sent: the reused connection was closing. The request
+            // comes back whole, for another connection.
+            Err(mut e) if e.message().is_some() => {
                 request = e.take_message().expect("checked just above");
             }
             Err(e) => return Err(HttpError::from(e.into_error())),
@@ -375,22 +370,31 @@ async fn send(
         }
         .boxed_unsync()
     });
-    // The connection is its own task (see `open`), which may outlive this
-    // request in the pool: nothing of this request is left to wait for.
+    // The connection is its own task (see `send_on_new`), which may outlive
+    // this request in the pool: nothing of this request is left to wait for.
     let io: IoFuture = Box::new(async { Ok(()) });
     Ok((response, io))
 }
 
+/// The node's side of an HTTP/1.1 connection: what reads and writes the
+/// socket for its [`SendRequest`](hyper::client::conn::http1::SendRequest).
+type Driver = hyper::client::conn::http1::Connection<TokioIo<Box<dyn Stream>>, WasiBody>;
+
+/// A connection just opened, not yet driven by anyone.
+struct Opened {
+    sender: hyper::client::conn::http1::SendRequest<WasiBody>,
+    driver: Driver,
+    peer: SocketAddr,
+}
+
 /// A new connection to the first of `addrs` that answers: TCP, TLS for
-/// HTTPS, then HTTP/1.1, driven by a task of its own that carries the
-/// request body out and the response body in as the guest writes and
-/// reads them.
+/// HTTPS, then the HTTP/1.1 handshake (nothing is sent yet).
 async fn open(
     client: &HttpClient,
     target: &Target,
     addrs: &[SocketAddr],
     connect_timeout: Duration,
-) -> Result<Connection, HttpError> {
+) -> Result<Opened, HttpError> {
     let tcp = connect(addrs, connect_timeout).await?;
     let peer = tcp.peer_addr().map_err(HttpError::Connect)?;
     let stream: Box<dyn Stream> = if target.tls {
@@ -411,21 +415,72 @@ async fn open(
     } else {
         Box::new(tcp)
     };
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+    let (sender, driver) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(READ_BUFFER)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(HttpError::from)?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "outgoing HTTP connection failed");
-        }
-    });
-    Ok(Connection {
+    Ok(Opened {
         sender,
+        driver,
         peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
-        task: task.abort_handle(),
     })
+}
+
+/// Sends `request` as the first on a connection just opened.
+///
+/// Until the response head has arrived the connection is driven here, in
+/// the request's own task, as wasmtime-wasi-http's default client does:
+/// writing the request and reading the head then take no hand-over to
+/// another task and back (two wake-ups, each a trip through the scheduler
+/// and, on a busy host, a wait for a worker thread). Only then does the
+/// connection get a task of its own, which carries the body to the guest
+/// and may outlive the request in the pool.
+async fn send_on_new(
+    opened: Opened,
+    request: http::Request<WasiBody>,
+    first_byte: Option<Duration>,
+) -> Result<(http::Response<hyper::body::Incoming>, Connection), HttpError> {
+    let Opened {
+        mut sender,
+        driver,
+        peer,
+    } = opened;
+    let mut driver = Some(driver);
+    let mut sent = std::pin::pin!(sender.try_send_request(request));
+    let head = std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = sent.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some(d) = driver.as_mut()
+            && let Poll::Ready(done) = Pin::new(d).poll(cx)
+        {
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "outgoing HTTP connection failed");
+            }
+            driver = None;
+            // A connection that has ended has answered the request or
+            // failed it, so its outcome is ready.
+            return sent.as_mut().poll(cx);
+        }
+        Poll::Pending
+    });
+    let result = match first_byte {
+        Some(t) => tokio::time::timeout(t, head)
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?,
+        None => head.await,
+    };
+    let response = result.map_err(|e| HttpError::from(e.into_error()))?;
+    let task = driver.map(|driver| {
+        tokio::spawn(async move {
+            if let Err(e) = driver.await {
+                tracing::debug!(error = %e, "outgoing HTTP connection failed");
+            }
+        })
+        .abort_handle()
+    });
+    Ok((response, Connection { sender, peer, task }))
 }
 
 /// The body of a response, as the guest reads it: hyper's, plus what the

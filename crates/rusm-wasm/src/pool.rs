@@ -46,11 +46,12 @@ pub(crate) struct PoolKey {
     pub(crate) port: u16,
 }
 
-/// A live connection: its sender, where it goes, and its driving task.
+/// A live connection: its sender, where it goes, and its driving task
+/// (`None` once hyper was done with it before it needed one: closed).
 pub(crate) struct Connection {
     pub(crate) sender: SendRequest<WasiBody>,
     pub(crate) peer: SocketAddr,
-    pub(crate) task: AbortHandle,
+    pub(crate) task: Option<AbortHandle>,
 }
 
 impl Connection {
@@ -59,7 +60,9 @@ impl Connection {
     /// dropped unfinished; this is for one whose body is still wanted by
     /// no one but may never end, such as a stalled one.)
     pub(crate) fn close(self) {
-        self.task.abort();
+        if let Some(task) = self.task {
+            task.abort();
+        }
     }
 }
 

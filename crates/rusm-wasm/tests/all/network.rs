@@ -865,6 +865,72 @@ async fn sequential_requests_reuse_one_connection() {
     assert_eq!(connections.load(Ordering::SeqCst), 1);
 }
 
+/// A server on 127.0.0.1 that answers each connection's first request
+/// with `answer` (nothing if empty), then closes it; it counts the
+/// connections it accepted.
+fn closing_server(answer: &'static str) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer.as_bytes());
+            // Dropped: the server's end closes.
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closes_after_its_response_is_not_reused() {
+    use std::sync::atomic::Ordering;
+    // Each answer says `connection: close` and has no body, so hyper is
+    // done with a new connection as its response head arrives, while the
+    // node still drives it in the request's task: the response reaches
+    // the guest, the closed connection never reaches the pool, and each
+    // of three GETs (read, or dropped unread) goes out on a new one.
+    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    for (name, wat) in [
+        ("close-unread", http_get as fn(bool, &str, u32) -> String),
+        ("close-read", |_, authority: &str, _| {
+            http_read(authority, 0, 0)
+        }),
+    ] {
+        let (addr, connections) = closing_server(answer);
+        let h = pooled(64);
+        let count = if name == "close-read" { 1 } else { 3 };
+        let guest = h.load(name, &wat(false, &addr.to_string(), count));
+        for _ in 0..(4 - count) {
+            let caps = hosts(&[&addr.to_string()]);
+            assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        }
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_closed_before_any_answer_fails_the_request() {
+    // The server reads the request and hangs up without a word: the
+    // guest's request fails at once, it does not wait for an answer that
+    // cannot come (the connection ends while the node drives it in the
+    // request's task). HTTP-protocol-error (case 35), as
+    // wasmtime-wasi-http names a hyper failure.
+    let (addr, connections) = closing_server("");
+    let h = harness();
+    let guest = h.load("hang-up", &http_get(false, &addr.to_string(), 1));
+    let caps = hosts(&[&addr.to_string()]);
+    let started = std::time::Instant::now();
+    assert_eq!(h.run(&guest, caps).await.to_string(), "crashed: error 35");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pooled_connection_serves_only_requests_the_checker_allows() {
     use std::sync::atomic::Ordering;
