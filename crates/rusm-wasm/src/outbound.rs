@@ -52,7 +52,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
-use crate::pool::{Connection, Pool, PoolKey};
+use crate::pool::{Connection, Driven, Pool, PoolKey};
 use crate::resolver::LookupError;
 
 /// How the node makes outgoing HTTP requests for its processes
@@ -277,13 +277,18 @@ async fn destinations_of(
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, HttpError> {
+/// A TCP connection to the first of `addrs` that answers, and that
+/// address.
+async fn connect(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), HttpError> {
     let mut last = HttpError::ConnectionRefused;
-    for addr in addrs {
+    for &addr in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok(stream);
+                return Ok((stream, addr));
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 last = HttpError::ConnectionRefused
@@ -329,10 +334,17 @@ async fn send(
         port: target.port,
     };
     let first_byte = options.and_then(|o| o.first_byte_timeout);
+    // What drives the connection once the head is in, if wasmtime-wasi-http
+    // is to run it (see `send_on_new`).
+    let mut io: Option<IoFuture> = None;
     let (response, connection) = loop {
         let Some(mut idle) = client.pool.take(&key, &addrs) else {
             let opened = open(&client, &target, &addrs, connect_timeout).await?;
-            break send_on_new(opened, request, first_byte).await?;
+            let keep = client.pool.keeps_idle();
+            let (response, connection, driver) =
+                send_on_new(opened, request, first_byte, keep).await?;
+            io = driver;
+            break (response, connection);
         };
         // An idle connection is ready once its last exchange is wound up;
         // one the server closed meanwhile is dropped for the next.
@@ -370,9 +382,10 @@ async fn send(
         }
         .boxed_unsync()
     });
-    // The connection is its own task (see `send_on_new`), which may outlive
-    // this request in the pool: nothing of this request is left to wait for.
-    let io: IoFuture = Box::new(async { Ok(()) });
+    // Otherwise the connection is its own task (see `send_on_new`), which
+    // may outlive this request in the pool: nothing of this request is left
+    // to wait for.
+    let io = io.unwrap_or_else(|| Box::new(async { Ok(()) }));
     Ok((response, io))
 }
 
@@ -395,8 +408,8 @@ async fn open(
     addrs: &[SocketAddr],
     connect_timeout: Duration,
 ) -> Result<Opened, HttpError> {
-    let tcp = connect(addrs, connect_timeout).await?;
-    let peer = tcp.peer_addr().map_err(HttpError::Connect)?;
+    // The peer is the address connected to (no getpeername per request).
+    let (tcp, peer) = connect(addrs, connect_timeout).await?;
     let stream: Box<dyn Stream> = if target.tls {
         let name = match target.host.parse::<IpAddr>() {
             Ok(ip) => ServerName::from(ip),
@@ -433,14 +446,27 @@ async fn open(
 /// the request's own task, as wasmtime-wasi-http's default client does:
 /// writing the request and reading the head then take no hand-over to
 /// another task and back (two wake-ups, each a trip through the scheduler
-/// and, on a busy host, a wait for a worker thread). Only then does the
-/// connection get a task of its own, which carries the body to the guest
-/// and may outlive the request in the pool.
+/// and, on a busy host, a wait for a worker thread).
+///
+/// Then, if the node may `keep` it, the connection gets a task of its own,
+/// which carries the body to the guest and may outlive the request in the
+/// pool. If not, what drives it is returned as the response's I/O future,
+/// which wasmtime-wasi-http runs as a task anyway (and ends when the guest
+/// drops the body): a second task per request, spawned only to be idle,
+/// would cost each request a wake-up of another worker thread.
 async fn send_on_new(
     opened: Opened,
     request: http::Request<WasiBody>,
     first_byte: Option<Duration>,
-) -> Result<(http::Response<hyper::body::Incoming>, Connection), HttpError> {
+    keep: bool,
+) -> Result<
+    (
+        http::Response<hyper::body::Incoming>,
+        Connection,
+        Option<IoFuture>,
+    ),
+    HttpError,
+> {
     let Opened {
         mut sender,
         driver,
@@ -472,15 +498,48 @@ async fn send_on_new(
         None => head.await,
     };
     let response = result.map_err(|e| HttpError::from(e.into_error()))?;
-    let task = driver.map(|driver| {
-        tokio::spawn(async move {
-            if let Err(e) = driver.await {
-                tracing::debug!(error = %e, "outgoing HTTP connection failed");
-            }
-        })
-        .abort_handle()
-    });
-    Ok((response, Connection { sender, peer, task }))
+    let (driven, io) = match driver {
+        None => (Driven::Done, None),
+        Some(driver) if keep => {
+            let task = tokio::spawn(async move {
+                if let Err(e) = driver.await {
+                    tracing::debug!(error = %e, "outgoing HTTP connection failed");
+                }
+            });
+            (Driven::Task(task.abort_handle()), None)
+        }
+        Some(driver) => {
+            let (close, closed) = tokio::sync::oneshot::channel::<()>();
+            let io: IoFuture = Box::new(async move {
+                // Only a close sent by the node ends the connection early;
+                // its sender dropped, hyper finishes as it would.
+                let closed = async {
+                    if closed.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    done = driver => {
+                        if let Err(e) = done {
+                            tracing::debug!(error = %e, "outgoing HTTP connection failed");
+                        }
+                    }
+                    () = closed => {}
+                }
+                Ok(())
+            });
+            (Driven::Response(close), Some(io))
+        }
+    };
+    Ok((
+        response,
+        Connection {
+            sender,
+            peer,
+            driven,
+        },
+        io,
+    ))
 }
 
 /// The body of a response, as the guest reads it: hyper's, plus what the
