@@ -83,6 +83,12 @@ enum Scenario {
     /// local server (raw wasmtime-wasi-http's default send_request).
     #[cfg(feature = "wasm")]
     HttpOut,
+    /// http-out like for like without reuse: RUSM opening a new connection
+    /// per request (`max_idle_connections` 0) beside raw
+    /// wasmtime-wasi-http, rounds in alternating order. `--side rusm|raw
+    /// --spawns N` runs one side alone for callgrind.
+    #[cfg(feature = "wasm")]
+    HttpOutFresh,
     /// The Rust ping-pong example (guests/, built by
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
@@ -140,7 +146,7 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
-    /// Storms and http-hello only: run one side alone, once, with a small
+    /// Storms, http-hello and http-out-fresh only: run one side alone, once, with a small
     /// pool, and print its rate (http-hello: `--spawns` requests). For instruction-level profilers (bench/instructions.sh
     /// runs callgrind this way): they cannot reserve the full pool and
     /// should see one side only. Not a comparison.
@@ -294,6 +300,11 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
         Scenario::HttpOut => http_out(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpOutFresh => match opts.side {
+            Some((side, n)) => http_out_fresh_side(side, n).await,
+            None => http_out_fresh(quick).await,
+        },
         #[cfg(feature = "wasm")]
         Scenario::SseFanout => sse_fanout(quick).await,
         #[cfg(feature = "wasm")]
@@ -737,16 +748,7 @@ async fn http_server() -> anyhow::Result<Report> {
 async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (guests, per_guest, rounds) = if quick { (2, 200, 1) } else { (4, 2_000, 3) };
     let r = wasm::runtime(100)?;
-    let no_reuse = wasm::runtime_with(
-        100,
-        rusm_wasm::RuntimeOptions {
-            outbound: rusm_wasm::OutboundOptions {
-                max_idle_connections: 0,
-                ..rusm_wasm::OutboundOptions::default()
-            },
-            ..rusm_wasm::RuntimeOptions::default()
-        },
-    )?;
+    let no_reuse = no_reuse_runtime()?;
     let addr = http_out::server().await?;
     let wat = http_out::component(addr, per_guest);
     // Warm every side (compilation, the server's first connections).
@@ -757,8 +759,13 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (mut ours, mut unpooled, mut raw) = (0f64, 0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
+        // The two sides that open a connection per request each start on
+        // a settled port table (http_out::SETTLE); the reusing side opens
+        // a handful and needs no pause.
         let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let b = http_out::raw(&r, &wat, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let c = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
         rows.push((round, a, b, c));
         ours = ours.max(a);
@@ -785,9 +792,128 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
          each response dropped unread; rusm reuses connections (the node reads the 5-byte rest), \
-         the raw baseline and 'rusm without reuse' open a new one per request; interleaved \
-         rounds, best of each"
+         the raw baseline and 'rusm without reuse' open a new one per request, each starting \
+         {settle:?} after the side before (http_out::SETTLE); interleaved rounds, best of each",
+        settle = http_out::SETTLE
     )))
+}
+
+/// The runtime http-out's "without reuse" side runs on: outgoing
+/// connection reuse off, a new connection per request, as the baseline.
+#[cfg(feature = "wasm")]
+fn no_reuse_runtime() -> anyhow::Result<wasm::Runtime> {
+    wasm::runtime_with(
+        100,
+        rusm_wasm::RuntimeOptions {
+            outbound: rusm_wasm::OutboundOptions {
+                max_idle_connections: 0,
+                ..rusm_wasm::OutboundOptions::default()
+            },
+            ..rusm_wasm::RuntimeOptions::default()
+        },
+    )
+}
+
+/// http-out-fresh: RUSM with connection reuse off beside raw
+/// wasmtime-wasi-http (which never reuses), both a new TCP connection per
+/// request. Rounds alternate which side goes first: every connection
+/// leaves a client port in TIME_WAIT for 60 s, and a side that runs after
+/// the other's 8,000 connects finds the kernel's port search slower, so a
+/// fixed order would charge it to one side. Best of each, and the median
+/// of the rounds' ratios.
+#[cfg(feature = "wasm")]
+async fn http_out_fresh(quick: bool) -> anyhow::Result<Report> {
+    let (guests, per_guest, rounds) = if quick { (2, 200, 2) } else { (4, 2_000, 6) };
+    let r = wasm::runtime(100)?;
+    let no_reuse = no_reuse_runtime()?;
+    let addr = http_out::server().await?;
+    let wat = http_out::component(addr, per_guest);
+    let warm = http_out::component(addr, 20);
+    http_out::rusm(&no_reuse, &warm, addr, 1, 20).await?;
+    http_out::raw(&r, &warm, 1, 20).await?;
+    let (mut ours, mut raw) = (0f64, 0f64);
+    let mut rows = Vec::new();
+    for round in 1..=rounds {
+        let rusm_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await
+        };
+        let raw_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::raw(&r, &wat, guests, per_guest).await
+        };
+        let (a, b) = if round % 2 == 1 {
+            let a = rusm_side.await?;
+            (a, raw_side.await?)
+        } else {
+            let b = raw_side.await?;
+            (rusm_side.await?, b)
+        };
+        rows.push((round, a, b));
+        ours = ours.max(a);
+        raw = raw.max(b);
+    }
+    let mut ratios: Vec<f64> = rows.iter().map(|(_, a, b)| a / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let base = "raw wasmtime-wasi-http, default send_request";
+    let mut report = Report::new("http-out-fresh", "requests/s", ours, true)
+        .baseline(base, raw)
+        .target(report::Target::Ratio(base, 0.9))
+        .extra("median_round_ratio", (median * 1000.0).round() / 1000.0)
+        .extra("guests", guests as f64)
+        .extra("requests_per_guest", per_guest as f64);
+    for (round, a, b) in rows {
+        let first = if round % 2 == 1 {
+            "rusm first"
+        } else {
+            "raw first"
+        };
+        report = report
+            .row(format!("round {round} ({first}), rusm"), a, "requests/s")
+            .row(format!("round {round} ({first}), raw"), b, "requests/s");
+    }
+    Ok(report.note(format!(
+        "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
+         each response dropped unread; a new connection per request on both sides (rusm: \
+         max_idle_connections 0); each side starts {settle:?} after the other, when every \
+         client port in TIME_WAIT is reusable again (http_out::SETTLE), and rounds alternate \
+         which side goes first; best of each",
+        settle = http_out::SETTLE
+    )))
+}
+
+/// http-out-fresh `--side rusm|raw --spawns N`: one side alone, warmed by
+/// 80 requests, then N requests (4 components at once), for callgrind
+/// (bench/instructions.sh `http-out-fresh`): the difference between two
+/// sizes is the cost of one more request, the server included (the same
+/// on both sides).
+#[cfg(feature = "wasm")]
+async fn http_out_fresh_side(side: Side, n: u64) -> anyhow::Result<Report> {
+    let guests = 4;
+    let per_guest = (n / guests).max(1);
+    let addr = http_out::server().await?;
+    let warm = http_out::component(addr, 20);
+    let wat = http_out::component(addr, per_guest);
+    let rate = match side {
+        Side::Rusm => {
+            let r = no_reuse_runtime()?;
+            http_out::rusm(&r, &warm, addr, guests, 20).await?;
+            http_out::rusm(&r, &wat, addr, guests, per_guest).await?
+        }
+        Side::Raw => {
+            let r = wasm::runtime(100)?;
+            http_out::raw(&r, &warm, guests, 20).await?;
+            http_out::raw(&r, &wat, guests, per_guest).await?
+        }
+        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+    };
+    Ok(
+        Report::new("http-out-fresh", "requests/s", rate, true).note(format!(
+            "--side {side:?} alone: {guests} components, {per_guest} requests each, a new \
+             connection per request; not a comparison"
+        )),
+    )
 }
 
 #[cfg(feature = "wasm")]
