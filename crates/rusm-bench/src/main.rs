@@ -11,6 +11,7 @@
 //! the store, `wasm` and `soak` behind the `wasm` feature): adding a module of
 //! scenarios touches this file in those two places only.
 
+mod cluster;
 mod core;
 mod dev;
 mod kv;
@@ -22,6 +23,7 @@ mod report;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
 mod http;
+#[cfg(feature = "wasm")]
 mod http_out;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
@@ -62,6 +64,19 @@ enum Scenario {
     ObserverStorm,
     /// ping-pong with the observer on beside it off.
     ObserverPingPong,
+    /// Issue 18: round trips/s and p50/p99 between two processes on two
+    /// nodes (two OS processes, QUIC on loopback), and messages/s with 100
+    /// pairs, beside the same on one node and the BEAM's distribution
+    /// (cluster.rs).
+    ClusterPingPong,
+    /// Issue 18: 20 trials of `kill -9` of a node: time to the
+    /// `noconnection` down on the survivor, p50 and max (cluster.rs).
+    NodeDown,
+    /// A cluster node in a process of its own, for the cluster scenarios:
+    /// joins `--cluster-join`, starts `--cluster-echoes` echo processes,
+    /// prints their pids, and ends when its stdin closes. Not in `all`.
+    #[value(hide = true)]
+    ClusterNode,
     #[cfg(feature = "wasm")]
     ModuleStorm,
     #[cfg(feature = "wasm")]
@@ -152,6 +167,18 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
     minutes: u64,
+    /// `cluster-node` only: the directory of the certificates.
+    #[arg(long, hide = true)]
+    cluster_certs: Option<std::path::PathBuf>,
+    /// `cluster-node` only: the node's name.
+    #[arg(long, hide = true)]
+    cluster_name: Option<String>,
+    /// `cluster-node` only: the member to join through.
+    #[arg(long, hide = true)]
+    cluster_join: Option<String>,
+    /// `cluster-node` only: echo processes to start.
+    #[arg(long, hide = true, default_value_t = 1)]
+    cluster_echoes: usize,
 }
 
 /// One side of a storm, for `--side`.
@@ -200,6 +227,23 @@ fn main() -> anyhow::Result<()> {
     let rusm = args.rusm.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
     });
+    if args.scenario == Scenario::ClusterNode {
+        let (Some(certs), Some(name), Some(join)) =
+            (args.cluster_certs, args.cluster_name, args.cluster_join)
+        else {
+            anyhow::bail!("cluster-node needs --cluster-certs, --cluster-name and --cluster-join");
+        };
+        let node = cluster::NodeArgs {
+            certs,
+            name,
+            join,
+            echoes: args.cluster_echoes,
+        };
+        return runtime.block_on(async move {
+            tokio::spawn(cluster::node_main(node)).await??;
+            Ok(())
+        });
+    }
     let opts = RunOptions {
         quick: args.quick,
         // Lives as long as the program; the options are `Copy`.
@@ -235,7 +279,7 @@ impl Scenario {
         ) {
             return false;
         }
-        self != Scenario::DevReloadHttp
+        !matches!(self, Scenario::DevReloadHttp | Scenario::ClusterNode)
     }
 }
 
@@ -247,6 +291,9 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::FaultRecovery => core::fault_recovery(quick).await,
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
+        Scenario::ClusterPingPong => cluster::cluster_ping_pong(quick).await,
+        Scenario::NodeDown => cluster::node_down(quick).await,
+        Scenario::ClusterNode => anyhow::bail!("cluster-node is run by main"),
         Scenario::KvReads => kv_reads(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::ObserverStorm | Scenario::ObserverPingPong
@@ -284,6 +331,7 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::HttpServer => http_server().await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
+        #[cfg(feature = "wasm")]
         Scenario::HttpOut => http_out(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::SseFanout => sse_fanout(quick).await,
