@@ -193,9 +193,14 @@ async fn start_remote(
     name: &str,
     via: &mut Member,
     echoes: usize,
+    workers: Option<usize>,
 ) -> anyhow::Result<Remote> {
     let exe = std::env::current_exe()?;
-    let mut child = Command::new(exe)
+    let mut command = Command::new(exe);
+    if let Some(n) = workers {
+        command.arg("--workers").arg(n.to_string());
+    }
+    let mut child = command
         .arg("cluster-node")
         .arg("--cluster-certs")
         .arg(certs)
@@ -298,7 +303,12 @@ struct Beam {
 
 /// Two `erl -sname` nodes on this machine running
 /// `bench/beam/rusm_cluster_bench.erl` (compiled here with `erlc`).
-fn beam(rounds: u64, pairs: usize, pair_rounds: u64) -> Result<Beam, String> {
+fn beam(
+    rounds: u64,
+    pairs: usize,
+    pair_rounds: u64,
+    workers: Option<usize>,
+) -> Result<Beam, String> {
     for tool in ["erl", "erlc"] {
         if !on_path(tool) {
             return Err(format!(
@@ -344,6 +354,9 @@ fn beam(rounds: u64, pairs: usize, pair_rounds: u64) -> Result<Beam, String> {
         let mut c = Command::new("erl");
         c.args(["-sname", name, "-setcookie", &cookie, "-noshell", "-pa"])
             .arg(dir.path());
+        if let Some(n) = workers {
+            c.arg("+S").arg(format!("{n}:{n}"));
+        }
         c
     };
     let mut node_b = erl(&b)
@@ -417,7 +430,10 @@ impl Best {
     }
 }
 
-pub(crate) async fn cluster_ping_pong(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn cluster_ping_pong(
+    quick: bool,
+    workers: Option<usize>,
+) -> anyhow::Result<Report> {
     // Round trips: one pair; per pair with 100 pairs. The local figures
     // run more rounds (they are ~100x faster) so as to last long enough to
     // time.
@@ -430,7 +446,7 @@ pub(crate) async fn cluster_ping_pong(quick: bool) -> anyhow::Result<Report> {
     let certs = tempfile::tempdir()?;
     certs::make(certs.path(), &["a".to_owned(), "b".to_owned()])?;
     let mut a = member(certs.path(), "a", Vec::new()).await?;
-    let b = start_remote(certs.path(), "b", &mut a, PAIRS).await?;
+    let b = start_remote(certs.path(), "b", &mut a, PAIRS, workers).await?;
     let local_node = Node::new(NodeConfig::default());
     let local = echoes(&local_node, PAIRS)?;
     // Warm the connection, the processes and the allocator on every side.
@@ -455,7 +471,8 @@ pub(crate) async fn cluster_ping_pong(quick: bool) -> anyhow::Result<Report> {
             local_pair_rounds,
             &bounce(&local_node, &local, local_pair_rounds, false).await?,
         );
-        let run = tokio::task::spawn_blocking(move || beam(rounds, PAIRS, pair_rounds)).await?;
+        let run =
+            tokio::task::spawn_blocking(move || beam(rounds, PAIRS, pair_rounds, workers)).await?;
         beam_best = Some(match (beam_best, run) {
             (Some(Ok(x)), Ok(y)) => Ok(Beam {
                 round_trips: x.round_trips.max(y.round_trips),
@@ -495,6 +512,7 @@ pub(crate) async fn cluster_ping_pong(quick: bool) -> anyhow::Result<Report> {
         .extra("p99_us", p(&remote.latencies, 0.99))
         .extra("local_p50_us", p(&one_node.latencies, 0.50))
         .extra("local_p99_us", p(&one_node.latencies, 0.99))
+        .extra("workers_per_node", workers_per_node(workers) as f64)
         .extra("pairs", PAIRS as f64)
         .extra("pairs_msgs_per_s", remote.pair_messages)
         .extra("local_pairs_msgs_per_s", one_node.pair_messages)
@@ -534,8 +552,18 @@ pub(crate) async fn cluster_ping_pong(quick: bool) -> anyhow::Result<Report> {
         None => {}
     }
     Ok(report.note(format!(
-        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side"
+        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side; {} tokio worker(s) per node{}",
+        workers_per_node(workers),
+        match workers {
+            Some(n) => format!(" (--workers; the BEAM's nodes: +S {n}:{n})"),
+            None => " (one per core; the BEAM's nodes: one scheduler per core, its default)".into(),
+        }
     )))
+}
+
+/// The worker threads each node runs: `--workers`, or one per core.
+fn workers_per_node(workers: Option<usize>) -> usize {
+    workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// One node-down trial's times, from the kill: the monitor's `down` and
@@ -545,7 +573,7 @@ struct Trial {
     exit: Duration,
 }
 
-pub(crate) async fn node_down(quick: bool) -> anyhow::Result<Report> {
+pub(crate) async fn node_down(quick: bool, workers: Option<usize>) -> anyhow::Result<Report> {
     let trials = if quick { 3 } else { TRIALS };
     let certs = tempfile::tempdir()?;
     let mut names = vec!["survivor".to_owned()];
@@ -554,7 +582,7 @@ pub(crate) async fn node_down(quick: bool) -> anyhow::Result<Report> {
     let mut survivor = member(certs.path(), "survivor", Vec::new()).await?;
     let mut results = Vec::with_capacity(trials);
     for (i, name) in names[1..].iter().enumerate() {
-        let t = trial(certs.path(), name, &mut survivor)
+        let t = trial(certs.path(), name, &mut survivor, workers)
             .await
             .map_err(|e| anyhow::anyhow!("trial {i}: {e}"))?;
         results.push(t);
@@ -593,8 +621,13 @@ pub(crate) async fn node_down(quick: bool) -> anyhow::Result<Report> {
         )))
 }
 
-async fn trial(certs: &Path, name: &str, survivor: &mut Member) -> anyhow::Result<Trial> {
-    let mut victim = start_remote(certs, name, survivor, 1).await?;
+async fn trial(
+    certs: &Path,
+    name: &str,
+    survivor: &mut Member,
+    workers: Option<usize>,
+) -> anyhow::Result<Trial> {
+    let mut victim = start_remote(certs, name, survivor, 1, workers).await?;
     let target = victim.pids[0];
     let (tx, mut rx) = mpsc::unbounded_channel::<(MessageKind, String, Instant)>();
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel::<()>();

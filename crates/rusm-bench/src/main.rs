@@ -167,6 +167,10 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
     minutes: u64,
+    /// Tokio worker threads (default: one per core). The cluster scenarios
+    /// give the second node (and the BEAM's nodes, `+S N:N`) as many.
+    #[arg(long)]
+    workers: Option<usize>,
     /// `cluster-node` only: the directory of the certificates.
     #[arg(long, hide = true)]
     cluster_certs: Option<std::path::PathBuf>,
@@ -197,6 +201,8 @@ enum Side {
 #[derive(Clone, Copy)]
 struct RunOptions {
     quick: bool,
+    /// `--workers`, for the processes a scenario starts.
+    workers: Option<usize>,
     /// The `rusm` binary for dev-reload-http.
     rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
@@ -208,6 +214,7 @@ struct RunOptions {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = args.workers.unwrap_or(cores).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -246,6 +253,7 @@ fn main() -> anyhow::Result<()> {
     }
     let opts = RunOptions {
         quick: args.quick,
+        workers: args.workers,
         // Lives as long as the program; the options are `Copy`.
         rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
@@ -291,8 +299,8 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::FaultRecovery => core::fault_recovery(quick).await,
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
-        Scenario::ClusterPingPong => cluster::cluster_ping_pong(quick).await,
-        Scenario::NodeDown => cluster::node_down(quick).await,
+        Scenario::ClusterPingPong => cluster::cluster_ping_pong(quick, opts.workers).await,
+        Scenario::NodeDown => cluster::node_down(quick, opts.workers).await,
         Scenario::ClusterNode => anyhow::bail!("cluster-node is run by main"),
         Scenario::KvReads => kv_reads(quick).await,
         #[cfg(feature = "wasm")]
