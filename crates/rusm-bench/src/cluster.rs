@@ -586,7 +586,11 @@ pub(crate) async fn node_down(quick: bool, workers: Option<usize>) -> anyhow::Re
     let mut survivor = member(certs.path(), "survivor", Vec::new()).await?;
     let mut results = Vec::with_capacity(trials);
     for (i, name) in names[1..].iter().enumerate() {
-        let t = trial(certs.path(), name, &mut survivor, workers)
+        // SWIM probes on a period that starts when a member joins, so a
+        // kill at the same moment after each join would always meet the
+        // same phase of it: the kills are spread over two periods.
+        let phase = Timing::default().probe_period * 2 * i as u32 / trials as u32;
+        let t = trial(certs.path(), name, &mut survivor, workers, phase)
             .await
             .map_err(|e| anyhow::anyhow!("trial {i}: {e}"))?;
         results.push(t);
@@ -620,7 +624,7 @@ pub(crate) async fn node_down(quick: bool, workers: Option<usize>) -> anyhow::Re
             "ms max",
         )
         .note(format!(
-            "{trials} trials: a fresh victim node (a child process, `rusm-bench cluster-node`) joins the survivor (this process); a survivor process monitors a process of the victim and another (trapping exits) is linked to it; once the victim answered a call (so both relations reached it: frames are ordered), SIGKILL; time from just before kill(2) to the `down` (`noconnection`) and to the `exit` message, each read by its process; SWIM timing: probe every {:?}, probe rtt {:?}, suspicion {:?}; no baseline: the figure is held to the issue's target",
+            "{trials} trials: a fresh victim node (a child process, `rusm-bench cluster-node`) joins the survivor (this process); a survivor process monitors a process of the victim and another (trapping exits) is linked to it; once the victim answered a call (so both relations reached it: frames are ordered), SIGKILL after a delay spread over two probe periods across the trials (0, 15, 30, ... ms: SWIM's probing restarts when the victim joins, so without it every kill would meet the same phase); time from just before kill(2) to the `down` (`noconnection`) and to the `exit` message, each read by its process; SWIM timing: probe every {:?}, probe rtt {:?}, suspicion {:?}; no baseline: the figure is held to the issue's target",
             timing.probe_period, timing.probe_rtt, timing.suspect_to_down
         )))
 }
@@ -630,6 +634,7 @@ async fn trial(
     name: &str,
     survivor: &mut Member,
     workers: Option<usize>,
+    phase: Duration,
 ) -> anyhow::Result<Trial> {
     let mut victim = start_remote(certs, name, survivor, 1, workers).await?;
     let target = victim.pids[0];
@@ -671,6 +676,7 @@ async fn trial(
         survivor.dist.is_alive(target).await,
         "the victim's process is not alive"
     );
+    tokio::time::sleep(phase).await;
     let killed = Instant::now();
     victim.child.kill()?;
     let mut got = Vec::new();
