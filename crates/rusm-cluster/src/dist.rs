@@ -510,6 +510,13 @@ impl DistInner {
                     u64::from_le_bytes(b)
                 };
                 let (sender, to, tag) = (word(1), word(9), word(17) as i64);
+                // A peer speaks for its own processes (or its host) and
+                // to this node's only: it cannot pass a message off as
+                // another node's process's, nor have this node relay it.
+                if !self.is_local(to) || !self.may_send_as(from, sender) {
+                    tracing::warn!(target: "rusm::cluster", "{from} sent a message from {sender} to {to}, not from its own process to one of this node's; dropped");
+                    return;
+                }
                 // A dead or missing receiver, or one over its limits: the
                 // message is dropped, as a send to a dead process is.
                 let _ = self
@@ -526,6 +533,25 @@ impl DistInner {
                 tracing::warn!(target: "rusm::cluster", "{from} sent a malformed frame of {} bytes; dropped", frame.len());
             }
         }
+    }
+
+    /// Whether peer `node` may send a message as `sender`: its host
+    /// (`Pid::NODE`), or a process that is not this node's nor another
+    /// known node's. (A node not known yet is let through: the peer's own
+    /// node-up may not have reached this side when its first message does.)
+    fn may_send_as(&self, node: &str, sender: u64) -> bool {
+        if sender == Pid::NODE.get() {
+            return true;
+        }
+        let id = Pid(sender).node_id();
+        if id == 0 || id == self.node.node_id() {
+            return false;
+        }
+        self.ids
+            .read()
+            .ok()
+            .and_then(|ids| ids.get(&id).map(|n| n == node))
+            .unwrap_or(true)
     }
 
     /// Whether `pid` is one of this node's (a peer must not make this node

@@ -492,3 +492,91 @@ async fn garbage_and_floods(logs: Logs) {
     );
     drop(b);
 }
+
+/// A data frame is a claim by the peer: who sent it and for whom. A node
+/// takes only messages for its own processes, from the peer's processes
+/// (or the peer's host, `Pid::NODE`): a peer cannot pass a message off as
+/// one of this node's own processes', nor have this node relay one to a
+/// third node under its name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_cannot_claim_another_nodes_sender_nor_have_a_message_relayed() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::make(dir.path(), &names(&["ra", "rb", "rc"])).unwrap();
+    let mut a = member(dir.path(), "ra", &[]).await;
+    let b = member(dir.path(), "rb", &[&a]).await;
+    a.expect(Event::NodeUp("rb".into())).await;
+    let mut c = member(dir.path(), "rc", &[&a]).await;
+    a.expect(Event::NodeUp("rc".into())).await;
+    c.expect(Event::NodeUp("rb".into())).await;
+    // A process on a and one on c that report every message they get.
+    let (tx, mut got) = mpsc::unbounded_channel::<(&str, Pid, i64)>();
+    let report = |on: &Member, who: &'static str| {
+        let tx = tx.clone();
+        on.node
+            .spawn(SpawnOptions::new(), move |ctx| async move {
+                loop {
+                    let m = ctx.receive_any().await;
+                    let _ = tx.send((who, m.sender, m.tag));
+                }
+            })
+            .unwrap()
+    };
+    let on_a = report(&a, "a");
+    let on_c = report(&c, "c");
+    let a_local = a.spawn_parked();
+    let b_proc = b.spawn_parked();
+    let from_b = b.cluster.as_ref().unwrap().handle();
+    // Claims: from a's own process; from c's; for c's process through a.
+    from_b
+        .send(
+            "ra",
+            Bytes::from(data_frame(on_c.get(), on_a.get(), 5, b"")),
+        )
+        .unwrap();
+    from_b
+        .send(
+            "ra",
+            Bytes::from(data_frame(a_local.get(), on_a.get(), 1, b"")),
+        )
+        .unwrap();
+    from_b
+        .send(
+            "ra",
+            Bytes::from(data_frame(b_proc.get(), on_c.get(), 2, b"")),
+        )
+        .unwrap();
+    // Then honest frames: from b's process, and from b's host.
+    from_b
+        .send(
+            "ra",
+            Bytes::from(data_frame(b_proc.get(), on_a.get(), 3, b"")),
+        )
+        .unwrap();
+    from_b
+        .send(
+            "ra",
+            Bytes::from(data_frame(Pid::NODE.get(), on_a.get(), 4, b"")),
+        )
+        .unwrap();
+    // Frames from one peer are handled in order: once the honest ones are
+    // in, the claims were refused (or are in too).
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let m = tokio::time::timeout(Duration::from_secs(5), got.recv())
+            .await
+            .expect("the honest messages arrive")
+            .unwrap();
+        seen.push(m);
+    }
+    // Anything relayed to c would have left a before the honest frames
+    // were handled; give it the time a round trip takes.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    while let Ok(m) = got.try_recv() {
+        seen.push(m);
+    }
+    assert_eq!(
+        seen,
+        vec![("a", b_proc, 3), ("a", Pid::NODE, 4)],
+        "a forged sender or a relayed message was delivered"
+    );
+}
