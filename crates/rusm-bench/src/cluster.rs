@@ -26,6 +26,7 @@ use rusm_cluster::{Cluster, ClusterConfig, Dist, Event, Identity, Timing, certs,
 use rusm_core::{Message, MessageKind, Node, NodeConfig, Pid, SpawnOptions};
 use tokio::sync::mpsc;
 
+use crate::raw_quic;
 use crate::report::{Report, Target, quantile_us};
 
 /// Pairs in the many-pairs figure.
@@ -131,7 +132,8 @@ fn echoes(node: &Node, n: usize) -> anyhow::Result<Vec<Pid>> {
 }
 
 /// The hidden `cluster-node` scenario: join, start the echoes, print their
-/// pids on one line (`pids P...`), and stay until stdin closes (or a
+/// pids on one line (`pids P...`) and the address of a bare QUIC echo
+/// server on the next (`raw ADDR`, raw_quic.rs), and stay until stdin closes (or a
 /// `kill -9`).
 pub(crate) async fn node_main(args: NodeArgs) -> anyhow::Result<Report> {
     let mut me = member(&args.certs, &args.name, vec![args.join.clone()]).await?;
@@ -148,6 +150,11 @@ pub(crate) async fn node_main(args: NodeArgs) -> anyhow::Result<Report> {
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "pids {}", line.join(" "))?;
+        writeln!(
+            out,
+            "raw {}",
+            raw_quic::echo_server(&args.certs, &args.name)?
+        )?;
         out.flush()?;
     }
     // Events keep reaching the distribution through `member`'s task; the
@@ -168,6 +175,8 @@ struct Remote {
     child: Child,
     /// Its echo processes.
     pids: Vec<Pid>,
+    /// Its bare QUIC echo server.
+    raw: std::net::SocketAddr,
 }
 
 impl Drop for Remote {
@@ -222,16 +231,26 @@ async fn start_remote(
     let mut remote = Remote {
         child,
         pids: Vec::new(),
+        raw: ([127, 0, 0, 1], 0).into(),
     };
     let line = tokio::time::timeout(
         PATIENCE,
         tokio::task::spawn_blocking(move || {
-            let mut line = String::new();
-            BufReader::new(stdout).read_line(&mut line).map(|_| line)
+            let mut stdout = BufReader::new(stdout);
+            let (mut line, mut raw) = (String::new(), String::new());
+            stdout.read_line(&mut line)?;
+            stdout.read_line(&mut raw)?;
+            std::io::Result::Ok((line, raw))
         }),
     )
     .await
     .map_err(|_| anyhow::anyhow!("node {name} printed nothing within {PATIENCE:?}"))???;
+    let (line, raw) = line;
+    remote.raw = raw
+        .trim()
+        .strip_prefix("raw ")
+        .ok_or_else(|| anyhow::anyhow!("node {name} printed {raw:?}"))?
+        .parse()?;
     let pids = line
         .strip_prefix("pids ")
         .ok_or_else(|| anyhow::anyhow!("node {name} printed {line:?}"))?;
@@ -457,10 +476,14 @@ pub(crate) async fn cluster_ping_pong(
     bounce(&a.node, &b.pids[..1], 1_000, false).await?;
     bounce(&a.node, &b.pids, 100, false).await?;
     bounce(&local_node, &local, 1_000, false).await?;
-    let (mut remote, mut one_node) = (Best::default(), Best::default());
+    let mut floor = raw_quic::connect(certs.path(), "b", b.raw).await?;
+    floor.round_trips(1_000, false).await?;
+    let (mut remote, mut one_node, mut quic) = (Best::default(), Best::default(), Best::default());
     let mut beam_best: Option<Result<Beam, String>> = None;
     for _ in 0..runs {
         remote.single(rounds, bounce(&a.node, &b.pids[..1], rounds, true).await?);
+        let (elapsed, latencies) = floor.round_trips(rounds, true).await?;
+        quic.single(rounds, Bounce { elapsed, latencies });
         remote.pairs(
             PAIRS,
             pair_rounds,
@@ -497,6 +520,7 @@ pub(crate) async fn cluster_ping_pong(
             (_, Err(e)) => Err(e),
         });
     }
+    drop(floor);
     drop(b);
     a.cluster.leave().await;
     let p = |l: &[u64], q| quantile_us(l, q);
@@ -511,9 +535,12 @@ pub(crate) async fn cluster_ping_pong(
     }
     report = report
         .baseline("local ping-pong (one node)", one_node.rate)
+        .baseline("bare quinn stream echo (floor)", quic.rate)
         .target(Target::Ratio("BEAM distribution", 1.0))
         .extra("p50_us", p(&remote.latencies, 0.50))
         .extra("p99_us", p(&remote.latencies, 0.99))
+        .extra("quic_floor_p50_us", p(&quic.latencies, 0.50))
+        .extra("quic_floor_p99_us", p(&quic.latencies, 0.99))
         .extra("local_p50_us", p(&one_node.latencies, 0.50))
         .extra("local_p99_us", p(&one_node.latencies, 0.99))
         .extra("workers_per_node", workers_per_node(workers) as f64)
@@ -556,7 +583,7 @@ pub(crate) async fn cluster_ping_pong(
         None => {}
     }
     Ok(report.note(format!(
-        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side; {} tokio worker(s) per node{}",
+        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; the floor: a task of a writing a frame of the same size on a bare quinn stream (same certificates, TLS 1.3, ring) to an echo task in b, no actor core or distribution (raw_quic.rs); native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side; {} tokio worker(s) per node{}",
         workers_per_node(workers),
         match workers {
             Some(n) => format!(" (--workers; the BEAM's nodes: +S {n}:{n})"),

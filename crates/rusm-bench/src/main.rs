@@ -16,6 +16,7 @@ mod core;
 mod dev;
 mod kv;
 mod observer;
+mod raw_quic;
 mod report;
 // `pub` items in these two are crate-private in fact; they are left as
 // they are while the rusm-wasm API they call is renamed on another branch
