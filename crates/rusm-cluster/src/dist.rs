@@ -563,17 +563,20 @@ impl DistInner {
     fn control(&self, from: &str, control: Control) {
         let node = &self.node;
         match control {
-            Control::Link { from: f, to } if self.is_local(to) => {
+            // Each relation names the peer's process on its side: it must
+            // be the peer's (`may_send_as`), or a peer could plant links
+            // and monitors between this node's own processes.
+            Control::Link { from: f, to } if self.is_local(to) && self.may_send_as(from, f) => {
                 node.link_from_remote(Pid(f), Pid(to))
             }
-            Control::Unlink { from: f, to } if self.is_local(to) => {
+            Control::Unlink { from: f, to } if self.is_local(to) && self.may_send_as(from, f) => {
                 node.unlink_from_remote(Pid(f), Pid(to))
             }
             Control::Exit {
                 from: f,
                 to,
                 reason,
-            } if self.is_local(to) => {
+            } if self.is_local(to) && self.may_send_as(from, f) => {
                 let reason = reason
                     .parse::<ExitReason>()
                     .unwrap_or_else(|_| ExitReason::crashed(&reason));
@@ -583,14 +586,14 @@ impl DistInner {
                 watcher,
                 target,
                 reference,
-            } if self.is_local(target) => {
+            } if self.is_local(target) && self.may_send_as(from, watcher) => {
                 node.monitor_from_remote(Pid(watcher), Pid(target), reference)
             }
             Control::Demonitor {
                 watcher,
                 target,
                 reference,
-            } if self.is_local(target) => {
+            } if self.is_local(target) && self.may_send_as(from, watcher) => {
                 node.demonitor_from_remote(Pid(watcher), Pid(target), reference)
             }
             Control::Down {
@@ -598,7 +601,7 @@ impl DistInner {
                 watcher,
                 reference,
                 reason,
-            } if self.is_local(watcher) => {
+            } if self.is_local(watcher) && self.may_send_as(from, target) => {
                 // The text goes through the same escaping as any reason.
                 let reason = reason
                     .parse::<ExitReason>()
@@ -613,7 +616,7 @@ impl DistInner {
                 from: f,
                 to,
                 reason,
-            } if self.is_local(to) => {
+            } if self.is_local(to) && self.may_send_as(from, f) => {
                 let reason = reason
                     .parse::<ExitReason>()
                     .unwrap_or_else(|_| ExitReason::crashed(&reason));
@@ -641,7 +644,7 @@ impl DistInner {
                 }
             }
             other => {
-                tracing::warn!(target: "rusm::cluster", "{from} sent {other:?} for a pid of another node; dropped");
+                tracing::warn!(target: "rusm::cluster", "{from} sent {other:?} for a pid of another node, or from a process not its own; dropped");
             }
         }
     }

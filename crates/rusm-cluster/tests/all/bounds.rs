@@ -580,3 +580,47 @@ async fn a_peer_cannot_claim_another_nodes_sender_nor_have_a_message_relayed() {
         "a forged sender or a relayed message was delivered"
     );
 }
+
+/// The same for control frames: a peer's link, monitor or exit signal
+/// names the peer's process on its side; one claiming a process of the
+/// receiving node (or of a third node) is dropped, so it cannot plant
+/// relations between this node's own processes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peers_control_frames_cannot_speak_for_another_nodes_process() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::make(dir.path(), &names(&["ka", "kb"])).unwrap();
+    let mut a = member(dir.path(), "ka", &[]).await;
+    let b = member(dir.path(), "kb", &[&a]).await;
+    a.expect(Event::NodeUp("kb".into())).await;
+    let (x, y) = (a.spawn_parked(), a.spawn_parked());
+    let b_proc = b.spawn_parked();
+    let from_b = b.cluster.as_ref().unwrap().handle();
+    // postcard variants: Link 0, Exit 2, Monitor 3.
+    for frame in [
+        control_frame(0, &[x.get(), y.get()]),
+        control_frame(3, &[x.get(), y.get(), 84]),
+        control_frame(2, &[x.get(), y.get(), 1, b'k' as u64]),
+    ] {
+        from_b.send("ka", Bytes::from(frame)).unwrap();
+    }
+    // An honest monitor after them: once a holds it, the others were
+    // handled (frames from one peer are handled in order).
+    from_b
+        .send(
+            "ka",
+            Bytes::from(control_frame(3, &[b_proc.get(), y.get(), 86])),
+        )
+        .unwrap();
+    until("a holds b's monitor", Duration::from_secs(5), || {
+        a.node.info(y).is_none_or(|i| !i.monitored_by.is_empty())
+    })
+    .await;
+    let y_info = a.node.info(y).expect("a forged exit signal was obeyed");
+    assert_eq!(
+        y_info.monitored_by,
+        vec![b_proc],
+        "a forged watcher was kept"
+    );
+    assert!(y_info.links.is_empty(), "a forged link was kept");
+    assert!(a.node.info(x).unwrap().links.is_empty());
+}
