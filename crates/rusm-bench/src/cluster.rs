@@ -651,8 +651,11 @@ pub(crate) async fn node_down(quick: bool, workers: Option<usize>) -> anyhow::Re
             "ms max",
         )
         .note(format!(
-            "{trials} trials: a fresh victim node (a child process, `rusm-bench cluster-node`) joins the survivor (this process); a survivor process monitors a process of the victim and another (trapping exits) is linked to it; once the victim answered a call (so both relations reached it: frames are ordered), SIGKILL after a delay spread over two probe periods across the trials (0, 15, 30, ... ms: SWIM's probing restarts when the victim joins, so without it every kill would meet the same phase); time from just before kill(2) to the `down` (`noconnection`) and to the `exit` message, each read by its process; SWIM timing: probe every {:?}, probe rtt {:?}, suspicion {:?}; no baseline: the figure is held to the issue's target",
-            timing.probe_period, timing.probe_rtt, timing.suspect_to_down
+            "{trials} trials: a fresh victim node (a child process, `rusm-bench cluster-node`) joins the survivor (this process); a survivor process monitors a process of the victim and another (trapping exits) is linked to it; once the victim answered a call (so both relations reached it: frames are ordered), SIGKILL after a delay spread over two probe periods across the trials (steps of {:?}: SWIM's probing restarts when the victim joins, so without it every kill would meet the same phase); time from just before kill(2) to the `down` (`noconnection`) and to the `exit` message, each read by its process; SWIM timing: probe every {:?}, probe rtt {:?}, suspicion {:?}; no baseline: the figure is held to the issue's target",
+            timing.probe_period * 2 / trials as u32,
+            timing.probe_period,
+            timing.probe_rtt,
+            timing.suspect_to_down
         )))
 }
 
@@ -671,7 +674,7 @@ async fn trial(
         let _ = tx.send((m.kind, m.text(), Instant::now()));
     };
     let (t1, r1) = (tx.clone(), ready_tx.clone());
-    let watcher = survivor
+    survivor
         .node
         .spawn(SpawnOptions::new(), move |ctx| async move {
             let Ok(r) = ctx.monitor(target) else { return };
@@ -681,7 +684,7 @@ async fn trial(
             }
         })
         .map_err(|e| anyhow::anyhow!("spawn: {e}"))?;
-    let linked = survivor
+    survivor
         .node
         .spawn(SpawnOptions::new().trap_exit(true), move |ctx| async move {
             if ctx.link(target).is_err() {
@@ -718,11 +721,13 @@ async fn trial(
         got.push((kind, at - killed));
     }
     let _ = victim.child.wait();
+    // The next trial starts once the survivor has seen this victim go
+    // (the processes above had their signals already: that is what is
+    // measured, so a late event only delays the next trial).
     survivor
         .expect(&Event::NodeDown(name.to_owned()))
         .await
         .ok();
-    let _ = (watcher, linked);
     let of = |k: MessageKind| got.iter().find(|(g, _)| *g == k).map(|&(_, d)| d);
     Ok(Trial {
         down: of(MessageKind::Down).ok_or_else(|| anyhow::anyhow!("no down"))?,
