@@ -11,12 +11,14 @@
 //! the store, `wasm` and `soak` behind the `wasm` feature): adding a module of
 //! scenarios touches this file in those two places only.
 
+mod cluster;
 mod core;
 mod dev;
 #[cfg(feature = "wasm")]
 mod host_calls;
 mod kv;
 mod observer;
+mod raw_quic;
 mod report;
 // `pub` items in these two are crate-private in fact; they are left as
 // they are while the rusm-wasm API they call is renamed on another branch
@@ -24,6 +26,7 @@ mod report;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
 mod http;
+#[cfg(feature = "wasm")]
 mod http_out;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
@@ -64,6 +67,19 @@ enum Scenario {
     ObserverStorm,
     /// ping-pong with the observer on beside it off.
     ObserverPingPong,
+    /// Issue 18: round trips/s and p50/p99 between two processes on two
+    /// nodes (two OS processes, QUIC on loopback), and messages/s with 100
+    /// pairs, beside the same on one node and the BEAM's distribution
+    /// (cluster.rs).
+    ClusterPingPong,
+    /// Issue 18: 20 trials of `kill -9` of a node: time to the
+    /// `noconnection` down on the survivor, p50 and max (cluster.rs).
+    NodeDown,
+    /// A cluster node in a process of its own, for the cluster scenarios:
+    /// joins `--cluster-join`, starts `--cluster-echoes` echo processes,
+    /// prints their pids, and ends when its stdin closes. Not in `all`.
+    #[value(hide = true)]
+    ClusterNode,
     #[cfg(feature = "wasm")]
     ModuleStorm,
     #[cfg(feature = "wasm")]
@@ -165,6 +181,22 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
     minutes: u64,
+    /// Tokio worker threads (default: one per core). The cluster scenarios
+    /// give the second node (and the BEAM's nodes, `+S N:N`) as many.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// `cluster-node` only: the directory of the certificates.
+    #[arg(long, hide = true)]
+    cluster_certs: Option<std::path::PathBuf>,
+    /// `cluster-node` only: the node's name.
+    #[arg(long, hide = true)]
+    cluster_name: Option<String>,
+    /// `cluster-node` only: the member to join through.
+    #[arg(long, hide = true)]
+    cluster_join: Option<String>,
+    /// `cluster-node` only: echo processes to start.
+    #[arg(long, hide = true, default_value_t = 1)]
+    cluster_echoes: usize,
 }
 
 /// One side of a storm, for `--side`.
@@ -183,6 +215,8 @@ enum Side {
 #[derive(Clone, Copy)]
 struct RunOptions {
     quick: bool,
+    /// `--workers`, for the processes a scenario starts.
+    workers: Option<usize>,
     /// The `rusm` binary for dev-reload-http.
     rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
@@ -194,6 +228,7 @@ struct RunOptions {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = args.workers.unwrap_or(cores).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -213,8 +248,26 @@ fn main() -> anyhow::Result<()> {
     let rusm = args.rusm.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
     });
+    if args.scenario == Scenario::ClusterNode {
+        let (Some(certs), Some(name), Some(join)) =
+            (args.cluster_certs, args.cluster_name, args.cluster_join)
+        else {
+            anyhow::bail!("cluster-node needs --cluster-certs, --cluster-name and --cluster-join");
+        };
+        let node = cluster::NodeArgs {
+            certs,
+            name,
+            join,
+            echoes: args.cluster_echoes,
+        };
+        return runtime.block_on(async move {
+            tokio::spawn(cluster::node_main(node)).await??;
+            Ok(())
+        });
+    }
     let opts = RunOptions {
         quick: args.quick,
+        workers: args.workers,
         // Lives as long as the program; the options are `Copy`.
         rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
@@ -248,7 +301,7 @@ impl Scenario {
         ) {
             return false;
         }
-        self != Scenario::DevReloadHttp
+        !matches!(self, Scenario::DevReloadHttp | Scenario::ClusterNode)
     }
 }
 
@@ -260,6 +313,9 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::FaultRecovery => core::fault_recovery(quick).await,
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
+        Scenario::ClusterPingPong => cluster::cluster_ping_pong(quick, opts.workers).await,
+        Scenario::NodeDown => cluster::node_down(quick, opts.workers).await,
+        Scenario::ClusterNode => anyhow::bail!("cluster-node is run by main"),
         Scenario::KvReads => kv_reads(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::ObserverStorm | Scenario::ObserverPingPong
@@ -299,6 +355,7 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::HttpServer => http_server().await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
+        #[cfg(feature = "wasm")]
         Scenario::HttpOut => http_out(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::HttpOutFresh => match opts.side {

@@ -530,6 +530,13 @@ impl DistInner {
                     u64::from_le_bytes(b)
                 };
                 let (sender, to, tag) = (word(1), word(9), word(17) as i64);
+                // A peer speaks for its own processes (or its host) and
+                // to this node's only: it cannot pass a message off as
+                // another node's process's, nor have this node relay it.
+                if !self.is_local(to) || !self.may_send_as(from, sender) {
+                    tracing::warn!(target: "rusm::cluster", "{from} sent a message from {sender} to {to}, not from its own process to one of this node's; dropped");
+                    return;
+                }
                 // A dead or missing receiver, or one over its limits: the
                 // message is dropped, as a send to a dead process is, and
                 // counted (the sender was told 0 already).
@@ -550,6 +557,25 @@ impl DistInner {
         }
     }
 
+    /// Whether peer `node` may send a message as `sender`: its host
+    /// (`Pid::NODE`), or a process that is not this node's nor another
+    /// known node's. (A node not known yet is let through: the peer's own
+    /// node-up may not have reached this side when its first message does.)
+    fn may_send_as(&self, node: &str, sender: u64) -> bool {
+        if sender == Pid::NODE.get() {
+            return true;
+        }
+        let id = Pid(sender).node_id();
+        if id == 0 || id == self.node.node_id() {
+            return false;
+        }
+        self.ids
+            .read()
+            .ok()
+            .and_then(|ids| ids.get(&id).map(|n| n == node))
+            .unwrap_or(true)
+    }
+
     /// Whether `pid` is one of this node's (a peer must not make this node
     /// act on pids that are not its own as if they were).
     fn is_local(&self, pid: u64) -> bool {
@@ -559,31 +585,34 @@ impl DistInner {
     fn control(&self, from: &str, control: Control) {
         let node = &self.node;
         match control {
-            Control::Link { from: f, to } if self.is_local(to) => {
+            // Each relation names the peer's process on its side: it must
+            // be the peer's (`may_send_as`), or a peer could plant links
+            // and monitors between this node's own processes.
+            Control::Link { from: f, to } if self.is_local(to) && self.may_send_as(from, f) => {
                 node.link_from_remote(Pid(f), Pid(to))
             }
-            Control::Unlink { from: f, to } if self.is_local(to) => {
+            Control::Unlink { from: f, to } if self.is_local(to) && self.may_send_as(from, f) => {
                 node.unlink_from_remote(Pid(f), Pid(to))
             }
             Control::Exit {
                 from: f,
                 to,
                 reason,
-            } if self.is_local(to) => {
+            } if self.is_local(to) && self.may_send_as(from, f) => {
                 node.exit_from_remote(Pid(f), Pid(to), &reason_of(&reason));
             }
             Control::Monitor {
                 watcher,
                 target,
                 reference,
-            } if self.is_local(target) => {
+            } if self.is_local(target) && self.may_send_as(from, watcher) => {
                 node.monitor_from_remote(Pid(watcher), Pid(target), reference)
             }
             Control::Demonitor {
                 watcher,
                 target,
                 reference,
-            } if self.is_local(target) => {
+            } if self.is_local(target) && self.may_send_as(from, watcher) => {
                 node.demonitor_from_remote(Pid(watcher), Pid(target), reference)
             }
             Control::Down {
@@ -591,7 +620,7 @@ impl DistInner {
                 watcher,
                 reference,
                 reason,
-            } if self.is_local(watcher) => {
+            } if self.is_local(watcher) && self.may_send_as(from, target) => {
                 // The text goes through the same escaping as any reason.
                 let reason = reason_of(&reason).to_string();
                 node.down_from_remote(Pid(target), Pid(watcher), reference, &reason);
@@ -603,7 +632,7 @@ impl DistInner {
                 from: f,
                 to,
                 reason,
-            } if self.is_local(to) => {
+            } if self.is_local(to) && self.may_send_as(from, f) => {
                 let _ = node.stop(Pid(f), Pid(to), reason_of(&reason));
             }
             Control::Call { id, call } => {
@@ -628,7 +657,7 @@ impl DistInner {
                 }
             }
             other => {
-                tracing::warn!(target: "rusm::cluster", "{from} sent {other:?} for a pid of another node; dropped");
+                tracing::warn!(target: "rusm::cluster", "{from} sent {other:?} for a pid of another node, or from a process not its own; dropped");
             }
         }
     }
