@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use rusm_core::{Error, ExitReason, Node, Pid, Ref, Remote};
@@ -242,7 +242,16 @@ struct DistInner {
     globals: Mutex<HashMap<String, Global>>,
     /// Messages from other nodes that could not be delivered here.
     dropped: AtomicU64,
+    /// Per peer: the start of the current window of refusal lines, and how
+    /// many were logged or held back in it.
+    refusals: Mutex<HashMap<String, (Instant, u32)>>,
 }
+
+/// Refusal lines logged per peer per window; the rest are counted and
+/// summed up in the next window's first line, so a peer sending garbage
+/// cannot flood the log.
+const REFUSALS_LOGGED: u32 = 10;
+const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // Each update is one insert or remove: a poisoned map is still whole.
@@ -271,6 +280,7 @@ impl Dist {
                 next_call: AtomicU64::new(1),
                 globals: Mutex::new(HashMap::new()),
                 dropped: AtomicU64::new(0),
+                refusals: Mutex::new(HashMap::new()),
             }),
         }
     }
@@ -534,7 +544,7 @@ impl DistInner {
                 // to this node's only: it cannot pass a message off as
                 // another node's process's, nor have this node relay it.
                 if !self.is_local(to) || !self.may_send_as(from, sender) {
-                    tracing::warn!(target: "rusm::cluster", "{from} sent a message from {sender} to {to}, not from its own process to one of this node's; dropped");
+                    self.refuse(from, format_args!("a message from {sender} to {to}, not from its own process to one of this node's"));
                     return;
                 }
                 // A dead or missing receiver, or one over its limits: the
@@ -548,11 +558,14 @@ impl DistInner {
             Some(&KIND_CONTROL) => match postcard::from_bytes::<Control>(&frame[1..]) {
                 Ok(control) => self.control(from, control),
                 Err(e) => {
-                    tracing::warn!(target: "rusm::cluster", "{from} sent a frame that does not decode ({e}); dropped");
+                    self.refuse(from, format_args!("a frame that does not decode ({e})"));
                 }
             },
             _ => {
-                tracing::warn!(target: "rusm::cluster", "{from} sent a malformed frame of {} bytes; dropped", frame.len());
+                self.refuse(
+                    from,
+                    format_args!("a malformed frame of {} bytes", frame.len()),
+                );
             }
         }
     }
@@ -574,6 +587,32 @@ impl DistInner {
             .ok()
             .and_then(|ids| ids.get(&id).map(|n| n == node))
             .unwrap_or(true)
+    }
+
+    /// Log that a frame from `from` was refused and dropped: at most
+    /// [`REFUSALS_LOGGED`] lines per peer per [`REFUSAL_WINDOW`].
+    fn refuse(&self, from: &str, what: std::fmt::Arguments<'_>) {
+        let held_back = {
+            let mut refusals = lock(&self.refusals);
+            let now = Instant::now();
+            let (since, count) = refusals.entry(from.to_owned()).or_insert((now, 0));
+            let mut held_back = 0;
+            if now.duration_since(*since) >= REFUSAL_WINDOW {
+                held_back = count.saturating_sub(REFUSALS_LOGGED);
+                *since = now;
+                *count = 0;
+            }
+            *count += 1;
+            if *count > REFUSALS_LOGGED {
+                return;
+            }
+            held_back
+        };
+        if held_back > 0 {
+            tracing::warn!(target: "rusm::cluster", "{from} sent {what}; dropped ({held_back} more refusals not logged)");
+        } else {
+            tracing::warn!(target: "rusm::cluster", "{from} sent {what}; dropped");
+        }
     }
 
     /// Whether `pid` is one of this node's (a peer must not make this node
@@ -657,7 +696,12 @@ impl DistInner {
                 }
             }
             other => {
-                tracing::warn!(target: "rusm::cluster", "{from} sent {other:?} for a pid of another node, or from a process not its own; dropped");
+                self.refuse(
+                    from,
+                    format_args!(
+                        "{other:?} for a pid of another node, or from a process not its own"
+                    ),
+                );
             }
         }
     }
