@@ -404,8 +404,12 @@ impl WasmRuntime {
     /// processes' cluster calls (`spawn_on`, `register_global`,
     /// `whereis_global`, `nodes`, `node_of`) and remote pids in
     /// `is_alive` and process control reach `cluster`. Before, every
-    /// cluster call answers as on a node without one. A node joins once:
-    /// a second call keeps the first cluster, logs a warning and returns
+    /// cluster call answers as on a node without one. Call it before
+    /// spawning: a process is linked for what the runtime has when it
+    /// starts, and one started earlier keeps the synchronous local-only
+    /// `is_alive` and process control (cheaper by a boxed future per
+    /// call; it never sees a remote pid as alive). A node joins once: a
+    /// second call keeps the first cluster, logs a warning and returns
     /// `false`.
     pub fn set_cluster(&self, cluster: Arc<dyn ClusterCalls>) -> bool {
         let set = self.inner.cluster.set(cluster).is_ok();
