@@ -68,27 +68,11 @@
 //! reads its socket's messages as frames and writes frames back.
 //!
 //! In a cluster (CLUSTER.md) a pid names a process on any node, and the
-//! calls above ([`send`], [`call`], [`link`], [`monitor`], [`is_alive`])
-//! take it as they take a local one; when a node becomes unreachable,
-//! every link and monitor with its processes fires with reason
-//! `noconnection`. [`spawn_on`], [`register_global`], [`whereis_global`],
-//! [`nodes`] and [`node_of`] reach the other nodes. On a node outside a
-//! cluster they answer `Err(NoProcess)` (`spawn_on`, `register_global`,
-//! `node_of`), `Err(NotFound)` and an empty list.
-//!
-//! ```no_run
-//! use rusm_guest::{Error, node_of, nodes, own_pid, spawn_on};
-//!
-//! // One worker on every other node, linked to this process.
-//! fn spread() -> Result<(), Error> {
-//!     let here = node_of(own_pid())?;
-//!     for node in nodes().into_iter().filter(|n| *n != here) {
-//!         spawn_on(&node, "worker", b"", true)?;
-//!     }
-//!     Ok(())
-//! }
-//! ```
+//! calls above take it as they take a local one; [`spawn_on`],
+//! [`register_global`], [`whereis_global`], [`nodes`] and [`node_of`]
+//! reach the other nodes.
 
+mod cluster;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
@@ -100,16 +84,17 @@ mod sys;
 mod timer;
 pub mod websocket;
 
+pub use cluster::{node_of, nodes, register_global, spawn_on, whereis_global};
 pub use error::{Error, Result};
 pub use message::{
     EXIT_TAG, Kind, Message, call, call_typed, decode, encode, receive, receive_typed, reply, reply_typed, send,
     send_typed,
 };
 pub use process::{
-    Pid, Ref, demonitor, exit, info, is_alive, kill, link, make_ref, monitor, node_of, nodes, own_component, own_pid,
-    processes, sleep, spawn, spawn_on, trap_exit, unlink,
+    Pid, Ref, demonitor, exit, info, is_alive, kill, link, make_ref, monitor, own_component, own_pid, processes,
+    sleep, spawn, trap_exit, unlink,
 };
-pub use registry::{register, register_global, set_label, unregister, whereis, whereis_global};
+pub use registry::{register, set_label, unregister, whereis};
 pub use timer::{Timer, cancel_timer, send_after};
 
 /// Exports `run`, the entry point the runtime calls, running `$entry` — a

@@ -1,5 +1,4 @@
-//! Processes: identity, spawning (here or on another node of a cluster),
-//! links and monitors, exits, introspection, and the cluster's nodes.
+//! Processes: identity, spawning, links and monitors, exits, introspection.
 
 use crate::error::Result;
 use crate::sys;
@@ -56,21 +55,6 @@ pub fn spawn(name: &str, arg: &[u8], link: bool) -> Result<Pid> {
     sys::spawn(name, arg, link).map(Pid)
 }
 
-/// Spawns the registered component `name` on `node`, under that node's
-/// declared profile for it. This process needs `allow-spawn` covering
-/// `name` (as for [`spawn`](crate::spawn)); the other node runs only
-/// components it marks `remote = true`. A non-empty `arg` is the child's
-/// first message; with `link`, the child is linked to this process.
-///
-/// `Err(Denied)`: no grant here, or not `remote = true` there;
-/// `Err(NotFound)`: no such component there; `Err(NoProcess)`: the node
-/// is unreachable or unknown (or there is no cluster); `Err(Invalid)`: an
-/// empty node or component name; `Err(Limit)`: `arg` is over a message
-/// size cap, or a process limit was reached there.
-pub fn spawn_on(node: &str, name: &str, arg: &[u8], link: bool) -> Result<Pid> {
-    sys::spawn_on(node, name, arg, link).map(Pid::from_raw)
-}
-
 /// Links this process to `pid`: when one ends abnormally, the other does
 /// too (or, trapping exits, gets an `exit` message).
 pub fn link(pid: Pid) -> Result<()> {
@@ -111,9 +95,7 @@ pub fn exit(reason: &str) -> ! {
     sys::exit(reason)
 }
 
-/// Whether `pid` is a live process (in a cluster, on whichever node: a
-/// remote pid is asked of its node, and is dead when its node is
-/// unreachable).
+/// Whether `pid` is a live process.
 pub fn is_alive(pid: Pid) -> bool {
     sys::is_alive(pid.0)
 }
@@ -144,18 +126,6 @@ fn json_string_field(json: &str, key: &str) -> Option<String> {
     let start = json.find(&needle)? + needle.len();
     let end = json[start..].find('"')? + start;
     Some(json[start..end].to_owned())
-}
-
-/// The names of the reachable nodes, this one included, sorted; empty
-/// without a cluster.
-pub fn nodes() -> Vec<String> {
-    sys::nodes()
-}
-
-/// The name of the node `pid` lives on (this node's for a local pid), or
-/// `Err(NoProcess)` for a pid of no node of the cluster, or without one.
-pub fn node_of(pid: Pid) -> Result<String> {
-    sys::node_of(pid.raw())
 }
 
 /// Sleeps this process (not the node) for `duration`.
