@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-spawn instructions and instruction-cache misses of the Wasm storms
 # (and per-request ones of http-hello, its load generator included on both
-# sides), RUSM beside raw Wasmtime, counted by callgrind: figures that the noise of
+# sides, and of http-out-fresh, its local server included on both sides),
+# RUSM beside raw Wasmtime, counted by callgrind: figures that the noise of
 # a shared host does not move, to read beside the timed ratios of
 # `rusm-bench module-storm` / `component-storm`. For `observer-storm` and
 # `observer-ping-pong` the two sides are the observer off and on (per
@@ -14,7 +15,7 @@
 #
 # Needs valgrind (apt-get install valgrind). Takes a few minutes.
 # SMALL=n LARGE=n change the two sizes (spawns, or requests).
-# Usage: bench/instructions.sh [module-storm] [component-storm] [http-hello] [observer-storm] [observer-ping-pong]
+# Usage: bench/instructions.sh [module-storm] [component-storm] [http-hello] [http-out-fresh] [observer-storm] [observer-ping-pong]
 # RUSM_BENCH=path/to/rusm-bench measures that binary instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -118,6 +118,43 @@ current="rusm-guest ($shape)"
 if CARGO_TARGET_DIR=$guests/target cargo test -q -p rusm-guest --features http --lib >"$out" 2>&1; then pass "unit tests"; else fail "unit tests"; fi
 : >"$out"
 
+# cluster_pool: the three-node example (examples/cluster-pool) on free
+# ports, with its manifests copied to a temp folder: node c is killed
+# (-9) while its jobs run; the boss must restart them on b and finish all.
+cluster_pool() {
+    current="cluster-pool ($shape)"
+    local dir=$guests/examples/cluster-pool tmp pa pb pc na nb nc
+    tmp=$(mktemp -d)
+    if ! "$RUSM" cluster certs "$tmp/certs" a b c >/dev/null 2>&1; then
+        fail "rusm cluster certs"; rm -rf "$tmp"; return
+    fi
+    read -r pa pb pc < <(python3 -c '
+import socket
+s = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(3)]
+for x in s: x.bind(("127.0.0.1", 0))
+print(*[x.getsockname()[1] for x in s])')
+    for n in a b c; do
+        sed -E -e "s#7401#$pa#g; s#7402#$pb#g; s#7403#$pc#g; s#\"certs/#\"$tmp/certs/#g" \
+            -e "s#\"\.\./\.\./wasm/cluster-pool\.wasm\"#\"$wasm/cluster-pool$suffix\"#" \
+            "$dir/$n.toml" >"$tmp/$n.toml"
+    done
+    "$RUSM" --manifest "$tmp/b.toml" run >"$tmp/b.log" 2>&1 & nb=$!
+    "$RUSM" --manifest "$tmp/c.toml" run >"$tmp/c.log" 2>&1 & nc=$!
+    "$RUSM" --manifest "$tmp/a.toml" run >"$tmp/a.log" 2>&1 & na=$!
+    for _ in $(seq 1 600); do grep -q '^boss: 6 jobs started$' "$tmp/a.log" && break; sleep 0.05; done
+    kill -9 "$nc" 2>/dev/null
+    for _ in $(seq 1 600); do grep -q '^boss: all 6 jobs done' "$tmp/a.log" && break; sleep 0.05; done
+    kill -TERM "$na" "$nb" 2>/dev/null
+    wait "$na" "$nb" "$nc" 2>/dev/null
+    cp "$tmp/a.log" "$out"
+    expect '^boss: workers go to b, c$'
+    expect '^boss: 6 jobs started$'
+    expect '^boss: job [135] lost with c \(noconnection\); restarted on b$'
+    expect '^boss: job [246] done on b: [0-9]+$'
+    expect '^boss: all 6 jobs done, 3 restarted$'
+    rm -rf "$tmp"
+}
+
 # check_shape SHAPE: every check, on the examples built in that shape.
 check_shape() {
     shape=$1
@@ -128,7 +165,7 @@ check_shape() {
     # `rusm run FILE` names the root after the file's stem.
     local stem=${suffix%.wasm}; stem=${stem//./\\.}
 
-    for module in hello ping-pong sandbox-demo supervised-worker kv-counter request-reply chat-room counter-api-resident; do
+    for module in hello ping-pong sandbox-demo supervised-worker cluster-pool kv-counter request-reply chat-room counter-api-resident; do
         current="$module ($shape)"
         local file=$wasm/$module$suffix
         if [[ ! -f $file ]]; then
@@ -163,6 +200,8 @@ check_shape() {
     expect '^supervisor: job 2 worker #[0-9]+ crashed: panicked at [^ ]+src/lib.rs:[0-9]+:[0-9]+: job 2 failed on purpose; restarting$'
     expect '^supervisor: job 3 done by worker #[0-9]+: 465$'
     expect '^supervisor: 3 jobs done, 1 restart\(s\)$'
+
+    cluster_pool
 
     rm -rf examples/kv-counter/data
     run kv-counter examples/kv-counter -- run counter

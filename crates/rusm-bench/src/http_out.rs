@@ -48,6 +48,22 @@ pub(crate) fn component(addr: SocketAddr, count: u64) -> String {
         .replace("{{COUNT}}", &count.to_string())
 }
 
+/// How long a side that opens a connection per request waits before it
+/// starts, so that it finds the kernel's port table as the other side did.
+///
+/// Why: every connection the client closes leaves its local port in
+/// TIME_WAIT for 60 s, and Linux picks a connect's port by walking the
+/// ephemeral range (32768-60999, even ports first: about 14,000) from
+/// where the last connect stopped. A port in TIME_WAIT is reused only once
+/// it is older than `net.ipv4.tcp_tw_reuse_delay` (1 s; loopback only,
+/// `tcp_tw_reuse = 2`). A side that starts right after the other's 8,000
+/// connects walks into ports younger than that and searches, or waits,
+/// for each connect: measured here, the side that ran first after a pause
+/// made 21,500 requests/s and the one right behind it 11,000-16,000,
+/// whichever it was. After this pause every port in TIME_WAIT is reusable
+/// again, and one side's 8,000 connects never reach its own.
+pub(crate) const SETTLE: std::time::Duration = std::time::Duration::from_millis(1_500);
+
 /// A native HTTP/1 server on 127.0.0.1: `200 hello` to every request.
 pub(crate) async fn server() -> anyhow::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;

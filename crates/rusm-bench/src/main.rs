@@ -11,12 +11,14 @@
 //! the store, `wasm` and `soak` behind the `wasm` feature): adding a module of
 //! scenarios touches this file in those two places only.
 
+mod cluster;
 mod core;
 mod dev;
 #[cfg(feature = "wasm")]
 mod host_calls;
 mod kv;
 mod observer;
+mod raw_quic;
 mod report;
 // `pub` items in these two are crate-private in fact; they are left as
 // they are while the rusm-wasm API they call is renamed on another branch
@@ -24,6 +26,7 @@ mod report;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
 mod http;
+#[cfg(feature = "wasm")]
 mod http_out;
 #[cfg(feature = "wasm")]
 #[allow(unreachable_pub)]
@@ -64,6 +67,19 @@ enum Scenario {
     ObserverStorm,
     /// ping-pong with the observer on beside it off.
     ObserverPingPong,
+    /// Issue 18: round trips/s and p50/p99 between two processes on two
+    /// nodes (two OS processes, QUIC on loopback), and messages/s with 100
+    /// pairs, beside the same on one node and the BEAM's distribution
+    /// (cluster.rs).
+    ClusterPingPong,
+    /// Issue 18: 20 trials of `kill -9` of a node: time to the
+    /// `noconnection` down on the survivor, p50 and max (cluster.rs).
+    NodeDown,
+    /// A cluster node in a process of its own, for the cluster scenarios:
+    /// joins `--cluster-join`, starts `--cluster-echoes` echo processes,
+    /// prints their pids, and ends when its stdin closes. Not in `all`.
+    #[value(hide = true)]
+    ClusterNode,
     #[cfg(feature = "wasm")]
     ModuleStorm,
     #[cfg(feature = "wasm")]
@@ -83,6 +99,12 @@ enum Scenario {
     /// local server (raw wasmtime-wasi-http's default send_request).
     #[cfg(feature = "wasm")]
     HttpOut,
+    /// http-out like for like without reuse: RUSM opening a new connection
+    /// per request (`max_idle_connections` 0) beside raw
+    /// wasmtime-wasi-http, rounds in alternating order. `--side rusm|raw
+    /// --spawns N` runs one side alone for callgrind.
+    #[cfg(feature = "wasm")]
+    HttpOutFresh,
     /// The Rust ping-pong example (guests/, built by
     /// scripts/build-guests.sh) beside the WAT wasm-ping-pong. Not in `all`.
     #[cfg(feature = "wasm")]
@@ -140,7 +162,7 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
-    /// Storms and http-hello only: run one side alone, once, with a small
+    /// Storms, http-hello and http-out-fresh only: run one side alone, once, with a small
     /// pool, and print its rate (http-hello: `--spawns` requests). For instruction-level profilers (bench/instructions.sh
     /// runs callgrind this way): they cannot reserve the full pool and
     /// should see one side only. Not a comparison.
@@ -159,6 +181,22 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 10)]
     minutes: u64,
+    /// Tokio worker threads (default: one per core). The cluster scenarios
+    /// give the second node (and the BEAM's nodes, `+S N:N`) as many.
+    #[arg(long)]
+    workers: Option<usize>,
+    /// `cluster-node` only: the directory of the certificates.
+    #[arg(long, hide = true)]
+    cluster_certs: Option<std::path::PathBuf>,
+    /// `cluster-node` only: the node's name.
+    #[arg(long, hide = true)]
+    cluster_name: Option<String>,
+    /// `cluster-node` only: the member to join through.
+    #[arg(long, hide = true)]
+    cluster_join: Option<String>,
+    /// `cluster-node` only: echo processes to start.
+    #[arg(long, hide = true, default_value_t = 1)]
+    cluster_echoes: usize,
 }
 
 /// One side of a storm, for `--side`.
@@ -177,6 +215,8 @@ enum Side {
 #[derive(Clone, Copy)]
 struct RunOptions {
     quick: bool,
+    /// `--workers`, for the processes a scenario starts.
+    workers: Option<usize>,
     /// The `rusm` binary for dev-reload-http.
     rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
@@ -188,6 +228,7 @@ struct RunOptions {
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = args.workers.unwrap_or(cores).max(1);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(cores)
         .enable_all()
@@ -207,8 +248,26 @@ fn main() -> anyhow::Result<()> {
     let rusm = args.rusm.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
     });
+    if args.scenario == Scenario::ClusterNode {
+        let (Some(certs), Some(name), Some(join)) =
+            (args.cluster_certs, args.cluster_name, args.cluster_join)
+        else {
+            anyhow::bail!("cluster-node needs --cluster-certs, --cluster-name and --cluster-join");
+        };
+        let node = cluster::NodeArgs {
+            certs,
+            name,
+            join,
+            echoes: args.cluster_echoes,
+        };
+        return runtime.block_on(async move {
+            tokio::spawn(cluster::node_main(node)).await??;
+            Ok(())
+        });
+    }
     let opts = RunOptions {
         quick: args.quick,
+        workers: args.workers,
         // Lives as long as the program; the options are `Copy`.
         rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
@@ -242,7 +301,7 @@ impl Scenario {
         ) {
             return false;
         }
-        self != Scenario::DevReloadHttp
+        !matches!(self, Scenario::DevReloadHttp | Scenario::ClusterNode)
     }
 }
 
@@ -254,6 +313,9 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::FaultRecovery => core::fault_recovery(quick).await,
         Scenario::IdleMemory => core::idle_memory(quick).await,
         Scenario::KvStorm => kv_storm(quick).await,
+        Scenario::ClusterPingPong => cluster::cluster_ping_pong(quick, opts.workers).await,
+        Scenario::NodeDown => cluster::node_down(quick, opts.workers).await,
+        Scenario::ClusterNode => anyhow::bail!("cluster-node is run by main"),
         Scenario::KvReads => kv_reads(quick).await,
         #[cfg(feature = "wasm")]
         Scenario::ObserverStorm | Scenario::ObserverPingPong
@@ -293,7 +355,13 @@ async fn run(scenario: Scenario, opts: RunOptions) -> anyhow::Result<Report> {
         Scenario::HttpServer => http_server().await,
         #[cfg(feature = "wasm")]
         Scenario::WsEcho => ws_echo(quick).await,
+        #[cfg(feature = "wasm")]
         Scenario::HttpOut => http_out(quick).await,
+        #[cfg(feature = "wasm")]
+        Scenario::HttpOutFresh => match opts.side {
+            Some((side, n)) => http_out_fresh_side(side, n).await,
+            None => http_out_fresh(quick).await,
+        },
         #[cfg(feature = "wasm")]
         Scenario::SseFanout => sse_fanout(quick).await,
         #[cfg(feature = "wasm")]
@@ -737,16 +805,7 @@ async fn http_server() -> anyhow::Result<Report> {
 async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (guests, per_guest, rounds) = if quick { (2, 200, 1) } else { (4, 2_000, 3) };
     let r = wasm::runtime(100)?;
-    let no_reuse = wasm::runtime_with(
-        100,
-        rusm_wasm::RuntimeOptions {
-            outbound: rusm_wasm::OutboundOptions {
-                max_idle_connections: 0,
-                ..rusm_wasm::OutboundOptions::default()
-            },
-            ..rusm_wasm::RuntimeOptions::default()
-        },
-    )?;
+    let no_reuse = no_reuse_runtime()?;
     let addr = http_out::server().await?;
     let wat = http_out::component(addr, per_guest);
     // Warm every side (compilation, the server's first connections).
@@ -757,8 +816,13 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     let (mut ours, mut unpooled, mut raw) = (0f64, 0f64, 0f64);
     let mut rows = Vec::new();
     for round in 1..=rounds {
+        // The two sides that open a connection per request each start on
+        // a settled port table (http_out::SETTLE); the reusing side opens
+        // a handful and needs no pause.
         let a = http_out::rusm(&r, &wat, addr, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let b = http_out::raw(&r, &wat, guests, per_guest).await?;
+        tokio::time::sleep(http_out::SETTLE).await;
         let c = http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await?;
         rows.push((round, a, b, c));
         ours = ours.max(a);
@@ -785,9 +849,128 @@ async fn http_out(quick: bool) -> anyhow::Result<Report> {
     Ok(report.note(format!(
         "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
          each response dropped unread; rusm reuses connections (the node reads the 5-byte rest), \
-         the raw baseline and 'rusm without reuse' open a new one per request; interleaved \
-         rounds, best of each"
+         the raw baseline and 'rusm without reuse' open a new one per request, each starting \
+         {settle:?} after the side before (http_out::SETTLE); interleaved rounds, best of each",
+        settle = http_out::SETTLE
     )))
+}
+
+/// The runtime http-out's "without reuse" side runs on: outgoing
+/// connection reuse off, a new connection per request, as the baseline.
+#[cfg(feature = "wasm")]
+fn no_reuse_runtime() -> anyhow::Result<wasm::Runtime> {
+    wasm::runtime_with(
+        100,
+        rusm_wasm::RuntimeOptions {
+            outbound: rusm_wasm::OutboundOptions {
+                max_idle_connections: 0,
+                ..rusm_wasm::OutboundOptions::default()
+            },
+            ..rusm_wasm::RuntimeOptions::default()
+        },
+    )
+}
+
+/// http-out-fresh: RUSM with connection reuse off beside raw
+/// wasmtime-wasi-http (which never reuses), both a new TCP connection per
+/// request. Rounds alternate which side goes first: every connection
+/// leaves a client port in TIME_WAIT for 60 s, and a side that runs after
+/// the other's 8,000 connects finds the kernel's port search slower, so a
+/// fixed order would charge it to one side. Best of each, and the median
+/// of the rounds' ratios.
+#[cfg(feature = "wasm")]
+async fn http_out_fresh(quick: bool) -> anyhow::Result<Report> {
+    let (guests, per_guest, rounds) = if quick { (2, 200, 2) } else { (4, 2_000, 6) };
+    let r = wasm::runtime(100)?;
+    let no_reuse = no_reuse_runtime()?;
+    let addr = http_out::server().await?;
+    let wat = http_out::component(addr, per_guest);
+    let warm = http_out::component(addr, 20);
+    http_out::rusm(&no_reuse, &warm, addr, 1, 20).await?;
+    http_out::raw(&r, &warm, 1, 20).await?;
+    let (mut ours, mut raw) = (0f64, 0f64);
+    let mut rows = Vec::new();
+    for round in 1..=rounds {
+        let rusm_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::rusm(&no_reuse, &wat, addr, guests, per_guest).await
+        };
+        let raw_side = async {
+            tokio::time::sleep(http_out::SETTLE).await;
+            http_out::raw(&r, &wat, guests, per_guest).await
+        };
+        let (a, b) = if round % 2 == 1 {
+            let a = rusm_side.await?;
+            (a, raw_side.await?)
+        } else {
+            let b = raw_side.await?;
+            (rusm_side.await?, b)
+        };
+        rows.push((round, a, b));
+        ours = ours.max(a);
+        raw = raw.max(b);
+    }
+    let mut ratios: Vec<f64> = rows.iter().map(|(_, a, b)| a / b).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    let base = "raw wasmtime-wasi-http, default send_request";
+    let mut report = Report::new("http-out-fresh", "requests/s", ours, true)
+        .baseline(base, raw)
+        .target(report::Target::Ratio(base, 0.9))
+        .extra("median_round_ratio", (median * 1000.0).round() / 1000.0)
+        .extra("guests", guests as f64)
+        .extra("requests_per_guest", per_guest as f64);
+    for (round, a, b) in rows {
+        let first = if round % 2 == 1 {
+            "rusm first"
+        } else {
+            "raw first"
+        };
+        report = report
+            .row(format!("round {round} ({first}), rusm"), a, "requests/s")
+            .row(format!("round {round} ({first}), raw"), b, "requests/s");
+    }
+    Ok(report.note(format!(
+        "{guests} components at once, each {per_guest} sequential GETs to a local hyper server, \
+         each response dropped unread; a new connection per request on both sides (rusm: \
+         max_idle_connections 0); each side starts {settle:?} after the other, when every \
+         client port in TIME_WAIT is reusable again (http_out::SETTLE), and rounds alternate \
+         which side goes first; best of each",
+        settle = http_out::SETTLE
+    )))
+}
+
+/// http-out-fresh `--side rusm|raw --spawns N`: one side alone, warmed by
+/// 80 requests, then N requests (4 components at once), for callgrind
+/// (bench/instructions.sh `http-out-fresh`): the difference between two
+/// sizes is the cost of one more request, the server included (the same
+/// on both sides).
+#[cfg(feature = "wasm")]
+async fn http_out_fresh_side(side: Side, n: u64) -> anyhow::Result<Report> {
+    let guests = 4;
+    let per_guest = (n / guests).max(1);
+    let addr = http_out::server().await?;
+    let warm = http_out::component(addr, 20);
+    let wat = http_out::component(addr, per_guest);
+    let rate = match side {
+        Side::Rusm => {
+            let r = no_reuse_runtime()?;
+            http_out::rusm(&r, &warm, addr, guests, 20).await?;
+            http_out::rusm(&r, &wat, addr, guests, per_guest).await?
+        }
+        Side::Raw => {
+            let r = wasm::runtime(100)?;
+            http_out::raw(&r, &warm, guests, 20).await?;
+            http_out::raw(&r, &wat, guests, per_guest).await?
+        }
+        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+    };
+    Ok(
+        Report::new("http-out-fresh", "requests/s", rate, true).note(format!(
+            "--side {side:?} alone: {guests} components, {per_guest} requests each, a new \
+             connection per request; not a comparison"
+        )),
+    )
 }
 
 #[cfg(feature = "wasm")]

@@ -172,7 +172,8 @@ pub(crate) async fn ping_pong(quick: bool) -> anyhow::Result<Report> {
 /// One side alone, once (`--side on|off`): `n` processes of the storm or
 /// `n` round trips of the ping-pong, for an instruction-level profiler
 /// (bench/instructions.sh), which the noise of a shared host does not move.
-/// Not a comparison.
+/// Not a comparison. (`--side` exists with the `wasm` feature only.)
+#[cfg(feature = "wasm")]
 pub(crate) async fn one_side(storm: bool, on: bool, n: u64) -> anyhow::Result<Report> {
     let (name, unit) = if storm {
         ("observer-storm", "processes/s")

@@ -10,6 +10,7 @@
 //! of one write each.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -29,7 +30,11 @@ const BATCH: usize = 256;
 /// queue closes (the connection was replaced or the node leaves) or the
 /// connection fails. Frames queued when it fails are lost: delivery is at
 /// most once.
-pub(crate) async fn write(conn: quinn::Connection, mut queue: mpsc::Receiver<Bytes>) {
+pub(crate) async fn write(
+    conn: quinn::Connection,
+    mut queue: mpsc::Receiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+) {
     let Ok(mut stream) = conn.open_uni().await else {
         return;
     };
@@ -41,6 +46,7 @@ pub(crate) async fn write(conn: quinn::Connection, mut queue: mpsc::Receiver<Byt
                 // Refused by `Cluster::send` already; never on the wire.
                 break;
             };
+            queued.fetch_sub(frame.len(), Ordering::AcqRel);
             chunks.push(Bytes::copy_from_slice(&len.to_le_bytes()));
             chunks.push(frame);
             next = if chunks.len() < 2 * BATCH {

@@ -12,17 +12,22 @@
 //!   pair, batched under load ([`Cluster::send`], [`Inbound`]).
 //! - **Certificates**: [`certs::make`] (rcgen) for `rusm cluster certs`.
 //!
-//! The actor core knows nothing of this crate: the node composes them.
-//! This version forms the cluster, detects failures and reports nodes up
-//! and down ([`Event`]); processes across nodes come on top of it.
+//! - **Processes across nodes**: [`Dist`] is the core's `Remote` hook
+//!   (pids that name another node go there), the calls that wait for
+//!   another node (liveness, `spawn_on`), and cluster-wide names.
+//!
+//! The actor core knows nothing of this crate (this crate uses the core's
+//! hooks); the node (`rusm-node`) composes them with the Wasm runtime.
 
 pub mod certs;
+mod dist;
 mod frames;
 mod membership;
 mod tls;
 mod transport;
 
+pub use dist::{CallError, Dist, MAX_GLOBAL_NAME, Spawner, node_id};
 pub use frames::Inbound;
 pub use membership::Timing;
 pub use tls::{Identity, IdentityError, cert_names};
-pub use transport::{Cluster, ClusterConfig, ClusterError, Event, SendError};
+pub use transport::{Cluster, ClusterConfig, ClusterError, Event, Handle, SendError};

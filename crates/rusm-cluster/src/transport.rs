@@ -14,8 +14,9 @@
 //! and unordered, which is what SWIM is built for, while the connection's
 //! streams stay free for ordered traffic between processes.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +43,10 @@ pub struct ClusterConfig {
     /// Where frames from other nodes go ([`Cluster::send`]); `None` drops
     /// them.
     pub inbound: Option<Inbound>,
+    /// This run's creation (see [`Cluster::creation`]); `None`: the time
+    /// the node starts, in nanoseconds. A node whose pids must carry its
+    /// creation before it joins chooses it itself.
+    pub creation: Option<u64>,
 }
 
 /// Something that happened to the cluster, as this node sees it.
@@ -107,6 +112,9 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HANDSHAKES: usize = 64;
 /// Frames queued for one peer.
 const FRAME_QUEUE: usize = 65_536;
+/// Bytes queued for one peer: past it a send is refused (`Busy`), so a
+/// peer that does not keep up cannot make this node buffer without end.
+const QUEUED_BYTES: usize = 64 << 20;
 /// Commands waiting for the membership task.
 const COMMAND_QUEUE: usize = 1024;
 /// Packets held for a node while its connection is being made.
@@ -122,6 +130,8 @@ struct Peer {
     conn: quinn::Connection,
     /// Frames for this peer, written in order by one task (`frames.rs`).
     frames: mpsc::Sender<Bytes>,
+    /// The bytes of the frames in `frames`.
+    queued: Arc<AtomicUsize>,
     /// Who dialled it.
     initiator: String,
     id: NodeId,
@@ -133,7 +143,15 @@ pub(crate) struct Inner {
     peers: Mutex<HashMap<String, Peer>>,
     /// Packets waiting for a connection being made, by node name.
     pending: Mutex<HashMap<String, Vec<Bytes>>>,
-    up: Mutex<BTreeSet<String>>,
+    /// The reachable nodes.
+    up: Mutex<BTreeMap<String, NodeId>>,
+    /// Frames for reachable nodes with no connection yet (known through
+    /// another member's gossip), with their bytes: sent once it is made.
+    /// Locked only under `peers`, so a frame cannot slip between a
+    /// connection's registration and the hand-over of what waited for it.
+    waiting: Mutex<HashMap<String, (Vec<Bytes>, usize)>>,
+    /// Nodes being dialled.
+    dialling: Mutex<HashSet<String>>,
     events: mpsc::UnboundedSender<Event>,
     /// Bounded: a peer's datagrams beyond it are dropped (SWIM is built
     /// for lost packets), so no peer can make this node queue without end.
@@ -181,10 +199,12 @@ impl Cluster {
         })?;
         endpoint.set_default_client_config(client);
         let addr = endpoint.local_addr().unwrap_or(config.listen);
-        let creation = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
-            .unwrap_or(1);
+        let creation = config.creation.unwrap_or_else(|| {
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
         let me = NodeId {
             name: config.identity.name.clone(),
             addr,
@@ -197,7 +217,9 @@ impl Cluster {
             endpoint,
             peers: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
-            up: Mutex::new(BTreeSet::new()),
+            up: Mutex::new(BTreeMap::new()),
+            waiting: Mutex::new(HashMap::new()),
+            dialling: Mutex::new(HashSet::new()),
             events,
             commands,
             cut: Mutex::new(HashSet::new()),
@@ -235,31 +257,18 @@ impl Cluster {
 
     /// The reachable nodes, this one included, sorted.
     pub fn nodes(&self) -> Vec<String> {
-        let mut nodes: BTreeSet<String> = lock(&self.inner.up).clone();
-        nodes.insert(self.inner.me.name.clone());
-        nodes.into_iter().collect()
+        self.handle().nodes()
     }
 
-    /// Queues `frame` for `node`: frames to one node arrive in the order
-    /// they were queued, at most once (a connection lost with frames in
-    /// flight loses them).
+    /// A handle to send frames and read the membership with, for as long
+    /// as the node is in the cluster.
+    pub fn handle(&self) -> Handle {
+        Handle(self.inner.clone())
+    }
+
+    /// Queues `frame` for `node` (see [`Handle::send`]).
     pub fn send(&self, node: &str, frame: Bytes) -> Result<(), SendError> {
-        if frame.len() > frames::MAX_FRAME {
-            return Err(SendError::TooLarge);
-        }
-        if self.inner.is_cut(node) {
-            // A partition loses traffic; it does not refuse it.
-            return Ok(());
-        }
-        let queue = lock(&self.inner.peers)
-            .get(node)
-            .filter(|_| lock(&self.inner.up).contains(node))
-            .map(|p| p.frames.clone())
-            .ok_or(SendError::Unreachable)?;
-        queue.try_send(frame).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => SendError::Busy,
-            mpsc::error::TrySendError::Closed(_) => SendError::Unreachable,
-        })
+        self.handle().send(node, frame)
     }
 
     /// Leaves the cluster: the others see this node down at once rather
@@ -296,6 +305,77 @@ impl Drop for Cluster {
     }
 }
 
+/// What the rest of a node holds of its cluster membership: sending
+/// frames to other nodes and reading who is up. Cheap to clone; after the
+/// node left, every send answers `Unreachable`.
+#[derive(Clone)]
+pub struct Handle(Arc<Inner>);
+
+impl Handle {
+    /// The reachable nodes, this one included, sorted.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut nodes: BTreeSet<String> = lock(&self.0.up).keys().cloned().collect();
+        nodes.insert(self.0.me.name.clone());
+        nodes.into_iter().collect()
+    }
+
+    /// The creation of a reachable node (this one's too).
+    pub fn creation_of(&self, node: &str) -> Option<u64> {
+        if node == self.0.me.name {
+            return Some(self.0.me.creation);
+        }
+        lock(&self.0.up).get(node).map(|id| id.creation)
+    }
+
+    /// Queues `frame` for `node`: frames to one node arrive in the order
+    /// they were queued, at most once (a connection lost with frames in
+    /// flight loses them).
+    pub fn send(&self, node: &str, frame: Bytes) -> Result<(), SendError> {
+        if frame.len() > frames::MAX_FRAME {
+            return Err(SendError::TooLarge);
+        }
+        if self.0.is_cut(node) {
+            // A partition loses traffic; it does not refuse it.
+            return Ok(());
+        }
+        let peers = lock(&self.0.peers);
+        let len = frame.len();
+        let Some(peer) = peers.get(node) else {
+            // Up (through someone's gossip) but not connected yet: the
+            // frame waits for the connection, which is dialled now.
+            let to = lock(&self.0.up)
+                .get(node)
+                .cloned()
+                .ok_or(SendError::Unreachable)?;
+            let mut waiting = lock(&self.0.waiting);
+            let (frames, bytes) = waiting.entry(node.to_owned()).or_default();
+            if *bytes + len > QUEUED_BYTES || frames.len() >= FRAME_QUEUE {
+                return Err(SendError::Busy);
+            }
+            *bytes += len;
+            frames.push(frame);
+            drop(waiting);
+            drop(peers);
+            self.0.dial_if_needed(&to);
+            return Ok(());
+        };
+        if !lock(&self.0.up).contains_key(node) {
+            return Err(SendError::Unreachable);
+        }
+        if peer.queued.fetch_add(len, Ordering::AcqRel) + len > QUEUED_BYTES {
+            peer.queued.fetch_sub(len, Ordering::AcqRel);
+            return Err(SendError::Busy);
+        }
+        peer.frames.try_send(frame).map_err(|e| {
+            peer.queued.fetch_sub(len, Ordering::AcqRel);
+            match e {
+                mpsc::error::TrySendError::Full(_) => SendError::Busy,
+                mpsc::error::TrySendError::Closed(_) => SendError::Unreachable,
+            }
+        })
+    }
+}
+
 impl Inner {
     fn is_cut(&self, name: &str) -> bool {
         lock(&self.cut).contains(name)
@@ -315,42 +395,59 @@ impl Inner {
             return;
         }
         let mut pending = lock(&self.pending);
-        let dialling = pending.contains_key(&to.name);
         let queue = pending.entry(to.name.clone()).or_default();
         if queue.len() < MAX_PENDING {
             queue.push(data);
         }
-        if !dialling {
-            let inner = self.clone();
-            let to = to.clone();
-            tokio::spawn(async move {
-                if let Err(e) = dial(&inner, to.addr, Some(&to.name)).await {
-                    tracing::debug!(target: "rusm::cluster", "dial {} at {}: {e}", to.name, to.addr);
-                    lock(&inner.pending).remove(&to.name);
-                }
-            });
+        drop(pending);
+        self.dial_if_needed(to);
+    }
+
+    /// Dials `to` unless a dial is under way (an entry in `pending` marks
+    /// one). What waits for the connection is dropped if it fails.
+    fn dial_if_needed(self: &Arc<Self>, to: &NodeId) {
+        {
+            let mut dialling = lock(&self.dialling);
+            if !dialling.insert(to.name.clone()) {
+                return;
+            }
         }
+        let inner = self.clone();
+        let to = to.clone();
+        tokio::spawn(async move {
+            let result = dial(&inner, to.addr, Some(&to.name)).await;
+            lock(&inner.dialling).remove(&to.name);
+            if let Err(e) = result {
+                tracing::debug!(target: "rusm::cluster", "dial {} at {}: {e}", to.name, to.addr);
+                lock(&inner.pending).remove(&to.name);
+                lock(&inner.waiting).remove(&to.name);
+            }
+        });
     }
 
     pub(crate) fn member_up(&self, id: &NodeId) {
-        if id.name != self.me.name && lock(&self.up).insert(id.name.clone()) {
+        if id.name != self.me.name && lock(&self.up).insert(id.name.clone(), id.clone()).is_none() {
             let _ = self.events.send(Event::NodeUp(id.name.clone()));
         }
     }
 
     pub(crate) fn member_down(&self, id: &NodeId) {
-        if lock(&self.up).remove(&id.name) {
+        if lock(&self.up).remove(&id.name).is_some() {
             let _ = self.events.send(Event::NodeDown(id.name.clone()));
         }
         if let Some(peer) = lock(&self.peers).remove(&id.name) {
             peer.conn.close(CLOSE_DOWN.into(), b"declared down");
         }
+        lock(&self.waiting).remove(&id.name);
     }
 
     /// A node came back as a new run (or renewed itself): for its old
     /// processes it went down, and it is up again.
     pub(crate) fn member_renamed(&self, old: &NodeId, new: &NodeId) {
-        if old.creation != new.creation && lock(&self.up).contains(&new.name) {
+        if old.creation != new.creation
+            && let Some(known) = lock(&self.up).get_mut(&new.name)
+        {
+            *known = new.clone();
             let _ = self.events.send(Event::NodeDown(new.name.clone()));
             let _ = self.events.send(Event::NodeUp(new.name.clone()));
         }
@@ -373,12 +470,23 @@ impl Inner {
             }
         }
         let (frames, queue) = mpsc::channel(FRAME_QUEUE);
-        tokio::spawn(frames::write(conn.clone(), queue));
+        let queued = Arc::new(AtomicUsize::new(0));
+        tokio::spawn(frames::write(conn.clone(), queue, queued.clone()));
+        // What waited for this connection goes first, in order.
+        if let Some((waiting, bytes)) = lock(&self.waiting).remove(&id.name) {
+            queued.fetch_add(bytes, Ordering::AcqRel);
+            for frame in waiting {
+                if let Err(e) = frames.try_send(frame) {
+                    queued.fetch_sub(e.into_inner().len(), Ordering::AcqRel);
+                }
+            }
+        }
         let replaced = peers.insert(
             id.name.clone(),
             Peer {
                 conn: conn.clone(),
                 frames,
+                queued,
                 initiator: initiator.to_owned(),
                 id: id.clone(),
             },

@@ -38,6 +38,12 @@ pub enum ExitReason {
     Linked(Pid, Box<ExitReason>),
     /// The node (or a supervisor) stopped it in an orderly way.
     Shutdown,
+    /// The process is on another node of a cluster, and that node became
+    /// unreachable: what its links and monitors on this node see.
+    NoConnection,
+    /// What a link or monitor of a process that was already gone brings
+    /// (a remote one: locally such a link is refused at once).
+    NoProc,
 }
 
 /// The longest textual form of a reason, in bytes.
@@ -229,6 +235,8 @@ impl std::str::FromStr for ExitReason {
             "normal" => ExitReason::Normal,
             "killed" => ExitReason::Killed,
             "shutdown" => ExitReason::Shutdown,
+            "noconnection" => ExitReason::NoConnection,
+            "noproc" => ExitReason::NoProc,
             _ => {
                 if let Some(t) = rest.strip_prefix("crashed: ") {
                     match t.strip_prefix("exit code ").map(str::parse::<i32>) {
@@ -265,6 +273,8 @@ impl fmt::Display for ExitReason {
             ExitReason::ExitCode(n) => write!(f, "crashed: exit code {n}"),
             ExitReason::FailedToStart(t) => write!(f, "failed to start: {t}"),
             ExitReason::Shutdown => f.write_str("shutdown"),
+            ExitReason::NoConnection => f.write_str("noconnection"),
+            ExitReason::NoProc => f.write_str("noproc"),
             ExitReason::Linked(..) => unreachable!("the loop above consumed every `linked`"),
         }
     }

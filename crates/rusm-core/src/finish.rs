@@ -95,7 +95,7 @@ impl Node {
                 inner.registry.release(name, pid);
             }
             for (reference, target) in extra.monitors {
-                self.drop_watcher(target, reference);
+                self.drop_watcher(pid, target, reference);
             }
         }
         for linked in links {

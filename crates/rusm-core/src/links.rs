@@ -27,7 +27,9 @@ impl Node {
             return Ok(());
         }
         let pa = self.inner.table.get(a).ok_or(Error::NoProcess)?;
-        let pb = self.inner.table.get(b).ok_or(Error::NoProcess)?;
+        let Some(pb) = self.inner.table.get(b) else {
+            return self.link_remote(&pa, b);
+        };
         // Lock in pid order so two processes linking each other cannot
         // deadlock; holding both makes the link atomic against either exit.
         let (first, second) = if a < b { (&pa, &pb) } else { (&pb, &pa) };
@@ -48,11 +50,42 @@ impl Node {
         Ok(())
     }
 
+    /// A link from `a` (local) to `b`, a pid of another node: recorded
+    /// here with its reservation, then sent to `b`'s node, which links
+    /// back or answers with an exit signal `noproc`. `NoProcess` if `b`
+    /// is not another node's or that node is unreachable.
+    #[inline(never)]
+    fn link_remote(&self, pa: &crate::process::Process, b: Pid) -> Result<(), Error> {
+        let remote = self.remote_for(b).ok_or(Error::NoProcess)?.clone();
+        {
+            let mut st = pa.lock();
+            if !st.alive {
+                return Err(Error::NoProcess);
+            }
+            if st.links.contains(&b) {
+                return Ok(());
+            }
+            st.try_charge(SIGNAL_RESERVE, pa.max_queued)?;
+            st.links.push(b);
+        }
+        if let Err(e) = remote.link(pa.pid, b) {
+            pa.lock().remove_link(b);
+            return Err(e);
+        }
+        Ok(())
+    }
+
     /// Undo a link (both ways), refunding both reservations. `NoProcess`
     /// if `b` is not alive; the link is gone either way.
     pub fn unlink(&self, a: Pid, b: Pid) -> Result<(), Error> {
         if let Some(pa) = self.inner.table.get(a) {
             pa.lock().remove_link(b);
+        }
+        if let Some(remote) = self.remote_for(b)
+            && !self.inner.table.contains(b)
+        {
+            remote.unlink(a, b);
+            return Ok(());
         }
         match self.inner.table.get(b) {
             Some(pb) => {
@@ -84,16 +117,24 @@ impl Node {
             st.try_charge(SIGNAL_RESERVE, w.max_queued)?;
             st.extra().monitors.push((reference, target));
         }
-        let attached = match self.inner.table.get(target) {
-            Some(t) => {
-                let mut st = t.lock();
-                if st.alive {
-                    st.monitored_by
-                        .push(Watcher::Process { reference, watcher });
+        let attached = match self.watch_local(target, watcher, reference) {
+            Some(alive) => alive,
+            // Another node's process: that node records the watcher, and
+            // an unreachable node is a `down` `noconnection` at once.
+            None => match self.remote_for(target) {
+                Some(remote) => {
+                    if remote.monitor(watcher, target, reference).is_err() {
+                        self.down_from_remote(
+                            target,
+                            watcher,
+                            reference,
+                            &ExitReason::NoConnection.to_string(),
+                        );
+                    }
+                    true
                 }
-                st.alive
-            }
-            None => false,
+                None => false,
+            },
         };
         if !attached {
             let waker = {
@@ -125,7 +166,7 @@ impl Node {
             st.refund(SIGNAL_RESERVE);
             target
         };
-        self.drop_watcher(target, reference);
+        self.drop_watcher(watcher, target, reference);
         Ok(())
     }
 
@@ -159,7 +200,12 @@ impl Node {
 
     /// Kill a process: untrappable, reason `killed`.
     pub fn kill(&self, pid: Pid) -> Result<(), Error> {
-        let p = self.inner.table.get(pid).ok_or(Error::NoProcess)?;
+        let Some(p) = self.inner.table.get(pid) else {
+            return match self.remote_for(pid) {
+                Some(remote) => remote.kill(Pid::NODE, pid),
+                None => Err(Error::NoProcess),
+            };
+        };
         let mut st = p.lock();
         if !st.alive {
             return Err(Error::NoProcess);
@@ -172,7 +218,12 @@ impl Node {
     /// that traps exits gets an `exit` message from `from` instead and
     /// decides itself; any other stops with `reason`.
     pub fn stop(&self, from: Pid, pid: Pid, reason: ExitReason) -> Result<(), Error> {
-        let p = self.inner.table.get(pid).ok_or(Error::NoProcess)?;
+        let Some(p) = self.inner.table.get(pid) else {
+            return match self.remote_for(pid) {
+                Some(remote) => remote.stop(from, pid, &reason),
+                None => Err(Error::NoProcess),
+            };
+        };
         let waker = {
             let mut st = p.lock();
             if !st.alive {
@@ -197,6 +248,9 @@ impl Node {
     #[inline]
     pub(crate) fn signal_link(&self, pid: Pid, reason: &ExitReason, linked: Pid) {
         let Some(p) = self.inner.table.get(linked) else {
+            if let Some(remote) = self.remote_for(linked) {
+                remote.exit(pid, linked, reason);
+            }
             return;
         };
         let waker = {
@@ -232,6 +286,9 @@ impl Node {
         match watcher {
             Watcher::Process { reference, watcher } => {
                 let Some(p) = self.inner.table.get(watcher) else {
+                    if let Some(remote) = self.remote_for(watcher) {
+                        remote.down(pid, watcher, reference, reason);
+                    }
                     return;
                 };
                 let waker = {
@@ -253,14 +310,34 @@ impl Node {
         }
     }
 
-    /// Forget the monitor `reference` on its target's side (the watcher
-    /// dropped it, or the watcher ended).
+    /// Record `watcher`'s monitor `reference` on `target`, a process of
+    /// this node, if it is alive: `Some(alive)`, or `None` if `target` is
+    /// not in the table.
+    pub(crate) fn watch_local(&self, target: Pid, watcher: Pid, reference: Ref) -> Option<bool> {
+        let t = self.inner.table.get(target)?;
+        let mut st = t.lock();
+        if st.alive {
+            st.monitored_by
+                .push(Watcher::Process { reference, watcher });
+        }
+        Some(st.alive)
+    }
+
+    /// Forget `watcher`'s monitor `reference` on its target's side (the
+    /// watcher dropped it, or the watcher ended); another node's target
+    /// is told.
     #[inline]
-    pub(crate) fn drop_watcher(&self, target: Pid, reference: Ref) {
-        if let Some(t) = self.inner.table.get(target) {
-            t.lock()
+    pub(crate) fn drop_watcher(&self, watcher: Pid, target: Pid, reference: Ref) {
+        match self.inner.table.get(target) {
+            Some(t) => t
+                .lock()
                 .monitored_by
-                .retain(|m| !matches!(m, Watcher::Process { reference: r, .. } if *r == reference));
+                .retain(|m| !matches!(m, Watcher::Process { reference: r, .. } if *r == reference)),
+            None => {
+                if let Some(remote) = self.remote_for(target) {
+                    remote.demonitor(watcher, target, reference);
+                }
+            }
         }
     }
 }

@@ -7,8 +7,8 @@
 //! procedure in `finish`, names in `registry`, timers in `timer`, and
 //! introspection in `info`.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crossbeam_utils::CachePadded;
@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 
 use crate::reference::References;
 use crate::registry::Registry;
+use crate::remote::Remote;
 use crate::table::ProcessTable;
 use crate::timer::Timers;
 use crate::{Error, ExitReason, Message, Pid, Ref, Usage};
@@ -92,6 +93,10 @@ pub(crate) struct NodeInner {
     pub(crate) shutting_down: AtomicBool,
     pub(crate) config: NodeConfig,
     pub(crate) runtime: Handle,
+    /// This node's id in a cluster, carried by its pids (`remote`).
+    pub(crate) node_id: OnceLock<u32>,
+    /// Where operations on other nodes' pids go, once in a cluster.
+    pub(crate) remote: OnceLock<Arc<dyn Remote>>,
 }
 
 impl Node {
@@ -117,6 +122,8 @@ impl Node {
                 shutting_down: AtomicBool::new(false),
                 config,
                 runtime,
+                node_id: OnceLock::new(),
+                remote: OnceLock::new(),
             }),
         }
     }
@@ -138,10 +145,18 @@ impl Node {
         if data.len() > self.inner.config.max_message_bytes {
             return Err(Error::Limit);
         }
-        self.inner
-            .table
-            .with(to, |p| p.deliver(Message::data(from, tag, data)))
-            .unwrap_or(Err(Error::NoProcess))
+        // The message moves into the closure only if `to` is found; a
+        // miss keeps it for a remote node.
+        let mut data = Some(data);
+        match self.inner.table.with(to, |p| {
+            p.deliver(Message::data(from, tag, data.take().unwrap_or_default()))
+        }) {
+            Some(delivered) => delivered,
+            None => match (self.remote_for(to), data) {
+                (Some(remote), Some(data)) => remote.send(from, to, tag, data),
+                _ => Err(Error::NoProcess),
+            },
+        }
     }
 
     /// Whether `pid` is alive: spawned and not yet through its exit
@@ -164,7 +179,8 @@ impl Node {
     /// and free to read (each spawn takes the next pid, and only a spawn
     /// that succeeds takes one).
     pub fn spawned(&self) -> u64 {
-        self.inner.next_pid.load(Ordering::Relaxed) - 1
+        let base = u64::from(self.node_id()) << Pid::SERIAL_BITS;
+        self.inner.next_pid.load(Ordering::Relaxed) - 1 - base
     }
 
     /// How many processes are alive (or being spawned).

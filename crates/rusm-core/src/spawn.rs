@@ -326,6 +326,11 @@ impl Node {
         monitor: Option<Ref>,
     ) {
         let pid = process.pid;
+        if self.is_remote(parent) {
+            // Spawned for another node's process (`spawn_on`): that node
+            // holds the parent's side of the link and the monitor.
+            return;
+        }
         let parent_alive = match self.inner.table.get(parent) {
             Some(p) => {
                 let mut st = p.lock();

@@ -13,6 +13,7 @@
 //! where a `[components.<name>]` entry becomes a registered artifact with a
 //! [`rusm_caps::Capabilities`], and nothing else reads the manifest.
 
+mod cluster;
 mod error;
 mod lifecycle;
 mod node;

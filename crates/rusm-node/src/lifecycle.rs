@@ -36,7 +36,10 @@ impl Lifecycle for LifecycleLog {
             ExitReason::Crashed(_) | ExitReason::ExitCode(_) | ExitReason::FailedToStart(_) => {
                 tracing::error!(target: TARGET, event = "exit", component = name, pid = pid.get(), reason = %reason, class = ExitClass::of(reason).as_str(), "rusm exit  {name}#{pid} {reason}")
             }
-            ExitReason::Killed | ExitReason::Linked(..) => {
+            ExitReason::Killed
+            | ExitReason::Linked(..)
+            | ExitReason::NoConnection
+            | ExitReason::NoProc => {
                 tracing::warn!(target: TARGET, event = "exit", component = name, pid = pid.get(), reason = %reason, class = ExitClass::of(reason).as_str(), "rusm exit  {name}#{pid} {reason}")
             }
             ExitReason::Normal | ExitReason::Shutdown => {

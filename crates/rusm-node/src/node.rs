@@ -36,6 +36,19 @@ pub struct RusmNode {
     observer_hooks: Option<Arc<Hooks>>,
     /// `[cluster]` membership, once joined; taken by `shutdown` to leave.
     cluster: std::sync::Mutex<Option<rusm_cluster::Cluster>>,
+    /// `[cluster]`: processes across nodes, and this run's creation (the
+    /// node id in every pid is made of it, from boot on).
+    dist: Option<(rusm_cluster::Dist, u64)>,
+}
+
+/// This run's creation: the time the node starts, in nanoseconds. It must
+/// grow from one run to the next (SWIM takes the member with the larger
+/// creation as the newer run of a name); the node id hashes it, so ids
+/// still differ from run to run.
+fn creation() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
@@ -173,6 +186,13 @@ impl RusmNode {
             accounting: hooks.is_some(),
         };
         let node = Node::new(config);
+        // A cluster member's pids carry its node id from the first spawn
+        // (the residents, below) on, before it has joined.
+        let creation = creation();
+        if let Some(c) = manifest.and_then(|m| m.cluster.as_ref()) {
+            node.set_node_id(rusm_cluster::node_id(&c.name, creation))
+                .map_err(|e| NodeError::Cluster(format!("cannot set the node id: {e}")))?;
+        }
         let on_spawn: rusm_wasm::SpawnObserver = match hooks {
             Some(hooks) => {
                 hooks.attach(&node);
@@ -201,6 +221,24 @@ impl RusmNode {
         };
         let runtime = WasmRuntime::new(node.clone(), wasm, options)
             .map_err(|e| NodeError::Engine(format!("{e:#}")))?;
+        let dist = manifest.and_then(|m| {
+            let c = m.cluster.as_ref()?;
+            let spawns = crate::cluster::RemoteSpawns {
+                runtime: runtime.clone(),
+                remote: m
+                    .components
+                    .iter()
+                    .filter(|c| c.remote)
+                    .map(|c| c.name.clone())
+                    .collect(),
+            };
+            let dist = rusm_cluster::Dist::new(node.clone(), &c.name, Some(Arc::new(spawns)));
+            // The cluster calls of every process reach it from boot on:
+            // until the node has joined, it is a cluster of one (its own
+            // name, no other node to reach).
+            runtime.set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
+            Some((dist, creation))
+        });
         let mut rusm = RusmNode {
             node,
             runtime,
@@ -213,6 +251,7 @@ impl RusmNode {
             running_observer: None,
             observer_hooks,
             cluster: std::sync::Mutex::new(None),
+            dist,
         };
         if let Some(m) = manifest {
             for c in &m.components {
@@ -442,21 +481,30 @@ impl RusmNode {
         let identity = rusm_cluster::Identity::load(&c.name, &c.ca, &c.cert, &c.key)
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
         let (events, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let (dist, creation) = self
+            .dist
+            .clone()
+            .ok_or_else(|| NodeError::Cluster("the node was booted without [cluster]".into()))?;
         let config = rusm_cluster::ClusterConfig {
             identity,
             listen: c.listen,
             join: c.join.clone(),
             timing: rusm_cluster::Timing::default(),
-            inbound: None,
+            inbound: Some(dist.inbound()),
+            creation: Some(creation),
         };
         let cluster = rusm_cluster::Cluster::start(config, events)
             .await
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
+        dist.attach(cluster.handle())
+            .map_err(|e| NodeError::Cluster(format!("cannot attach the cluster: {e}")))?;
         let addr = cluster.local_addr();
         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "cluster", node = c.name.as_str(), listen = %addr, "rusm cluster {} on {addr}", c.name);
         let hooks = self.observer_hooks.clone();
         if let Some(h) = &hooks {
             h.set_cluster_nodes(1);
+            let counted = dist.clone();
+            h.set_cluster_dropped(Box::new(move || counted.dropped_messages()));
         }
         tokio::spawn(async move {
             // The events are exact (one up, then one down, per node and
@@ -472,6 +520,8 @@ impl RusmNode {
                 if let Some(h) = &hooks {
                     h.set_cluster_nodes(reachable);
                 }
+                // Links and monitors with a lost node fire here.
+                dist.on_event(&change);
                 match change {
                     rusm_cluster::Event::NodeUp(name) => {
                         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "node_up", node = name.as_str(), "rusm node up {name}")

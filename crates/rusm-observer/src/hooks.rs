@@ -57,6 +57,9 @@ impl ExitClass {
             ExitReason::FailedToStart(_) => ExitClass::FailedToStart,
             ExitReason::Linked(..) => ExitClass::Linked,
             ExitReason::Shutdown => ExitClass::Shutdown,
+            // Only ever the cause inside a `linked` reason: a process is
+            // not stopped with it directly.
+            ExitReason::NoConnection | ExitReason::NoProc => ExitClass::Killed,
         }
     }
 
@@ -117,6 +120,9 @@ pub struct Hooks {
     node: OnceLock<Node>,
     /// Reachable cluster nodes, this one included; -1 outside a cluster.
     cluster_nodes: std::sync::atomic::AtomicI64,
+    /// Messages from other nodes dropped on arrival, as the cluster counts
+    /// them (read at each scrape).
+    cluster_dropped: OnceLock<Box<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 impl Hooks {
@@ -134,6 +140,7 @@ impl Hooks {
             requests: Mutex::new(HashMap::default()),
             node: OnceLock::new(),
             cluster_nodes: std::sync::atomic::AtomicI64::new(-1),
+            cluster_dropped: OnceLock::new(),
         })
     }
 
@@ -223,6 +230,19 @@ impl Hooks {
     pub fn set_cluster_nodes(&self, n: usize) {
         let n = i64::try_from(n).unwrap_or(i64::MAX);
         self.cluster_nodes.store(n, Ordering::Relaxed);
+    }
+
+    /// Where the count of messages from other nodes dropped on arrival
+    /// (a receiver over its `max-queued-mb` or its mailbox, or gone) is
+    /// read: the node's cluster. Set once.
+    pub fn set_cluster_dropped(&self, read: Box<dyn Fn() -> u64 + Send + Sync>) {
+        let _ = self.cluster_dropped.set(read);
+    }
+
+    /// Messages from other nodes dropped on arrival; `None` outside a
+    /// cluster.
+    pub fn cluster_dropped(&self) -> Option<u64> {
+        self.cluster_dropped.get().map(|read| read())
     }
 
     /// Reachable cluster nodes, `None` outside a cluster.

@@ -196,6 +196,13 @@ pub(crate) fn render(node: &Node, hooks: &Hooks, kv: Option<&rusm_kv::Store>) ->
             gauge(nodes),
         );
     }
+    if let Some(dropped) = hooks.cluster_dropped() {
+        registry.register(
+            "rusm_cluster_dropped_messages",
+            "Messages from other nodes dropped on arrival (receiver gone, or over its limits)",
+            counter(dropped),
+        );
+    }
 
     if let Some(kv) = kv {
         let stats = kv.stats();

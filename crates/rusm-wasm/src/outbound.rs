@@ -52,7 +52,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::ErrorCode;
 use wasmtime_wasi_http::{Error as HttpError, RequestOptions, WasiBody, WasiHttpHooks};
 
 use crate::destinations::Destinations;
-use crate::pool::{Connection, Pool, PoolKey};
+use crate::pool::{Connection, Driven, Pool, PoolKey};
 use crate::resolver::LookupError;
 
 /// How the node makes outgoing HTTP requests for its processes
@@ -103,6 +103,8 @@ pub(crate) struct HttpClient {
     connect_timeout: Duration,
     max_concurrent: usize,
     pool: Arc<Pool>,
+    /// Set once the deadline keeper runs (see [`HttpClient::keep_deadlines_quiet`]).
+    keeper: OnceLock<()>,
 }
 
 impl HttpClient {
@@ -117,7 +119,41 @@ impl HttpClient {
             connect_timeout: options.connect_timeout,
             max_concurrent: options.max_concurrent_requests.max(1),
             pool: Pool::new(options.max_idle_connections),
+            keeper: OnceLock::new(),
         })
+    }
+
+    /// Keeps a timer of the node's pending at all times while this client
+    /// lives, due sooner than a connect's deadline would be.
+    ///
+    /// Why: tokio wakes its timer driver (an eventfd write, and a parked
+    /// worker thread up for nothing) whenever a timer is registered that is
+    /// due before every timer pending when the driver last went to sleep,
+    /// or when none was. Every new connection registers its connect
+    /// deadline; with nothing else pending (no idle connection's sweep, no
+    /// response body's timer, as wasmtime-wasi-http's own client keeps
+    /// one) each connect paid that wake-up: about half a `write` and
+    /// a third of a `futex` call more per request than raw Wasmtime, found
+    /// with `strace -c` and gdb on `rusm-bench http-out-fresh --side`.
+    /// Behind this keeper's timer, due within half a connect timeout, a
+    /// connect's deadline is never the earliest, so registering it wakes
+    /// no one; the keeper itself wakes once per half timeout (5 s), and
+    /// ends with the client.
+    fn keep_deadlines_quiet(self: &Arc<Self>) {
+        self.keeper.get_or_init(|| {
+            let client = Arc::downgrade(self);
+            let period = (self.connect_timeout / 2).max(Duration::from_millis(10));
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(period);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tick.tick().await;
+                    if client.strong_count() == 0 {
+                        return;
+                    }
+                }
+            });
+        });
     }
 
     /// The deadline of a name lookup: the connect timeout (a lookup is
@@ -277,13 +313,18 @@ async fn destinations_of(
 trait Stream: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> Stream for T {}
 
-async fn connect(addrs: &[SocketAddr], timeout: Duration) -> Result<TcpStream, HttpError> {
+/// A TCP connection to the first of `addrs` that answers, and that
+/// address.
+async fn connect(
+    addrs: &[SocketAddr],
+    timeout: Duration,
+) -> Result<(TcpStream, SocketAddr), HttpError> {
     let mut last = HttpError::ConnectionRefused;
-    for addr in addrs {
+    for &addr in addrs {
         match tokio::time::timeout(timeout, TcpStream::connect(addr)).await {
             Ok(Ok(stream)) => {
                 let _ = stream.set_nodelay(true);
-                return Ok(stream);
+                return Ok((stream, addr));
             }
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
                 last = HttpError::ConnectionRefused
@@ -306,6 +347,7 @@ async fn send(
     mut request: http::Request<WasiBody>,
     options: Option<RequestOptions>,
 ) -> Result<(http::Response<WasiBody>, IoFuture), HttpError> {
+    client.keep_deadlines_quiet();
     let target = target(request.uri())?;
     let connect_timeout = options
         .and_then(|o| o.connect_timeout)
@@ -329,23 +371,25 @@ async fn send(
         port: target.port,
     };
     let first_byte = options.and_then(|o| o.first_byte_timeout);
+    // What drives the connection once the head is in, if wasmtime-wasi-http
+    // is to run it (see `send_on_new`).
+    let mut io: Option<IoFuture> = None;
     let (response, connection) = loop {
-        let (mut connection, reused) = match client.pool.take(&key, &addrs) {
-            Some(idle) => (idle, true),
-            None => (
-                open(&client, &target, &addrs, connect_timeout).await?,
-                false,
-            ),
+        let Some(mut idle) = client.pool.take(&key, &addrs) else {
+            let opened = open(&client, &target, &addrs, connect_timeout).await?;
+            let keep = client.pool.keeps_idle();
+            let (response, connection, driver) =
+                send_on_new(opened, request, first_byte, keep).await?;
+            io = driver;
+            break (response, connection);
         };
-        if reused {
-            // An idle connection is ready once its last exchange is wound
-            // up; one the server closed meanwhile is dropped for the next.
-            let ready = tokio::time::timeout(connect_timeout, connection.sender.ready()).await;
-            if !matches!(ready, Ok(Ok(()))) {
-                continue;
-            }
+        // An idle connection is ready once its last exchange is wound up;
+        // one the server closed meanwhile is dropped for the next.
+        let ready = tokio::time::timeout(connect_timeout, idle.sender.ready()).await;
+        if !matches!(ready, Ok(Ok(()))) {
+            continue;
         }
-        let sent = connection.sender.try_send_request(request);
+        let sent = idle.sender.try_send_request(request);
         let result = match first_byte {
             Some(t) => tokio::time::timeout(t, sent)
                 .await
@@ -353,10 +397,10 @@ async fn send(
             None => sent.await,
         };
         match result {
-            Ok(response) => break (response, connection),
-            // Not sent: a reused connection was closing. The request comes
-            // back whole, for a new connection.
-            Err(mut e) if reused && e.message().is_some() => {
+            Ok(response) => break (response, idle),
+            // Not sent: the reused connection was closing. The request
+            // comes back whole, for another connection.
+            Err(mut e) if e.message().is_some() => {
                 request = e.take_message().expect("checked just above");
             }
             Err(e) => return Err(HttpError::from(e.into_error())),
@@ -375,24 +419,34 @@ async fn send(
         }
         .boxed_unsync()
     });
-    // The connection is its own task (see `open`), which may outlive this
-    // request in the pool: nothing of this request is left to wait for.
-    let io: IoFuture = Box::new(async { Ok(()) });
+    // Otherwise the connection is its own task (see `send_on_new`), which
+    // may outlive this request in the pool: nothing of this request is left
+    // to wait for.
+    let io = io.unwrap_or_else(|| Box::new(async { Ok(()) }));
     Ok((response, io))
 }
 
+/// The node's side of an HTTP/1.1 connection: what reads and writes the
+/// socket for its [`SendRequest`](hyper::client::conn::http1::SendRequest).
+type Driver = hyper::client::conn::http1::Connection<TokioIo<Box<dyn Stream>>, WasiBody>;
+
+/// A connection just opened, not yet driven by anyone.
+struct Opened {
+    sender: hyper::client::conn::http1::SendRequest<WasiBody>,
+    driver: Driver,
+    peer: SocketAddr,
+}
+
 /// A new connection to the first of `addrs` that answers: TCP, TLS for
-/// HTTPS, then HTTP/1.1, driven by a task of its own that carries the
-/// request body out and the response body in as the guest writes and
-/// reads them.
+/// HTTPS, then the HTTP/1.1 handshake (nothing is sent yet).
 async fn open(
     client: &HttpClient,
     target: &Target,
     addrs: &[SocketAddr],
     connect_timeout: Duration,
-) -> Result<Connection, HttpError> {
-    let tcp = connect(addrs, connect_timeout).await?;
-    let peer = tcp.peer_addr().map_err(HttpError::Connect)?;
+) -> Result<Opened, HttpError> {
+    // The peer is the address connected to (no getpeername per request).
+    let (tcp, peer) = connect(addrs, connect_timeout).await?;
     let stream: Box<dyn Stream> = if target.tls {
         let name = match target.host.parse::<IpAddr>() {
             Ok(ip) => ServerName::from(ip),
@@ -411,21 +465,118 @@ async fn open(
     } else {
         Box::new(tcp)
     };
-    let (sender, conn) = hyper::client::conn::http1::Builder::new()
+    let (sender, driver) = hyper::client::conn::http1::Builder::new()
         .max_buf_size(READ_BUFFER)
         .handshake(TokioIo::new(stream))
         .await
         .map_err(HttpError::from)?;
-    let task = tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "outgoing HTTP connection failed");
-        }
-    });
-    Ok(Connection {
+    Ok(Opened {
         sender,
+        driver,
         peer: SocketAddr::new(peer.ip().to_canonical(), peer.port()),
-        task: task.abort_handle(),
     })
+}
+
+/// Sends `request` as the first on a connection just opened.
+///
+/// Until the response head has arrived the connection is driven here, in
+/// the request's own task, as wasmtime-wasi-http's default client does:
+/// writing the request and reading the head then take no hand-over to
+/// another task and back (two wake-ups, each a trip through the scheduler
+/// and, on a busy host, a wait for a worker thread).
+///
+/// Then, if the node may `keep` it, the connection gets a task of its own,
+/// which carries the body to the guest and may outlive the request in the
+/// pool. If not, what drives it is returned as the response's I/O future,
+/// which wasmtime-wasi-http runs as a task anyway (and ends when the guest
+/// drops the body): a second task per request, spawned only to be idle,
+/// would cost each request a wake-up of another worker thread.
+async fn send_on_new(
+    opened: Opened,
+    request: http::Request<WasiBody>,
+    first_byte: Option<Duration>,
+    keep: bool,
+) -> Result<
+    (
+        http::Response<hyper::body::Incoming>,
+        Connection,
+        Option<IoFuture>,
+    ),
+    HttpError,
+> {
+    let Opened {
+        mut sender,
+        driver,
+        peer,
+    } = opened;
+    let mut driver = Some(driver);
+    let mut sent = std::pin::pin!(sender.try_send_request(request));
+    let head = std::future::poll_fn(|cx| {
+        if let Poll::Ready(result) = sent.as_mut().poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some(d) = driver.as_mut()
+            && let Poll::Ready(done) = Pin::new(d).poll(cx)
+        {
+            if let Err(e) = done {
+                tracing::debug!(error = %e, "outgoing HTTP connection failed");
+            }
+            driver = None;
+            // A connection that has ended has answered the request or
+            // failed it, so its outcome is ready.
+            return sent.as_mut().poll(cx);
+        }
+        Poll::Pending
+    });
+    let result = match first_byte {
+        Some(t) => tokio::time::timeout(t, head)
+            .await
+            .map_err(|_| HttpError::ConnectionReadTimeout)?,
+        None => head.await,
+    };
+    let response = result.map_err(|e| HttpError::from(e.into_error()))?;
+    let (driven, io) = match driver {
+        None => (Driven::Done, None),
+        Some(driver) if keep => {
+            let task = tokio::spawn(async move {
+                if let Err(e) = driver.await {
+                    tracing::debug!(error = %e, "outgoing HTTP connection failed");
+                }
+            });
+            (Driven::Task(task.abort_handle()), None)
+        }
+        Some(driver) => {
+            let (close, closed) = tokio::sync::oneshot::channel::<()>();
+            let io: IoFuture = Box::new(async move {
+                // Only a close sent by the node ends the connection early;
+                // its sender dropped, hyper finishes as it would.
+                let closed = async {
+                    if closed.await.is_err() {
+                        std::future::pending::<()>().await;
+                    }
+                };
+                tokio::select! {
+                    done = driver => {
+                        if let Err(e) = done {
+                            tracing::debug!(error = %e, "outgoing HTTP connection failed");
+                        }
+                    }
+                    () = closed => {}
+                }
+                Ok(())
+            });
+            (Driven::Response(close), Some(io))
+        }
+    };
+    Ok((
+        response,
+        Connection {
+            sender,
+            peer,
+            driven,
+        },
+        io,
+    ))
 }
 
 /// The body of a response, as the guest reads it: hyper's, plus what the

@@ -46,11 +46,26 @@ pub(crate) struct PoolKey {
     pub(crate) port: u16,
 }
 
-/// A live connection: its sender, where it goes, and its driving task.
+/// A live connection: its sender, where it goes, and what drives it.
 pub(crate) struct Connection {
     pub(crate) sender: SendRequest<WasiBody>,
     pub(crate) peer: SocketAddr,
-    pub(crate) task: AbortHandle,
+    pub(crate) driven: Driven,
+}
+
+/// What reads and writes a connection's socket once its first response
+/// head has arrived.
+pub(crate) enum Driven {
+    /// A task of the node's own, which may outlive the request: the only
+    /// kind the pool keeps.
+    Task(AbortHandle),
+    /// The response's I/O future, which wasmtime-wasi-http runs as a task
+    /// of its own and ends with the response body (no idle connections
+    /// kept: as its default client does, no task more). Sending on this
+    /// closes the connection; dropping it lets hyper finish.
+    Response(tokio::sync::oneshot::Sender<()>),
+    /// Nothing: hyper was done with it before its head arrived (closed).
+    Done,
 }
 
 impl Connection {
@@ -59,7 +74,13 @@ impl Connection {
     /// dropped unfinished; this is for one whose body is still wanted by
     /// no one but may never end, such as a stalled one.)
     pub(crate) fn close(self) {
-        self.task.abort();
+        match self.driven {
+            Driven::Task(task) => task.abort(),
+            Driven::Response(close) => {
+                let _ = close.send(());
+            }
+            Driven::Done => {}
+        }
     }
 }
 
@@ -126,7 +147,8 @@ impl Pool {
 
     /// Keeps `connection`, whose last response was read to its end.
     pub(crate) fn put(self: &Arc<Self>, key: PoolKey, connection: Connection) {
-        if self.max_idle == 0 || connection.sender.is_closed() {
+        let own_task = matches!(connection.driven, Driven::Task(_));
+        if self.max_idle == 0 || !own_task || connection.sender.is_closed() {
             return;
         }
         let mut entries = self.idle.lock();

@@ -35,6 +35,10 @@ const GUEST_LIBRARY: &[(&str, &str)] = &[
         include_str!("../../../guests/rusm-guest/src/lib.rs"),
     ),
     (
+        "src/cluster.rs",
+        include_str!("../../../guests/rusm-guest/src/cluster.rs"),
+    ),
+    (
         "src/error.rs",
         include_str!("../../../guests/rusm-guest/src/error.rs"),
     ),

@@ -41,6 +41,7 @@ pub(crate) async fn start_with(
             .collect(),
         timing: Timing::default(),
         inbound,
+        creation: None,
     };
     let cluster = Cluster::start(config, tx).await.expect("the node starts");
     Node { cluster, events }

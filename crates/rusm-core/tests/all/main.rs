@@ -7,6 +7,7 @@ mod messaging;
 mod monitors;
 mod races;
 mod registry;
+mod remote;
 mod shutdown;
 mod storm;
 mod supervisor;

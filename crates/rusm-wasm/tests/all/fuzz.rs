@@ -935,7 +935,10 @@ async fn run(seed: u64) -> Vec<String> {
             ExitReason::Normal | ExitReason::Crashed(_) | ExitReason::ExitCode(_) => true,
             ExitReason::Killed => was_waiting,
             ExitReason::Linked(..) => *is_privileged,
-            ExitReason::FailedToStart(_) | ExitReason::Shutdown => false,
+            ExitReason::FailedToStart(_)
+            | ExitReason::Shutdown
+            | ExitReason::NoConnection
+            | ExitReason::NoProc => false,
         };
         if !ok {
             failures.push(format!("(b) {name} ({pid}) ended {}", brief(&reason)));

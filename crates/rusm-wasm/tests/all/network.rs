@@ -768,7 +768,15 @@ async fn a_stalled_body_ends_at_the_between_bytes_timeout() {
     // fails with `connection-read-timeout` (case 9), and the node closes
     // the connection then, while the guest still holds the failed stream
     // (for 1.5 s): the server sees its end of the connection close well
-    // before the guest exits.
+    // before the guest exits. The same whether the connection is driven by
+    // a task of the node's (idle connections kept) or by the response's
+    // I/O future (none kept).
+    for max_idle in [64, 0] {
+        stalled_body_case(pooled(max_idle)).await;
+    }
+}
+
+async fn stalled_body_case(h: crate::Harness) {
     use std::io::{Read, Write};
     use std::time::{Duration, Instant};
     const BETWEEN_MS: u64 = 300;
@@ -791,7 +799,6 @@ async fn a_stalled_body_ends_at_the_between_bytes_timeout() {
         let n = stream.read(&mut buf).unwrap_or(0);
         let _ = tx.send((stalled, Instant::now(), n));
     });
-    let h = harness();
     let guest = h.load(
         "http-stall",
         &http_read(&addr.to_string(), BETWEEN_MS, HOLD_MS),
@@ -863,6 +870,121 @@ async fn sequential_requests_reuse_one_connection() {
     }
     assert_eq!(arrivals.lock().unwrap().len(), 2);
     assert_eq!(connections.load(Ordering::SeqCst), 1);
+}
+
+/// A server on 127.0.0.1 that answers each connection's first request
+/// with `answer` (nothing if empty), then closes it; it counts the
+/// connections it accepted.
+fn closing_server(answer: &'static str) -> (SocketAddr, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let accepted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            accepted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let _ = stream.write_all(answer.as_bytes());
+            // Dropped: the server's end closes.
+        }
+    });
+    (addr, connections)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_closes_after_its_response_is_not_reused() {
+    use std::sync::atomic::Ordering;
+    // Each answer says `connection: close` and has no body, so hyper is
+    // done with a new connection as its response head arrives, while the
+    // node still drives it in the request's task: the response still
+    // reaches the guest (the request does not wait on a connection that
+    // has ended), and each of three GETs, read or dropped unread, goes out
+    // on a new connection.
+    let answer = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+    for (name, read) in [("close-unread", None), ("close-read", Some(0))] {
+        let (addr, connections) = closing_server(answer);
+        let h = pooled(64);
+        let wat = http_get_with(false, &addr.to_string(), 3, 0, false, read);
+        let guest = h.load(name, &wat);
+        let caps = hosts(&[&addr.to_string()]);
+        assert_eq!(h.run(&guest, caps).await, ExitReason::Normal, "{name}");
+        assert_eq!(connections.load(Ordering::SeqCst), 3, "{name}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_connection_closed_before_any_answer_fails_the_request() {
+    // The server reads the request and hangs up without a word: the
+    // guest's request fails at once, it does not wait for an answer that
+    // cannot come (the connection ends while the node drives it in the
+    // request's task). HTTP-protocol-error (case 35), as
+    // wasmtime-wasi-http names a hyper failure.
+    let (addr, connections) = closing_server("");
+    let h = harness();
+    let guest = h.load("hang-up", &http_get(false, &addr.to_string(), 1));
+    let caps = hosts(&[&addr.to_string()]);
+    let started = std::time::Instant::now();
+    assert_eq!(h.run(&guest, caps).await.to_string(), "crashed: error 35");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_idle_connections_a_connection_closes_with_its_response() {
+    // No idle connections kept: each request has a connection of its own,
+    // open while the guest holds the response (300 ms, unread) and closed
+    // when it drops it, neither before nor long after; a body read to its
+    // end arrives whole the same way.
+    use std::io::{Read, Write};
+    use std::time::{Duration, Instant};
+    const HOLD_MS: u64 = 300;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                let _ = stream.read(&mut buf);
+                let answer = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+                if stream.write_all(answer.as_bytes()).is_err() {
+                    return;
+                }
+                let sent = Instant::now();
+                // Blocks until the node closes the connection.
+                let n = stream.read(&mut buf).unwrap_or(0);
+                let _ = tx.send((sent.elapsed(), n));
+            });
+        }
+    });
+    let h = pooled(0);
+    let caps = || hosts(&[&addr.to_string()]);
+    let held = h.load(
+        "fresh-held",
+        &http_get_held(false, &addr.to_string(), 2, HOLD_MS),
+    );
+    assert_eq!(h.run(&held, caps()).await, ExitReason::Normal);
+    for _ in 0..2 {
+        let (open, n) = rx
+            .recv_timeout(Duration::from_secs(3))
+            .expect("a connection the node never closed");
+        assert_eq!(n, 0, "the node sent more on the connection");
+        assert!(
+            open >= Duration::from_millis(HOLD_MS - 50) && open < Duration::from_millis(1_300),
+            "open {open:?} after its response, held {HOLD_MS} ms"
+        );
+    }
+    let read = h.load("fresh-read", &http_read(&addr.to_string(), 0, 0));
+    assert_eq!(h.run(&read, caps()).await, ExitReason::Normal);
+    let (open, n) = rx
+        .recv_timeout(Duration::from_secs(3))
+        .expect("a connection the node never closed");
+    assert_eq!((n, open < Duration::from_secs(1)), (0, true), "{open:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
