@@ -811,8 +811,8 @@ async fn out_of_bounds_pointers_crash_the_caller() {
     cluster.leave();
 }
 
-/// A process is linked for what its runtime has when it starts: one that
-/// started before the node joined keeps the synchronous local-only imports
+/// A process is linked for what its runtime has when it is instantiated:
+/// one that started before the node joined keeps the synchronous local-only imports
 /// (every pid it has seen is local), one started after asks the cluster.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn processes_started_before_the_node_joined_see_only_local_pids() {
@@ -832,10 +832,17 @@ async fn processes_started_before_the_node_joined_see_only_local_pids() {
     (i32.store8 (i32.const 0) (call $is_alive (i64.add (call $own_pid) (i64.const {CHILD_OF}))))
     (drop (call $send (call $msg_sender) (i64.const 5) (i32.const 0) (i32.const 1)))))"#
     );
-    let guest = h.load("reach", &wat);
-    let before = h.spawn(&guest, trusted());
+    // Linked when it is instantiated, which a spawn only schedules: wait
+    // for it before the node joins.
+    h.rt.add_component("reach", h.load("reach", &wat), None);
+    let (before, started) =
+        h.rt.spawn_component_started("reach", Pid::NODE, SpawnOptions::new())
+            .expect("spawn");
+    started.await.expect("instantiated");
     let cluster = TestCluster::join(&h);
-    let after = h.spawn(&guest, trusted());
+    let (after, _) =
+        h.rt.spawn_component_started("reach", Pid::NODE, SpawnOptions::new())
+            .expect("spawn");
     // The host asks through a process of its own, which hears the answers.
     let answers = Arc::new(Mutex::new(Vec::new()));
     let heard = answers.clone();
