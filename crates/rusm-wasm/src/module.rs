@@ -463,7 +463,7 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine, reach: Reach) -> Result<Linker
 /// On a node outside a cluster every pid is local: the imports that wait
 /// for another node in a cluster are replaced by their synchronous local
 /// forms, which cost what they did before clusters (an async import boxes
-/// a future and blocks on it, about 50 ns more per call:
+/// a future and blocks on it, about 40 ns more per call:
 /// `rusm-bench is-alive`).
 fn add_local_only<R: Runtime>(l: &mut Linker<ModuleState<R>>) -> Result<()> {
     l.allow_shadowing(true);
