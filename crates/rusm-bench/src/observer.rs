@@ -55,7 +55,7 @@ where
     A: AsyncFnOnce() -> anyhow::Result<f64>,
     B: AsyncFnOnce() -> anyhow::Result<f64>,
 {
-    if round % 2 == 0 {
+    if round.is_multiple_of(2) {
         let a = on().await?;
         Ok((a, off().await?))
     } else {

@@ -20,9 +20,14 @@ use tokio::sync::mpsc;
 /// it (QUIC's flow control holds the peer back while it runs).
 pub type Inbound = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
-/// The largest frame accepted from a peer: a peer is a certified node, but
-/// a bug on its side must not make this one allocate without end.
-pub(crate) const MAX_FRAME: usize = 256 << 20;
+/// The largest frame accepted from a peer (a message of the largest size a
+/// manifest allows, with room for its head): a peer is a certified node,
+/// but a bug on its side must not make this one allocate without end. With
+/// one frame stream per connection (see `transport.rs`), a peer makes this
+/// node hold at most one such frame at a time.
+pub(crate) const MAX_FRAME: usize = 64 << 20;
+/// The QUIC application error code for a peer that broke the framing.
+pub(crate) const CLOSE_PROTOCOL: u32 = 5;
 /// Frames handed to QUIC in one write, at most.
 const BATCH: usize = 256;
 
@@ -64,8 +69,14 @@ pub(crate) async fn write(
 }
 
 /// Reads frames from one of a peer's streams and hands each to `inbound`,
-/// until the stream ends or breaks the framing.
-pub(crate) async fn read(mut stream: quinn::RecvStream, from: String, inbound: Inbound) {
+/// until the stream ends. A frame longer than [`MAX_FRAME`] closes the
+/// connection: the peer is broken, and its next connection starts clean.
+pub(crate) async fn read(
+    conn: quinn::Connection,
+    mut stream: quinn::RecvStream,
+    from: String,
+    inbound: Inbound,
+) {
     loop {
         let mut len = [0u8; 4];
         if stream.read_exact(&mut len).await.is_err() {
@@ -73,7 +84,8 @@ pub(crate) async fn read(mut stream: quinn::RecvStream, from: String, inbound: I
         }
         let len = u32::from_le_bytes(len) as usize;
         if len > MAX_FRAME {
-            tracing::warn!(target: "rusm::cluster", "{from} sent a frame of {len} bytes; stream dropped");
+            tracing::warn!(target: "rusm::cluster", "{from} sent a frame of {len} bytes (at most {MAX_FRAME}); connection closed");
+            conn.close(CLOSE_PROTOCOL.into(), b"frame too large");
             return;
         }
         let mut frame = vec![0; len];

@@ -176,6 +176,12 @@ impl Cluster {
         events: mpsc::UnboundedSender<Event>,
     ) -> Result<Cluster, ClusterError> {
         let mut transport = quinn::TransportConfig::default();
+        // One stream of frames per direction is all a node opens (frames.rs);
+        // a peer opening more could make this node read (and buffer a
+        // frame on) each of them.
+        transport
+            .max_concurrent_uni_streams(1u32.into())
+            .max_concurrent_bidi_streams(1u32.into());
         transport
             .max_idle_timeout(Some(
                 quinn::IdleTimeout::try_from(Duration::from_secs(10)).expect("10 s fits"),
@@ -614,7 +620,12 @@ async fn receive(inner: Arc<Inner>, conn: quinn::Connection, peer: NodeId) {
                 if inner.is_cut(&from) {
                     continue;
                 }
-                tokio::spawn(frames::read(stream, from.clone(), inbound.clone()));
+                tokio::spawn(frames::read(
+                    conn.clone(),
+                    stream,
+                    from.clone(),
+                    inbound.clone(),
+                ));
             }
         });
     }

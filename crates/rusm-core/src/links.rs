@@ -122,17 +122,27 @@ impl Node {
             // Another node's process: that node records the watcher, and
             // an unreachable node is a `down` `noconnection` at once.
             None => match self.remote_for(target) {
-                Some(remote) => {
-                    if remote.monitor(watcher, target, reference).is_err() {
+                Some(remote) => match remote.monitor(watcher, target, reference) {
+                    Ok(()) => true,
+                    // The node's queue is full: no monitor (the watcher's
+                    // reservation back), as a send would be refused.
+                    Err(Error::Limit) => {
+                        let mut st = w.lock();
+                        if st.take_monitor(reference).is_some() {
+                            st.refund(SIGNAL_RESERVE);
+                        }
+                        return Err(Error::Limit);
+                    }
+                    Err(_) => {
                         self.down_from_remote(
                             target,
                             watcher,
                             reference,
                             &ExitReason::NoConnection.to_string(),
                         );
+                        true
                     }
-                    true
-                }
+                },
                 None => false,
             },
         };

@@ -39,9 +39,12 @@ pub struct ServeConfig {
     pub on_request: Option<RequestObserver>,
 }
 
+/// What [`RequestObserver`] calls: the route's pattern and the status.
+pub type OnRequest = dyn Fn(&str, u16) + Send + Sync;
+
 /// See [`ServeConfig::on_request`].
 #[derive(Clone)]
-pub struct RequestObserver(pub std::sync::Arc<dyn Fn(&str, u16) + Send + Sync>);
+pub struct RequestObserver(pub std::sync::Arc<OnRequest>);
 
 impl std::fmt::Debug for RequestObserver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -60,7 +60,7 @@ mod server;
 mod tls;
 mod websocket;
 
-pub use config::{RequestObserver, Route, ServeConfig, TlsFiles};
+pub use config::{OnRequest, RequestObserver, Route, ServeConfig, TlsFiles};
 pub use request::ACCESS_LOG_TARGET;
 pub use server::Server;
 

@@ -178,10 +178,13 @@ async fn a_hundred_thousand_remote_monitors_are_charged_and_released_with_their_
     let dir = tempfile::tempdir().unwrap();
     certs::make(dir.path(), &names(&["ma", "mb", "mc"])).unwrap();
     let mut a = member(dir.path(), "ma", &[]).await;
-    let b = member(dir.path(), "mb", &[&a]).await;
+    let mut b = member(dir.path(), "mb", &[&a]).await;
     a.expect(Event::NodeUp("mb".into())).await;
-    let c = member(dir.path(), "mc", &[&a]).await;
+    let mut c = member(dir.path(), "mc", &[&a]).await;
     a.expect(Event::NodeUp("mc".into())).await;
+    // Each side's view, not only a's: c and b send to a below.
+    b.expect(Event::NodeUp("ma".into())).await;
+    c.expect(Event::NodeUp("ma".into())).await;
     let on_b: Arc<Vec<Pid>> = Arc::new((0..TARGETS).map(|_| b.spawn_parked()).collect());
     let on_a: Arc<Vec<Pid>> = Arc::new((0..TARGETS).map(|_| a.spawn_parked()).collect());
     let before = a.node.stats();
@@ -503,8 +506,9 @@ async fn a_peer_cannot_claim_another_nodes_sender_nor_have_a_message_relayed() {
     let dir = tempfile::tempdir().unwrap();
     certs::make(dir.path(), &names(&["ra", "rb", "rc"])).unwrap();
     let mut a = member(dir.path(), "ra", &[]).await;
-    let b = member(dir.path(), "rb", &[&a]).await;
+    let mut b = member(dir.path(), "rb", &[&a]).await;
     a.expect(Event::NodeUp("rb".into())).await;
+    b.expect(Event::NodeUp("ra".into())).await;
     let mut c = member(dir.path(), "rc", &[&a]).await;
     a.expect(Event::NodeUp("rc".into())).await;
     c.expect(Event::NodeUp("rb".into())).await;
@@ -590,8 +594,11 @@ async fn a_peers_control_frames_cannot_speak_for_another_nodes_process() {
     let dir = tempfile::tempdir().unwrap();
     certs::make(dir.path(), &names(&["ka", "kb"])).unwrap();
     let mut a = member(dir.path(), "ka", &[]).await;
-    let b = member(dir.path(), "kb", &[&a]).await;
+    let mut b = member(dir.path(), "kb", &[&a]).await;
     a.expect(Event::NodeUp("kb".into())).await;
+    // b sends below: it must see a up too (a loaded machine may tell it
+    // later than a learns of b).
+    b.expect(Event::NodeUp("ka".into())).await;
     let (x, y) = (a.spawn_parked(), a.spawn_parked());
     let b_proc = b.spawn_parked();
     let from_b = b.cluster.as_ref().unwrap().handle();

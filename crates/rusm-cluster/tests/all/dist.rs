@@ -124,6 +124,21 @@ impl Member {
     }
 }
 
+/// Waits until `m` sees every node of `all` up (its own view: each node
+/// learns of the others at its own pace).
+async fn sees(m: &Member, all: &[&str]) {
+    let start = Instant::now();
+    while m.dist.nodes() != names(all) {
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "{} sees {:?}",
+            m.name,
+            m.dist.nodes()
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 async fn two(dir: &Path) -> (Member, Member) {
     certs::make(dir, &names(&["a", "b", "c"])).unwrap();
     let mut a = member(dir, "a", &[]).await;
@@ -295,6 +310,7 @@ async fn a_lost_node_fires_noconnection_within_a_second() {
     let c = member(dir.path(), "c", &[&a]).await;
     a.expect(Event::NodeUp("c".into())).await;
     b.expect(Event::NodeUp("c".into())).await;
+    sees(&c, &["a", "b", "c"]).await;
     let on_c = c.spawn_parked();
     let (tx, rx) = tokio::sync::oneshot::channel();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
@@ -431,9 +447,10 @@ async fn global_names_register_lookup_release_and_node_loss() {
     b.dist.register_global(rival, "svc").await.unwrap();
     assert_eq!(a.dist.whereis_global("svc"), Some(rival));
     // A name held on a node that is lost is free on the others.
-    let mut c = member(dir.path(), "c", &[&a]).await;
-    c.expect(Event::NodeUp("b".into())).await;
-    b.expect(Event::NodeUp("c".into())).await;
+    let c = member(dir.path(), "c", &[&a]).await;
+    sees(&c, &["a", "b", "c"]).await;
+    sees(&a, &["a", "b", "c"]).await;
+    sees(&b, &["a", "b", "c"]).await;
     let on_c = c.spawn_parked();
     c.dist.register_global(on_c, "on-c").await.unwrap();
     assert_eq!(b.dist.whereis_global("on-c"), Some(on_c));

@@ -88,8 +88,8 @@ impl Pair {
 
 fn pair() -> Pair {
     let (a, b) = (node(), node());
-    a.set_node_id(0x1234_01).unwrap();
-    b.set_node_id(0x5678_02).unwrap();
+    a.set_node_id(0x12_3401).unwrap();
+    b.set_node_id(0x56_7802).unwrap();
     let link = |peer: &Node| {
         let l = Arc::new(Loopback {
             peer: OnceLock::new(),
@@ -118,7 +118,7 @@ async fn pids_carry_their_node_and_messages_cross() {
             ctx.send(m.sender, m.tag, m.data).unwrap();
         })
         .unwrap();
-    assert_eq!(echo.node_id(), 0x5678_02);
+    assert_eq!(echo.node_id(), 0x56_7802);
     assert!(p.a.is_remote(echo) && !p.b.is_remote(echo));
     assert_eq!(p.b.spawned(), 1, "spawned counts this run's spawns only");
     let (tx, rx) = tokio::sync::oneshot::channel();
@@ -129,10 +129,10 @@ async fn pids_carry_their_node_and_messages_cross() {
             tx.send((m.sender, m.data)).unwrap();
         })
         .unwrap();
-    assert_eq!(asker.node_id(), 0x1234_01);
+    assert_eq!(asker.node_id(), 0x12_3401);
     assert_eq!(rx.await.unwrap(), (echo, b"hi".to_vec()));
     // A pid of a node that is not attached (or not in the cluster).
-    let stranger = Pid((0x9999_01u64 << Pid::SERIAL_BITS) + 1);
+    let stranger = Pid((0x99_9901u64 << Pid::SERIAL_BITS) + 1);
     assert!(p.a.is_remote(stranger));
     // The loopback answers for every other id; a node outside a cluster
     // has none to ask.
