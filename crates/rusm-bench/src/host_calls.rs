@@ -26,7 +26,7 @@ fn looping(call: &str, n: u64) -> String {
         "own_pid" => (String::new(), "(drop (call $own_pid))".to_owned()),
         other => (
             format!(r#"(import "rusm" "{other}" (func $f (param i64) (result i32)))"#),
-            format!("(drop (call $f (local.get $me)))"),
+            "(drop (call $f (local.get $me)))".to_owned(),
         ),
     };
     format!(
