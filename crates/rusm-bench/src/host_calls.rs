@@ -1,13 +1,14 @@
-//! `is-alive`: what a host call that may wait costs a local pid.
+//! `is-alive`: what `is_alive` of a local pid costs, on a node outside a
+//! cluster and on one in a cluster.
 //!
-//! Issue 18 made `is_alive` (and process control) async host calls, since
-//! a remote pid is asked of its node. A local pid never waits, but an
-//! async import still boxes a future and polls it on the guest's fiber.
-//! This measures `is_alive(own pid)` in a tight guest loop beside
-//! `cancel_timer(0)`, a synchronous import of the same shape (`i64 ->
-//! i32`, one table lookup), and `own_pid`, the cheapest import there is;
-//! and `is_alive` again on a runtime that has a cluster, which a local
-//! pid must not notice. The same for a component (`is-alive` beside
+//! Issue 18 lets a pid name a process of another node, whose liveness is
+//! a round trip: in a cluster, `is_alive` (and process control) are async
+//! imports, which box a future and block on it even for a local pid. On a
+//! node outside a cluster they stay the synchronous calls they were. This
+//! measures `is_alive(own pid)` in a tight guest loop on both kinds of
+//! runtime, beside `cancel_timer`, a synchronous import of the same shape
+//! (`i64 -> i32`, one table lookup), and `own_pid`, the cheapest import
+//! there is; and the same for a component (`is-alive` beside
 //! `cancel-timer`, both `u64 -> bool`).
 
 use std::sync::Arc;
@@ -25,7 +26,7 @@ fn looping(call: &str, n: u64) -> String {
         "own_pid" => (String::new(), "(drop (call $own_pid))".to_owned()),
         other => (
             format!(r#"(import "rusm" "{other}" (func $f (param i64) (result i32)))"#),
-            format!("(drop (call $f (local.get $me)))"),
+            "(drop (call $f (local.get $me)))".to_owned(),
         ),
     };
     format!(
@@ -85,7 +86,8 @@ async fn ns_per_call(r: &Runtime, wat: &str, n: u64) -> anyhow::Result<f64> {
 }
 
 /// A cluster of one other node that holds nothing: only `is_remote` is
-/// ever asked, and never for a live local pid.
+/// ever asked, and never for a live local pid (the local table answers
+/// first).
 struct Elsewhere;
 
 impl ClusterCalls for Elsewhere {

@@ -90,9 +90,9 @@ enum Scenario {
     WasmIdleMemory,
     #[cfg(feature = "wasm")]
     Fairness,
-    /// ns per `is_alive` of a local pid (an async import since issue 18),
-    /// beside `cancel_timer`, a sync import of the same shape, and with a
-    /// cluster set (host_calls.rs).
+    /// ns per `is_alive` of a local pid on a node outside a cluster (a
+    /// sync import) and in one (async since issue 18), beside
+    /// `cancel_timer`, a sync import of the same shape (host_calls.rs).
     #[cfg(feature = "wasm")]
     IsAlive,
     /// GET requests per second from a component through wasi:http to a
@@ -388,14 +388,14 @@ async fn is_alive(quick: bool) -> anyhow::Result<Report> {
         host_calls::is_alive(n, rounds).await?;
     Ok(Report::new("is-alive", "ns per call", ours, false)
         .baseline("cancel_timer (a sync import of the same shape)", sync)
-        .baseline("is_alive with a cluster set", clustered)
+        .baseline("is_alive in a cluster (async import)", clustered)
         .extra("own_pid_ns", own_pid)
         .extra("component_is_alive_ns", c_ours)
-        .extra("component_is_alive_clustered_ns", c_clustered)
+        .extra("component_is_alive_in_cluster_ns", c_clustered)
         .extra("component_cancel_timer_ns", c_sync)
         .extra("component_ratio", c_ours / c_sync)
         .note(format!(
-            "best of {rounds} interleaved rounds of {n} calls in a guest loop, spawn to exit; is_alive of the caller's own pid (a module; component_*: the same loops as a component)"
+            "best of {rounds} interleaved rounds of {n} calls in a guest loop, spawn to exit; is_alive of the caller's own pid on a node outside a cluster (a sync import) and in one (an async import); a module (component_*: the same loops as a component)"
         )))
 }
 

@@ -245,6 +245,15 @@ impl<R: Runtime> Actor<R> {
         if let Some(cluster) = self.remote(target) {
             return self.may_manage_remote(cluster, target).await;
         }
+        self.may_manage_here(target)
+    }
+
+    /// The rule for a node outside a cluster, where every pid is local
+    /// (the synchronous imports of `Reach::Node`).
+    fn may_manage_here(&self, target: Pid) -> AbiResult<Pid> {
+        if self.caps.allow_process_control || self.ctx.is_own(target) {
+            return Ok(target);
+        }
         // Liveness is no secret (`is_alive` is open to all), so a dead
         // target answers `no-process` whatever the grant.
         if !self.ctx.is_alive(target) {
@@ -278,8 +287,20 @@ impl<R: Runtime> Actor<R> {
         Ok(self.ctx.link(to)?)
     }
 
+    /// `link` where every pid is local (`Reach::Node`).
+    pub(crate) fn link_here(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage_here(Pid(to))?;
+        Ok(self.ctx.link(to)?)
+    }
+
     pub(crate) async fn unlink(&self, to: u64) -> AbiResult<()> {
         let to = self.may_manage(to).await?;
+        Ok(self.ctx.unlink(to)?)
+    }
+
+    /// `unlink` where every pid is local (`Reach::Node`).
+    pub(crate) fn unlink_here(&self, to: u64) -> AbiResult<()> {
+        let to = self.may_manage_here(Pid(to))?;
         Ok(self.ctx.unlink(to)?)
     }
 
@@ -303,6 +324,12 @@ impl<R: Runtime> Actor<R> {
         Ok(self.ctx.kill(target)?)
     }
 
+    /// `kill` where every pid is local (`Reach::Node`).
+    pub(crate) fn kill_here(&self, target: u64) -> AbiResult<()> {
+        let target = self.may_manage_here(Pid(target))?;
+        Ok(self.ctx.kill(target)?)
+    }
+
     /// A local pid is answered from the process table; a remote one by
     /// its node (a round trip), and only when the local table does not
     /// know it, so a local pid costs no more in a cluster than outside.
@@ -315,6 +342,11 @@ impl<R: Runtime> Actor<R> {
             Some(cluster) => cluster.is_alive(target).await,
             None => false,
         }
+    }
+
+    /// `is_alive` where every pid is local (`Reach::Node`).
+    pub(crate) fn is_alive_here(&self, target: u64) -> bool {
+        self.ctx.is_alive(Pid(target))
     }
 
     pub(crate) fn processes(&self) -> AbiResult<Vec<u64>> {
@@ -331,6 +363,16 @@ impl<R: Runtime> Actor<R> {
     /// (`docs/contract-notes.md`).
     pub(crate) async fn info(&self, target: u64) -> AbiResult<ProcessInfo> {
         let target = self.may_manage(target).await?;
+        self.info_of(target)
+    }
+
+    /// `info` where every pid is local (`Reach::Node`).
+    pub(crate) fn info_here(&self, target: u64) -> AbiResult<ProcessInfo> {
+        let target = self.may_manage_here(Pid(target))?;
+        self.info_of(target)
+    }
+
+    fn info_of(&self, target: Pid) -> AbiResult<ProcessInfo> {
         let mut info = info::record(self.ctx.info(target).ok_or(AbiError::NoProcess)?);
         info.component = info.component.filter(|n| self.runtime.is_registered(n));
         Ok(info)

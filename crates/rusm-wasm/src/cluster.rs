@@ -5,10 +5,10 @@
 //! `node_of`, and remote pids in `is_alive` and process control) is
 //! marshalled and checked here, in `actor.rs`, and then handed to whatever
 //! implements this trait. The node gives its runtime one when it joins a
-//! cluster ([`crate::WasmRuntime::set_cluster`]); until then, or on a node
-//! that never joins, every call answers as the WIT says of a node without a
-//! cluster (`no-process`, `none`, an empty list), and a pid is always a
-//! local one.
+//! cluster ([`crate::WasmRuntime::set_cluster`], before it starts its
+//! processes); until then, or on a node that never joins, every call
+//! answers as the WIT says of a node without a cluster (`no-process`,
+//! `none`, an empty list), and a pid is always a local one.
 //!
 //! Grants are the caller's node's business and are checked before the
 //! trait is called: `allow-spawn` covering the component name for

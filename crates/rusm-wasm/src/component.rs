@@ -21,7 +21,7 @@ use crate::bindings::rusm::runtime::types::{
 };
 use crate::bindings::{Actor as ActorWorld, ActorPre};
 use crate::destinations::Destinations;
-use crate::engine::{EngineKind, Engines, PerEngine};
+use crate::engine::{EngineKind, Engines, PerEngine, Reach};
 use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
 use crate::info::ProcessInfo;
@@ -97,15 +97,47 @@ impl<R: Runtime> WasiHttpView for ComponentState<R> {
 
 /// A linker with WASI preview 2 (its name lookups answered by the node,
 /// `name_lookup.rs`), `wasi:http` (types and the outgoing handler, whose
-/// requests `outbound.rs` decides) and the `rusm` world.
-pub(crate) fn linker<R: Runtime>(engine: &Engine) -> wasmtime::Result<Linker<ComponentState<R>>> {
+/// requests `outbound.rs` decides) and the `rusm` world, for processes
+/// that start with this [`Reach`].
+pub(crate) fn linker<R: Runtime>(
+    engine: &Engine,
+    reach: Reach,
+) -> wasmtime::Result<Linker<ComponentState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p2::add_to_linker_async(&mut l)?;
     name_lookup::add_to_linker(&mut l, ComponentState::<R>::name_lookup)?;
     wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut l)?;
     crate::outbound::link_http_error_code(&mut l, |s: &mut ComponentState<R>| &mut s.table)?;
     ActorWorld::add_to_linker::<_, HasSelf<_>>(&mut l, |s| s)?;
+    if reach == Reach::Node {
+        add_local_only(&mut l)?;
+    }
     Ok(l)
+}
+
+/// On a node outside a cluster every pid is local: `is-alive` and process
+/// control are linked as synchronous calls (see `module::add_local_only`).
+fn add_local_only<R: Runtime>(l: &mut Linker<ComponentState<R>>) -> wasmtime::Result<()> {
+    type Cx<'a, R> = wasmtime::StoreContextMut<'a, ComponentState<R>>;
+    l.allow_shadowing(true);
+    let mut process = l.instance("rusm:runtime/process@0.1.0")?;
+    process.func_wrap("is-alive", |s: Cx<'_, R>, (target,): (u64,)| {
+        Ok((s.data().actor.is_alive_here(target),))
+    })?;
+    process.func_wrap("link", |s: Cx<'_, R>, (to,): (u64,)| {
+        Ok((s.data().actor.link_here(to).map_err(WitError::from),))
+    })?;
+    process.func_wrap("unlink", |s: Cx<'_, R>, (to,): (u64,)| {
+        Ok((s.data().actor.unlink_here(to).map_err(WitError::from),))
+    })?;
+    process.func_wrap("kill", |s: Cx<'_, R>, (target,): (u64,)| {
+        Ok((s.data().actor.kill_here(target).map_err(WitError::from),))
+    })?;
+    process.func_wrap("info", |s: Cx<'_, R>, (target,): (u64,)| {
+        Ok((s.data().actor.info_here(target).map_err(WitError::from),))
+    })?;
+    l.allow_shadowing(false);
+    Ok(())
 }
 
 impl From<AbiError> for WitError {
@@ -383,11 +415,13 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
     fn entry(
         &self,
         kind: EngineKind,
+        reach: Reach,
         engines: &Engines,
         linker: &Self::Linker,
     ) -> Result<&Self::Entry, &str> {
         self.0.pre(
             kind,
+            reach,
             |c| move_to(c, engines.get(EngineKind::Pooled)),
             |c| ComponentEntry::new(linker, c),
         )

@@ -157,15 +157,29 @@ impl WasmConfig {
     }
 }
 
-/// A guest's compiled code and its `InstancePre` (`P`) for each engine.
-/// Code is compiled for the on-demand engine, which accepts any module,
-/// and moved to the pooled engine on first use; code that does not fit a
-/// pool slot (a huge initial memory) simply never gets a pooled copy.
+/// What a process's pids may name, which decides how a few imports are
+/// linked. On a node outside a cluster (`Node`) every pid is local, so
+/// `is_alive` and process control (`link`, `unlink`, `kill`, `info`) are
+/// plain synchronous host calls, as cheap as they always were; in a
+/// cluster (`Cluster`) they are async, since a remote pid is asked of its
+/// node. A process is linked for what the runtime has when it starts
+/// (`WasmRuntime::set_cluster`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Reach {
+    Node = 0,
+    Cluster = 1,
+}
+
+/// A guest's compiled code and its `InstancePre` (`P`) for each engine
+/// and [`Reach`]. Code is compiled for the on-demand engine, which accepts
+/// any module, and moved to the pooled engine on first use; code that does
+/// not fit a pool slot (a huge initial memory) simply never gets a pooled
+/// copy.
 pub(crate) struct PerEngine<C, P> {
     pub(crate) on_demand: C,
     pooled: OnceLock<Result<C, String>>,
-    pre_pooled: OnceLock<Result<P, String>>,
-    pre_on_demand: OnceLock<Result<P, String>>,
+    /// By engine kind (pooled, on demand), then reach (node, cluster).
+    pre: [OnceLock<Result<P, String>>; 4],
 }
 
 impl<C: Clone, P> PerEngine<C, P> {
@@ -173,30 +187,34 @@ impl<C: Clone, P> PerEngine<C, P> {
         PerEngine {
             on_demand,
             pooled: OnceLock::new(),
-            pre_pooled: OnceLock::new(),
-            pre_on_demand: OnceLock::new(),
+            pre: Default::default(),
         }
     }
 
-    /// The `InstancePre` for one engine, built on first use and borrowed
-    /// afterwards (a spawn clones nothing). `Err` is why the guest cannot
-    /// start there (an unknown import, or no fit for the pool).
+    /// The `InstancePre` for one engine and reach, built on first use and
+    /// borrowed afterwards (a spawn clones nothing). `Err` is why the guest
+    /// cannot start there (an unknown import, or no fit for the pool).
     pub(crate) fn pre(
         &self,
         kind: EngineKind,
+        reach: Reach,
         move_to_pool: impl FnOnce(&C) -> Result<C, String>,
         link: impl FnOnce(&C) -> Result<P, String>,
     ) -> Result<&P, &str> {
-        let pre = match kind {
-            EngineKind::OnDemand => self.pre_on_demand.get_or_init(|| link(&self.on_demand)),
-            EngineKind::Pooled => self.pre_pooled.get_or_init(|| {
+        let slot = match kind {
+            EngineKind::Pooled => 0,
+            EngineKind::OnDemand => 2,
+        } + (reach == Reach::Cluster) as usize;
+        let pre = self.pre[slot].get_or_init(|| match kind {
+            EngineKind::OnDemand => link(&self.on_demand),
+            EngineKind::Pooled => {
                 let code = self
                     .pooled
                     .get_or_init(|| move_to_pool(&self.on_demand))
                     .clone()?;
                 link(&code)
-            }),
-        };
+            }
+        });
         pre.as_ref().map_err(String::as_str)
     }
 }

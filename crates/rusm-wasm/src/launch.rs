@@ -25,7 +25,7 @@ use wasmtime_wasi::WasiCtxBuilder;
 use crate::actor::{Actor, Runtime};
 use crate::cpu::CpuMeter;
 use crate::destinations::Destinations;
-use crate::engine::{EngineKind, Engines, PerKind};
+use crate::engine::{EngineKind, Engines, PerKind, Reach};
 use crate::exit::{describe, exit_reason, too_many_resources};
 use crate::incoming::Pending;
 use crate::limits::Limits;
@@ -61,6 +61,7 @@ pub(crate) trait Shape<R: Runtime>: Sync {
     fn entry(
         &self,
         kind: EngineKind,
+        reach: Reach,
         engines: &Engines,
         linker: &Self::Linker,
     ) -> Result<&Self::Entry, &str>;
@@ -79,8 +80,8 @@ pub(crate) trait Shape<R: Runtime>: Sync {
 /// What the launch path needs of a runtime, for guests of shape `S`.
 pub(crate) trait Launcher<S: Shape<Self>>: Runtime {
     fn engines(&self) -> &Engines;
-    /// The linkers of shape `S`, one per engine.
-    fn linkers(&self) -> &PerKind<S::Linker>;
+    /// The linkers of shape `S` for `reach`, one per engine.
+    fn linkers(&self, reach: Reach) -> &PerKind<S::Linker>;
     /// Where `./.env` is looked for (environment grants).
     fn env_dir(&self) -> &Path;
     /// The largest memory grant a pool slot holds.
@@ -164,10 +165,15 @@ where
         started,
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
-    let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers());
+    let reach = if rt.cluster().is_some() {
+        Reach::Cluster
+    } else {
+        Reach::Node
+    };
+    let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers(reach));
     for &kind in EngineKind::to_try(fits_pool) {
         let pooled = kind == EngineKind::Pooled;
-        let entry = match code.entry(kind, engines, linkers.get(kind)) {
+        let entry = match code.entry(kind, reach, engines, linkers.get(kind)) {
             Ok(e) => e,
             // No pooled copy (it does not fit a slot): on demand.
             Err(_) if pooled => continue,

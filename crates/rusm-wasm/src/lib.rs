@@ -35,7 +35,9 @@
 //!   against the caller's grants and then handed to a [`ClusterCalls`],
 //!   which the node gives the runtime when it joins a cluster
 //!   ([`WasmRuntime::set_cluster`]); without one they answer as on a lone
-//!   node. This crate never touches the network.
+//!   node. This crate never touches the network. Only in a cluster are
+//!   `is_alive` and process control async host calls (a remote pid is a
+//!   round trip): a lone node links them synchronously (`engine::Reach`).
 //!
 //! # Where each grant is enforced
 //!

@@ -16,7 +16,7 @@ use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{WasiCtxBuilder, WasiView};
 
 use crate::actor::{AbiError, Actor, Runtime};
-use crate::engine::{EngineKind, Engines, PerEngine};
+use crate::engine::{EngineKind, Engines, PerEngine, Reach};
 use crate::exit::{GuestFault, describe};
 use crate::incoming::Pending;
 use crate::info;
@@ -189,8 +189,9 @@ fn wasi_ctx<R>(s: &mut ModuleState<R>) -> &mut WasiP1Ctx {
         .expect("a WASI context is built for every guest that imports WASI")
 }
 
-/// A linker with WASI preview 1 and every `"rusm"` import.
-pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R>>> {
+/// A linker with WASI preview 1 and every `"rusm"` import, for processes
+/// that start with this [`Reach`].
+pub(crate) fn linker<R: Runtime>(engine: &Engine, reach: Reach) -> Result<Linker<ModuleState<R>>> {
     let mut l = Linker::new(engine);
     wasmtime_wasi::p1::add_to_linker_async(&mut l, wasi_ctx)?;
 
@@ -453,7 +454,45 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine) -> Result<Linker<ModuleState<R
 
     add_kv(&mut l)?;
     add_cluster(&mut l)?;
+    if reach == Reach::Node {
+        add_local_only(&mut l)?;
+    }
     Ok(l)
+}
+
+/// On a node outside a cluster every pid is local: the imports that wait
+/// for another node in a cluster are replaced by their synchronous local
+/// forms, which cost what they did before clusters (an async import boxes
+/// a future and blocks on it, about 40 ns more per call:
+/// `rusm-bench is-alive`).
+fn add_local_only<R: Runtime>(l: &mut Linker<ModuleState<R>>) -> Result<()> {
+    l.allow_shadowing(true);
+    l.func_wrap(MODULE, "link", |c: GuestCaller<'_, R>, pid: i64| {
+        code(c.data().actor.link_here(pid as u64))
+    })?;
+    l.func_wrap(MODULE, "unlink", |c: GuestCaller<'_, R>, pid: i64| {
+        code(c.data().actor.unlink_here(pid as u64))
+    })?;
+    l.func_wrap(MODULE, "kill", |c: GuestCaller<'_, R>, pid: i64| {
+        code(c.data().actor.kill_here(pid as u64))
+    })?;
+    l.func_wrap(MODULE, "is_alive", |c: GuestCaller<'_, R>, pid: i64| {
+        c.data().actor.is_alive_here(pid as u64) as i32
+    })?;
+    l.func_wrap(
+        MODULE,
+        "process_info",
+        |mut c: GuestCaller<'_, R>, pid: i64, buf: i32, cap: i32| -> Result<i32> {
+            let json = match c.data().actor.info_here(pid as u64) {
+                Ok(info) => info::to_json(&info),
+                Err(e) => return Ok(e.code()),
+            };
+            write(&mut c, "process_info", buf, cap, json.as_bytes())?;
+            Ok(len_i32(json.len()))
+        },
+    )?;
+    l.allow_shadowing(false);
+    Ok(())
 }
 
 /// Names, counted and packed as `kv_keys` and `nodes` return them: each a
@@ -755,11 +794,13 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
     fn entry(
         &self,
         kind: EngineKind,
+        reach: Reach,
         engines: &Engines,
         linker: &Self::Linker,
     ) -> std::result::Result<&Self::Entry, &str> {
         self.0.pre(
             kind,
+            reach,
             |m| move_to(m, engines.get(EngineKind::Pooled)),
             |m| ModuleEntry::new(linker.instantiate_pre(m).map_err(|e| describe(&e))?),
         )

@@ -17,7 +17,7 @@ use crate::artifact::{self, ArtifactKind, Code, Compiled, LoadError};
 use crate::cluster::ClusterCalls;
 use crate::component::{self, ComponentCode, ComponentState};
 use crate::components::{Components, Registered, Spawner};
-use crate::engine::{Engines, PerKind, WasmConfig};
+use crate::engine::{Engines, PerKind, Reach, WasmConfig};
 use crate::incoming::{IncomingRequest, Pending};
 use crate::launch::{Launcher, Process, launch};
 use crate::module::{self, ModuleCode, ModuleState};
@@ -87,8 +87,10 @@ pub(crate) struct RuntimeInner {
     node: Node,
     config: WasmConfig,
     engines: Engines,
-    module_linkers: PerKind<Linker<ModuleState<RuntimeInner>>>,
-    component_linkers: PerKind<ComponentLinker<ComponentState<RuntimeInner>>>,
+    /// The linkers of each shape: for processes that start before the
+    /// node joins a cluster (or on a node that never does), and after.
+    module_linkers: [PerKind<Linker<ModuleState<RuntimeInner>>>; 2],
+    component_linkers: [PerKind<ComponentLinker<ComponentState<RuntimeInner>>>; 2],
     /// Guests loaded, by digest, so the same bytes compile once. Weak: the
     /// memo must not keep code alive after a reload replaced it and its
     /// last process ended.
@@ -180,8 +182,14 @@ impl WasmRuntime {
     /// starts the epoch ticker.
     pub fn new(node: Node, config: WasmConfig, options: RuntimeOptions) -> wasmtime::Result<Self> {
         let engines = Engines::new(&config)?;
-        let module_linkers = PerKind::new(|kind| module::linker(engines.get(kind)))?;
-        let component_linkers = PerKind::new(|kind| component::linker(engines.get(kind)))?;
+        let module_linkers = [Reach::Node, Reach::Cluster]
+            .map(|reach| PerKind::new(|kind| module::linker(engines.get(kind), reach)));
+        let [m_node, m_cluster] = module_linkers;
+        let component_linkers = [Reach::Node, Reach::Cluster]
+            .map(|reach| PerKind::new(|kind| component::linker(engines.get(kind), reach)));
+        let [c_node, c_cluster] = component_linkers;
+        let module_linkers = [m_node?, m_cluster?];
+        let component_linkers = [c_node?, c_cluster?];
         let http = Arc::new(HttpClient::new(&options.outbound)?);
         Ok(WasmRuntime {
             inner: Arc::new(RuntimeInner {
@@ -396,8 +404,12 @@ impl WasmRuntime {
     /// processes' cluster calls (`spawn_on`, `register_global`,
     /// `whereis_global`, `nodes`, `node_of`) and remote pids in
     /// `is_alive` and process control reach `cluster`. Before, every
-    /// cluster call answers as on a node without one. A node joins once:
-    /// a second call keeps the first cluster, logs a warning and returns
+    /// cluster call answers as on a node without one. Call it before
+    /// spawning: a process is linked for what the runtime has when it
+    /// starts, and one started earlier keeps the synchronous local-only
+    /// `is_alive` and process control (cheaper by a boxed future per
+    /// call; it never sees a remote pid as alive). A node joins once: a
+    /// second call keeps the first cluster, logs a warning and returns
     /// `false`.
     pub fn set_cluster(&self, cluster: Arc<dyn ClusterCalls>) -> bool {
         let set = self.inner.cluster.set(cluster).is_ok();
@@ -552,8 +564,8 @@ impl Launcher<ModuleCode<RuntimeInner>> for RuntimeInner {
         &self.engines
     }
 
-    fn linkers(&self) -> &PerKind<Linker<ModuleState<RuntimeInner>>> {
-        &self.module_linkers
+    fn linkers(&self, reach: Reach) -> &PerKind<Linker<ModuleState<RuntimeInner>>> {
+        &self.module_linkers[reach as usize]
     }
 
     fn env_dir(&self) -> &Path {
@@ -570,8 +582,8 @@ impl Launcher<ComponentCode<RuntimeInner>> for RuntimeInner {
         &self.engines
     }
 
-    fn linkers(&self) -> &PerKind<ComponentLinker<ComponentState<RuntimeInner>>> {
-        &self.component_linkers
+    fn linkers(&self, reach: Reach) -> &PerKind<ComponentLinker<ComponentState<RuntimeInner>>> {
+        &self.component_linkers[reach as usize]
     }
 
     fn env_dir(&self) -> &Path {

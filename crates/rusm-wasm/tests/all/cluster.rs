@@ -810,3 +810,70 @@ async fn out_of_bounds_pointers_crash_the_caller() {
     assert_eq!(count(&cluster.counts.whereis_global), 0);
     cluster.leave();
 }
+
+/// A process is linked for what its runtime has when it is instantiated:
+/// one that started before the node joined keeps the synchronous local-only imports
+/// (every pid it has seen is local), one started after asks the cluster.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn processes_started_before_the_node_joined_see_only_local_pids() {
+    let h = harness();
+    // Waits for a go, then reports `is_alive` of its own remote child (1
+    // when it asks the cluster) to the sender, tag 5.
+    let wat = format!(
+        r#"(module
+  (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+  (import "rusm" "msg_sender" (func $msg_sender (result i64)))
+  (import "rusm" "own_pid" (func $own_pid (result i64)))
+  (import "rusm" "is_alive" (func $is_alive (param i64) (result i32)))
+  (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (func (export "run")
+    (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+    (i32.store8 (i32.const 0) (call $is_alive (i64.add (call $own_pid) (i64.const {CHILD_OF}))))
+    (drop (call $send (call $msg_sender) (i64.const 5) (i32.const 0) (i32.const 1)))))"#
+    );
+    // Linked when it is instantiated, which a spawn only schedules: wait
+    // for it before the node joins.
+    h.rt.add_component("reach", h.load("reach", &wat), None);
+    let (before, started) =
+        h.rt.spawn_component_started("reach", Pid::NODE, SpawnOptions::new())
+            .expect("spawn");
+    started.await.expect("instantiated");
+    let cluster = TestCluster::join(&h);
+    let (after, _) =
+        h.rt.spawn_component_started("reach", Pid::NODE, SpawnOptions::new())
+            .expect("spawn");
+    // The host asks through a process of its own, which hears the answers.
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let heard = answers.clone();
+    h.node
+        .spawn(SpawnOptions::new(), move |ctx| async move {
+            for pid in [before, after] {
+                ctx.send(pid, 0, vec![]).expect("the guest waits");
+                let m = ctx
+                    .receive(&[5], Some(std::time::Duration::from_secs(10)))
+                    .await
+                    .expect("an answer");
+                heard.lock().unwrap().push((m.sender, m.data));
+            }
+            ExitReason::Normal
+        })
+        .expect("spawn");
+    assert_eq!(h.reason(after).await, ExitReason::Normal);
+    for _ in 0..1000 {
+        if answers.lock().unwrap().len() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(
+        *answers.lock().unwrap(),
+        vec![(before, vec![0]), (after, vec![1])]
+    );
+    assert_eq!(
+        count(&cluster.counts.is_alive),
+        1,
+        "only the later process asked"
+    );
+    cluster.leave();
+}
