@@ -11,89 +11,19 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use rusm_cluster::{
-    Cluster, ClusterConfig, Dist, Event, Identity, SendError, Timing, certs, node_id,
-};
+use rusm_cluster::{Event, SendError, certs};
 use rusm_core::{Error, MessageKind, Node, NodeConfig, Pid, SpawnOptions};
 use tokio::sync::mpsc;
 
+use crate::dist::{Member, member_on};
 use crate::membership::names;
 
-struct Member {
-    node: Node,
-    dist: Dist,
-    cluster: Option<Cluster>,
-    events: mpsc::UnboundedReceiver<Event>,
-}
-
+/// A member without a spawner (nothing here spawns across nodes).
 async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
-    let identity = Identity::load(
-        name,
-        &dir.join("ca.pem"),
-        &dir.join(format!("{name}.pem")),
-        &dir.join(format!("{name}.key")),
-    )
-    .expect("the identity loads");
-    let creation = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
-    let node = Node::new(NodeConfig::default());
-    node.set_node_id(node_id(name, creation)).unwrap();
-    let dist = Dist::new(node.clone(), name, None);
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let config = ClusterConfig {
-        identity,
-        listen: "127.0.0.1:0".parse().unwrap(),
-        join: join
-            .iter()
-            .filter_map(|m| m.cluster.as_ref())
-            .map(|c| c.local_addr().to_string())
-            .collect(),
-        timing: Timing::default(),
-        inbound: Some(dist.inbound()),
-        creation: Some(creation),
-    };
-    let cluster = Cluster::start(config, tx).await.expect("the node starts");
-    dist.attach(cluster.handle()).unwrap();
-    let (forward, events) = mpsc::unbounded_channel();
-    let d = dist.clone();
-    tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            d.on_event(&e);
-            let _ = forward.send(e);
-        }
-    });
-    Member {
-        node,
-        dist,
-        cluster: Some(cluster),
-        events,
-    }
+    member_on(Node::new(NodeConfig::default()), dir, name, join, None).await
 }
 
 impl Member {
-    async fn expect(&mut self, event: Event) {
-        let limit = Duration::from_secs(5);
-        let start = Instant::now();
-        loop {
-            let left = limit.saturating_sub(start.elapsed());
-            match tokio::time::timeout(left, self.events.recv()).await {
-                Ok(Some(e)) if e == event => return,
-                Ok(Some(_)) => {}
-                _ => panic!("no {event:?} within {limit:?}"),
-            }
-        }
-    }
-
-    fn spawn_parked(&self) -> Pid {
-        self.node
-            .spawn(SpawnOptions::new(), |ctx| async move {
-                let _ = ctx.receive(&[i64::MIN], None).await;
-            })
-            .unwrap()
-    }
-
     fn spawn_echo(&self) -> Pid {
         self.node
             .spawn(SpawnOptions::new(), |ctx| async move {

@@ -15,11 +15,13 @@ use tokio::sync::mpsc;
 
 use crate::membership::names;
 
-struct Member {
-    name: String,
-    node: Node,
-    dist: Dist,
-    cluster: Option<Cluster>,
+/// A cluster member in the test process: a core node, its distribution,
+/// its QUIC endpoint, and the events it saw.
+pub(crate) struct Member {
+    pub(crate) name: String,
+    pub(crate) node: Node,
+    pub(crate) dist: Dist,
+    pub(crate) cluster: Option<Cluster>,
     events: mpsc::UnboundedReceiver<Event>,
 }
 
@@ -55,6 +57,20 @@ impl Spawner for TestSpawns {
 }
 
 async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
+    let node = Node::new(NodeConfig::default());
+    let spawns: Arc<dyn Spawner> = Arc::new(TestSpawns(node.clone()));
+    member_on(node, dir, name, join, Some(spawns)).await
+}
+
+/// `node` joined to the cluster of `join` as `name` (certificates in
+/// `dir`), answering other nodes' spawns with `spawner`.
+pub(crate) async fn member_on(
+    node: Node,
+    dir: &Path,
+    name: &str,
+    join: &[&Member],
+    spawner: Option<Arc<dyn Spawner>>,
+) -> Member {
     let identity = Identity::load(
         name,
         &dir.join("ca.pem"),
@@ -66,9 +82,8 @@ async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos() as u64;
-    let node = Node::new(NodeConfig::default());
     node.set_node_id(node_id(name, creation)).unwrap();
-    let dist = Dist::new(node.clone(), name, Some(Arc::new(TestSpawns(node.clone()))));
+    let dist = Dist::new(node.clone(), name, spawner);
     let (tx, mut rx) = mpsc::unbounded_channel();
     let config = ClusterConfig {
         identity,
@@ -102,7 +117,7 @@ async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
 }
 
 impl Member {
-    async fn expect(&mut self, event: Event) -> Duration {
+    pub(crate) async fn expect(&mut self, event: Event) -> Duration {
         let start = Instant::now();
         let limit = Duration::from_secs(5);
         loop {
@@ -115,7 +130,7 @@ impl Member {
         }
     }
 
-    fn spawn_parked(&self) -> Pid {
+    pub(crate) fn spawn_parked(&self) -> Pid {
         self.node
             .spawn(SpawnOptions::new(), |ctx| async move {
                 let _ = ctx.receive(&[i64::MIN], None).await;
