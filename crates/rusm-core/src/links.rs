@@ -81,9 +81,8 @@ impl Node {
         if let Some(pa) = self.inner.table.get(a) {
             pa.lock().remove_link(b);
         }
-        if let Some(remote) = self.remote_for(b)
-            && !self.inner.table.contains(b)
-        {
+        // (Another node's pid is never in this node's table.)
+        if let Some(remote) = self.remote_for(b) {
             remote.unlink(a, b);
             return Ok(());
         }
@@ -117,13 +116,16 @@ impl Node {
             st.try_charge(SIGNAL_RESERVE, w.max_queued)?;
             st.extra().monitors.push((reference, target));
         }
-        let attached = match self.watch_local(target, watcher, reference) {
-            Some(alive) => alive,
-            // Another node's process: that node records the watcher, and
-            // an unreachable node is a `down` `noconnection` at once.
+        // The `down` due at once, if any: the target is gone, or its node
+        // is unreachable.
+        let down = match self.watch_local(target, watcher, reference) {
+            Some(true) => None,
+            Some(false) => Some(ExitReason::NoProc),
+            // Another node's process: that node records the watcher.
             None => match self.remote_for(target) {
+                None => Some(ExitReason::NoProc),
                 Some(remote) => match remote.monitor(watcher, target, reference) {
-                    Ok(()) => true,
+                    Ok(()) => None,
                     // The node's queue is full: no monitor (the watcher's
                     // reservation back), as a send would be refused.
                     Err(Error::Limit) => {
@@ -133,33 +135,14 @@ impl Node {
                         }
                         return Err(Error::Limit);
                     }
-                    Err(_) => {
-                        self.down_from_remote(
-                            target,
-                            watcher,
-                            reference,
-                            &ExitReason::NoConnection.to_string(),
-                        );
-                        true
-                    }
+                    Err(_) => Some(ExitReason::NoConnection),
                 },
-                None => false,
             },
         };
-        if !attached {
-            let waker = {
-                let mut st = w.lock();
-                // Unless the watcher died meanwhile (its exit dropped the
-                // record), the reservation becomes the `noproc` down.
-                if st.take_monitor(reference).is_some() && st.alive {
-                    st.push_signal(Message::down(target, reference, "noproc"))
-                } else {
-                    None
-                }
-            };
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+        if let Some(reason) = down {
+            // Unless the watcher died meanwhile (its exit dropped the
+            // record), the reservation becomes the `down`.
+            self.push_down(watcher, target, reference, &reason.to_string());
         }
         Ok(reference)
     }
@@ -317,6 +300,25 @@ impl Node {
             Watcher::Host(tx) => {
                 let _ = tx.send(reason.clone());
             }
+        }
+    }
+
+    /// The `down` a watcher's monitor `reference` of `target` brings, if
+    /// the watcher still holds it (its reservation becomes the message).
+    pub(crate) fn push_down(&self, watcher: Pid, target: Pid, reference: Ref, reason: &str) {
+        let Some(p) = self.inner.table.get(watcher) else {
+            return;
+        };
+        let waker = {
+            let mut st = p.lock();
+            if st.take_monitor(reference).is_some() && st.alive {
+                st.push_signal(Message::down(target, reference, reason))
+            } else {
+                None
+            }
+        };
+        if let Some(w) = waker {
+            w.wake();
         }
     }
 

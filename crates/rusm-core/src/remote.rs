@@ -22,7 +22,7 @@
 use std::sync::Arc;
 
 use crate::process::{SIGNAL_RESERVE, Watcher};
-use crate::{Error, ExitReason, Message, Node, Pid, Ref};
+use crate::{Error, ExitReason, Node, Pid, Ref};
 
 /// What a node does for operations on another node's processes: queue
 /// them for that node. Every method returns at once (no method waits for
@@ -85,8 +85,7 @@ impl Node {
     #[inline(never)]
     pub(crate) fn remote_for(&self, pid: Pid) -> Option<&Arc<dyn Remote>> {
         let remote = self.inner.remote.get()?;
-        let id = pid.node_id();
-        (id != 0 && id != self.node_id()).then_some(remote)
+        self.is_remote(pid).then_some(remote)
     }
 
     /// Whether `pid` names a process of another node (alive or not).
@@ -186,25 +185,6 @@ impl Node {
     /// the monitor was dropped meanwhile.
     pub fn down_from_remote(&self, target: Pid, watcher: Pid, reference: Ref, reason: &str) {
         self.push_down(watcher, target, reference, reason);
-    }
-
-    /// The `down` a watcher's monitor `reference` of `target` brings, if
-    /// the watcher still holds it (its reservation becomes the message).
-    fn push_down(&self, watcher: Pid, target: Pid, reference: Ref, reason: &str) {
-        let Some(p) = self.inner.table.get(watcher) else {
-            return;
-        };
-        let waker = {
-            let mut st = p.lock();
-            if st.take_monitor(reference).is_some() && st.alive {
-                st.push_signal(Message::down(target, reference, reason))
-            } else {
-                None
-            }
-        };
-        if let Some(w) = waker {
-            w.wake();
-        }
     }
 
     /// The node with id `node` became unreachable: every link between one
