@@ -59,6 +59,13 @@ impl Drop for InFlight {
     }
 }
 
+/// The length a `content-length` header announces, if it is a number.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse().ok())
+}
+
 pub(crate) fn plain(status: StatusCode, text: &'static str) -> Response<ServeBody> {
     let mut response = Response::new(
         Full::new(Bytes::from_static(text.as_bytes()))
@@ -170,10 +177,7 @@ async fn answer(
     if route.websocket {
         return crate::websocket::upgrade(shared, index, request, who).await;
     }
-    let announced = request
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    let announced = content_length(request.headers());
     if announced.is_some_and(|n| n > shared.config.max_body_bytes) {
         return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
     }
@@ -232,10 +236,7 @@ async fn answer(
                 {
                     Some(0)
                 } else {
-                    parts
-                        .headers
-                        .get(header::CONTENT_LENGTH)
-                        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+                    content_length(&parts.headers)
                 };
                 let body = Streamed::new(body, in_flight, over_rx, length);
                 Response::from_parts(parts, body.boxed_unsync())
