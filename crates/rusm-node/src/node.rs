@@ -186,13 +186,6 @@ impl RusmNode {
             accounting: hooks.is_some(),
         };
         let node = Node::new(config);
-        // A cluster member's pids carry its node id from the first spawn
-        // (the residents, below) on, before it has joined.
-        let creation = creation();
-        if let Some(c) = manifest.and_then(|m| m.cluster.as_ref()) {
-            node.set_node_id(rusm_cluster::node_id(&c.name, creation))
-                .map_err(|e| NodeError::Cluster(format!("cannot set the node id: {e}")))?;
-        }
         let on_spawn: rusm_wasm::SpawnObserver = match hooks {
             Some(hooks) => {
                 hooks.attach(&node);
@@ -221,24 +214,31 @@ impl RusmNode {
         };
         let runtime = WasmRuntime::new(node.clone(), wasm, options)
             .map_err(|e| NodeError::Engine(format!("{e:#}")))?;
-        let dist = manifest.and_then(|m| {
-            let c = m.cluster.as_ref()?;
-            let spawns = crate::cluster::RemoteSpawns {
-                runtime: runtime.clone(),
-                remote: m
-                    .components
-                    .iter()
-                    .filter(|c| c.remote)
-                    .map(|c| c.name.clone())
-                    .collect(),
-            };
-            let dist = rusm_cluster::Dist::new(node.clone(), &c.name, Some(Arc::new(spawns)));
-            // The cluster calls of every process reach it from boot on:
-            // until the node has joined, it is a cluster of one (its own
-            // name, no other node to reach).
-            runtime.set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
-            Some((dist, creation))
-        });
+        let dist = match manifest.and_then(|m| Some((m, m.cluster.as_ref()?))) {
+            Some((m, c)) => {
+                // A cluster member's pids carry its node id from the first
+                // spawn (the residents, below) on, before it has joined.
+                let creation = creation();
+                node.set_node_id(rusm_cluster::node_id(&c.name, creation))
+                    .map_err(|e| NodeError::Cluster(format!("cannot set the node id: {e}")))?;
+                let spawns = crate::cluster::RemoteSpawns {
+                    runtime: runtime.clone(),
+                    remote: m
+                        .components
+                        .iter()
+                        .filter(|c| c.remote)
+                        .map(|c| c.name.clone())
+                        .collect(),
+                };
+                let dist = rusm_cluster::Dist::new(node.clone(), &c.name, Some(Arc::new(spawns)));
+                // The cluster calls of every process reach it from boot on:
+                // until the node has joined, it is a cluster of one (its
+                // own name, no other node to reach).
+                runtime.set_cluster(Arc::new(crate::cluster::GuestCalls(dist.clone())));
+                Some((dist, creation))
+            }
+            None => None,
+        };
         let mut rusm = RusmNode {
             node,
             runtime,
@@ -507,18 +507,11 @@ impl RusmNode {
             h.set_cluster_dropped(Box::new(move || counted.dropped_messages()));
         }
         tokio::spawn(async move {
-            // The events are exact (one up, then one down, per node and
-            // run), so counting them keeps the gauge right.
-            let mut reachable = 1usize;
             while let Some(change) = changes.recv().await {
-                match &change {
-                    rusm_cluster::Event::NodeUp(_) => reachable += 1,
-                    rusm_cluster::Event::NodeDown(_) => {
-                        reachable = reachable.saturating_sub(1).max(1)
-                    }
-                }
+                // Read from the membership itself, which is already past
+                // this change when it arrives: no count of its own to keep.
                 if let Some(h) = &hooks {
-                    h.set_cluster_nodes(reachable);
+                    h.set_cluster_nodes(dist.nodes().len());
                 }
                 // Links and monitors with a lost node fire here.
                 dist.on_event(&change);
