@@ -63,9 +63,7 @@ async fn member(certs: &Path, name: &str, join: Vec<String>) -> anyhow::Result<M
         &certs.join(format!("{name}.pem")),
         &certs.join(format!("{name}.key")),
     )?;
-    let creation = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as u64;
+    let creation = rusm_cluster::unix_nanos();
     let node = Node::new(NodeConfig::default());
     node.set_node_id(node_id(name, creation))
         .map_err(|e| anyhow::anyhow!("node id: {e}"))?;

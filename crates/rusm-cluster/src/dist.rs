@@ -29,7 +29,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rusm_core::{Error, ExitReason, Node, Pid, Ref, Remote};
@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::frames::Inbound;
-use crate::transport::{Event, Handle, SendError};
+use crate::transport::{Event, Handle, SendError, unix_nanos};
 
 /// How long a call waits for another node's answer before it gives up
 /// (the node is then as good as unreachable to the caller).
@@ -258,12 +258,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
-}
-
 impl Dist {
     /// The distribution of `node`, named `name`; its node id must have
     /// been set (`Node::set_node_id(node_id(name, creation))`). `spawner`
@@ -397,7 +391,7 @@ impl Dist {
         let global = Global {
             name: name.to_owned(),
             pid: holder.get(),
-            time: now_nanos(),
+            time: unix_nanos(),
             node: inner.name.clone(),
         };
         {

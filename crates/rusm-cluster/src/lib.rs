@@ -30,4 +30,4 @@ pub use dist::{CallError, Dist, MAX_GLOBAL_NAME, Spawner, node_id};
 pub use frames::Inbound;
 pub use membership::Timing;
 pub use tls::{Identity, IdentityError, cert_names};
-pub use transport::{Cluster, ClusterConfig, ClusterError, Event, Handle, SendError};
+pub use transport::{Cluster, ClusterConfig, ClusterError, Event, Handle, SendError, unix_nanos};

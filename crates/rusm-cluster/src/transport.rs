@@ -205,12 +205,7 @@ impl Cluster {
         })?;
         endpoint.set_default_client_config(client);
         let addr = endpoint.local_addr().unwrap_or(config.listen);
-        let creation = config.creation.unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64)
-                .unwrap_or(1)
-        });
+        let creation = config.creation.unwrap_or_else(unix_nanos);
         let me = NodeId {
             name: config.identity.name.clone(),
             addr,
@@ -309,6 +304,16 @@ impl Drop for Cluster {
             t.abort();
         }
     }
+}
+
+/// Nanoseconds since the Unix epoch (1 if the clock is before it): a run's
+/// creation, which must grow from one run of a node to the next (SWIM
+/// takes the larger as the newer run), and a global name's registration
+/// time.
+pub fn unix_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64)
 }
 
 /// What the rest of a node holds of its cluster membership: sending

@@ -41,16 +41,6 @@ pub struct RusmNode {
     dist: Option<(rusm_cluster::Dist, u64)>,
 }
 
-/// This run's creation: the time the node starts, in nanoseconds. It must
-/// grow from one run to the next (SWIM takes the member with the larger
-/// creation as the newer run of a name); the node id hashes it, so ids
-/// still differ from run to run.
-fn creation() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64)
-}
-
 /// Reloads a node's changed components ([`RusmNode::reloader`]): a handle
 /// that a signal handler or a file watcher can hold while the node runs.
 #[derive(Clone)]
@@ -218,7 +208,7 @@ impl RusmNode {
             Some((m, c)) => {
                 // A cluster member's pids carry its node id from the first
                 // spawn (the residents, below) on, before it has joined.
-                let creation = creation();
+                let creation = rusm_cluster::unix_nanos();
                 node.set_node_id(rusm_cluster::node_id(&c.name, creation))
                     .map_err(|e| NodeError::Cluster(format!("cannot set the node id: {e}")))?;
                 let spawns = crate::cluster::RemoteSpawns {

@@ -78,10 +78,7 @@ pub(crate) async fn member_on(
         &dir.join(format!("{name}.key")),
     )
     .expect("the identity loads");
-    let creation = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let creation = rusm_cluster::unix_nanos();
     node.set_node_id(node_id(name, creation)).unwrap();
     let dist = Dist::new(node.clone(), name, spawner);
     let (tx, mut rx) = mpsc::unbounded_channel();
