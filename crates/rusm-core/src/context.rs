@@ -39,6 +39,12 @@ impl Ctx {
         &self.node
     }
 
+    /// What this process runs, as given by [`SpawnOptions::name`] (shown
+    /// in logs and `info`), if it was given one.
+    pub fn name(&self) -> Option<&Arc<str>> {
+        self.process.name.as_ref()
+    }
+
     /// The process that spawned this one ([`Pid::NODE`] if the host did).
     pub fn parent(&self) -> Pid {
         self.process.parent

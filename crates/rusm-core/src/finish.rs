@@ -19,7 +19,7 @@ impl Node {
     pub(crate) fn finish(&self, process: &Arc<Process>, body_reason: Option<ExitReason>) {
         let inner = &self.inner;
         let pid = process.pid;
-        let (reason, links, watchers, spawn_watch, extra, received) = {
+        let (reason, links, watchers, extra, received) = {
             let mut st = process.lock();
             if !st.alive {
                 return;
@@ -30,6 +30,9 @@ impl Node {
                 .take()
                 .or(body_reason)
                 .unwrap_or(ExitReason::Killed);
+            if st.watched {
+                st.pending_exit = Some(reason.clone());
+            }
             st.mailbox = Default::default();
             st.waker = None;
             st.abort = None;
@@ -37,7 +40,6 @@ impl Node {
                 reason,
                 std::mem::take(&mut st.links),
                 std::mem::take(&mut st.monitored_by),
-                st.spawn_watch.take(),
                 st.extra.take(),
                 st.received,
             )
@@ -66,9 +68,6 @@ impl Node {
             q.release();
         }
         tracing::trace!(%pid, %reason, "exit");
-        if let Some(tx) = spawn_watch {
-            let _ = tx.send(reason);
-        }
         if inner.live.fetch_sub(1, Ordering::AcqRel) == 1 {
             inner.all_gone.notify_waiters();
         }

@@ -113,6 +113,9 @@ pub(crate) struct Process {
 pub(crate) struct State {
     pub(crate) alive: bool,
     pub(crate) trap_exit: bool,
+    /// Spawned with an [`ExitWatch`](crate::ExitWatch): the exit procedure
+    /// leaves the reason in `pending_exit` for it.
+    pub(crate) watched: bool,
     /// Messages this process took from its mailbox (wrapping at 2^32).
     /// Kept under the lock the receive holds anyway, in bytes the two
     /// flags above leave as padding.
@@ -123,16 +126,13 @@ pub(crate) struct State {
     /// The task to wake when a message arrives.
     pub(crate) waker: Option<Waker>,
     /// Set when an exit signal was accepted but the body has not stopped yet;
-    /// it becomes the exit reason.
+    /// it becomes the exit reason. After the exit, a watched spawn's exit
+    /// reason waits here for its [`ExitWatch`](crate::ExitWatch).
     pub(crate) pending_exit: Option<ExitReason>,
     /// How to stop the body's task; `None` until the task is spawned.
     pub(crate) abort: Option<AbortHandle>,
     pub(crate) links: Vec<Pid>,
     pub(crate) monitored_by: Vec<Watcher>,
-    /// The exit watch of a watched spawn, apart from `monitored_by`: most
-    /// host spawns have this one watcher and nothing else, and a slot of
-    /// its own spares them the vector's allocation.
-    pub(crate) spawn_watch: Option<oneshot::Sender<ExitReason>>,
     /// Rarely used relations live out of line to keep idle processes small.
     pub(crate) extra: Option<Box<Extra>>,
 }
@@ -244,6 +244,7 @@ impl Process {
             state: Mutex::new(State {
                 alive: true,
                 trap_exit,
+                watched: false,
                 received: 0,
                 mailbox: VecDeque::new(),
                 queued: 0,
@@ -252,7 +253,6 @@ impl Process {
                 abort: None,
                 links: Vec::new(),
                 monitored_by: Vec::new(),
-                spawn_watch: None,
                 extra: None,
             }),
         }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use futures::FutureExt;
-use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use crate::process::{Process, SIGNAL_RESERVE, Watcher};
 use crate::{Ctx, Error, ExitReason, IntoExitReason, Message, Node, Pid, Ref};
@@ -68,7 +68,6 @@ pub struct SpawnOptions {
     pub(crate) quota: Option<Arc<ProcessQuota>>,
     pub(crate) trap_exit: bool,
     pub(crate) first_message: Option<Message>,
-    pub(crate) exit_watch: Option<oneshot::Sender<ExitReason>>,
 }
 
 impl Default for SpawnOptions {
@@ -82,7 +81,6 @@ impl Default for SpawnOptions {
             quota: None,
             trap_exit: false,
             first_message: None,
-            exit_watch: None,
         }
     }
 }
@@ -148,7 +146,16 @@ impl SpawnOptions {
 }
 
 /// The exit reason of a process, once it ends (see [`Node::spawn_watched`]).
-pub struct ExitWatch(oneshot::Receiver<ExitReason>);
+///
+/// It holds the process's task and record: the task's end is the signal
+/// (no channel of its own to allocate and fill), and the record, where
+/// the exit procedure leaves the reason, holds it. The watcher thus frees
+/// both, on its own thread, instead of the process's last core freeing
+/// memory its spawner's allocated: a spawn storm measured that.
+pub struct ExitWatch {
+    task: JoinHandle<()>,
+    process: Arc<Process>,
+}
 
 impl Future for ExitWatch {
     type Output = ExitReason;
@@ -157,11 +164,13 @@ impl Future for ExitWatch {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<ExitReason> {
-        // The sender lives in the process's watcher list and is always used
-        // by the exit procedure; a dropped node is the only other way out.
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or(ExitReason::Killed))
+        // The task ends after its exit procedure has run, whether the body
+        // returned, panicked or was aborted (the exit guard runs it in
+        // each case), so an ended task's reason is in its record. A task
+        // that ended some other way (the runtime gone) was killed.
+        let _ = std::task::ready!(std::pin::Pin::new(&mut self.task).poll(cx));
+        let reason = self.process.lock().pending_exit.take();
+        std::task::Poll::Ready(reason.unwrap_or(ExitReason::Killed))
     }
 }
 
@@ -181,9 +190,43 @@ impl Node {
     pub fn spawn_from<F, Fut>(
         &self,
         parent: Pid,
-        mut options: SpawnOptions,
+        options: SpawnOptions,
         body: F,
     ) -> Result<Pid, Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (process, _task) = self.start(parent, options, false, body)?;
+        Ok(process.pid)
+    }
+
+    /// Spawn from the host and get a future of the exit reason, attached
+    /// before the body runs so that not even an instant exit is missed.
+    pub fn spawn_watched<F, Fut>(
+        &self,
+        parent: Pid,
+        options: SpawnOptions,
+        body: F,
+    ) -> Result<(Pid, ExitWatch), Error>
+    where
+        F: FnOnce(Ctx) -> Fut + Send + 'static,
+        Fut: Future + Send + 'static,
+        Fut::Output: IntoExitReason,
+    {
+        let (process, task) = self.start(parent, options, true, body)?;
+        Ok((process.pid, ExitWatch { task, process }))
+    }
+
+    /// Every spawn: the process's record, in the table, and its task.
+    fn start<F, Fut>(
+        &self,
+        parent: Pid,
+        mut options: SpawnOptions,
+        watched: bool,
+        body: F,
+    ) -> Result<(Arc<Process>, JoinHandle<()>), Error>
     where
         F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future + Send + 'static,
@@ -245,7 +288,7 @@ impl Node {
                 st.links.push(parent);
                 st.queued += SIGNAL_RESERVE;
             }
-            st.spawn_watch = options.exit_watch.take();
+            st.watched = watched;
             if let Some(reference) = options.monitor
                 && parent != Pid::NODE
             {
@@ -269,33 +312,16 @@ impl Node {
         let task = inner
             .runtime
             .spawn(run_body(self.clone(), process.clone(), body));
-        let mut st = process.lock();
-        if st.pending_exit.is_some() {
-            // An exit signal arrived before the task existed.
-            task.abort();
-        } else if st.alive {
-            st.abort = Some(task.abort_handle());
+        {
+            let mut st = process.lock();
+            if st.alive && st.pending_exit.is_some() {
+                // An exit signal arrived before the task existed.
+                task.abort();
+            } else if st.alive {
+                st.abort = Some(task.abort_handle());
+            }
         }
-        Ok(pid)
-    }
-
-    /// Spawn from the host and get a future of the exit reason, attached
-    /// before the body runs so that not even an instant exit is missed.
-    pub fn spawn_watched<F, Fut>(
-        &self,
-        parent: Pid,
-        mut options: SpawnOptions,
-        body: F,
-    ) -> Result<(Pid, ExitWatch), Error>
-    where
-        F: FnOnce(Ctx) -> Fut + Send + 'static,
-        Fut: Future + Send + 'static,
-        Fut::Output: IntoExitReason,
-    {
-        let (tx, rx) = oneshot::channel();
-        options.exit_watch = Some(tx);
-        let pid = self.spawn_from(parent, options, body)?;
-        Ok((pid, ExitWatch(rx)))
+        Ok((process, task))
     }
 
     /// The room a new child's link and monitor reserve on its parent,

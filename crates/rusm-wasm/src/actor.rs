@@ -101,10 +101,9 @@ pub(crate) struct Actor<R> {
     pub(crate) ctx: Ctx,
     pub(crate) runtime: Arc<R>,
     pub(crate) caps: Arc<Capabilities>,
-    /// The registered component it runs, if it was spawned by name.
-    pub(crate) component: Option<Arc<str>>,
-    /// Its name in the lifecycle log (`name#pid`), for `rusm deny` lines.
-    pub(crate) name: Arc<str>,
+    /// Whether it was spawned by name: it runs the registered component
+    /// its name (`Ctx::name`) names, and owns that name.
+    pub(crate) by_name: bool,
     pub(crate) current: Option<Message>,
     pub(crate) limits: Limits,
     /// Where its outbound network may go: made at spawn for a process
@@ -380,7 +379,8 @@ impl<R: Runtime> Actor<R> {
 
     /// A manifest component's name belongs to the processes running it.
     fn may_use_name(&self, name: &str) -> AbiResult<()> {
-        if self.runtime.is_component_name(name) && self.component.as_deref() != Some(name) {
+        let own = self.by_name && self.ctx.name().is_some_and(|n| **n == *name);
+        if self.runtime.is_component_name(name) && !own {
             return Err(AbiError::Denied);
         }
         Ok(())

@@ -64,7 +64,12 @@ impl<R: Runtime> ComponentState<R> {
         let actor = &mut self.actor;
         actor.destinations.get_or_insert_with(|| {
             let timeout = actor.runtime.http_client().lookup_timeout();
-            Destinations::new(&actor.caps, &actor.name, actor.ctx.pid(), timeout)
+            Destinations::new(
+                &actor.caps,
+                actor.ctx.name().map_or("", |n| &**n),
+                actor.ctx.pid(),
+                timeout,
+            )
         })
     }
 
@@ -425,6 +430,14 @@ impl<R: Runtime> Shape<R> for ComponentCode<R> {
             |c| move_to(c, engines.get(EngineKind::Pooled)),
             |c| ComponentEntry::new(linker, c),
         )
+    }
+
+    fn engine(entry: &Self::Entry) -> &Engine {
+        match entry {
+            ComponentEntry::Actor(pre) => pre.engine(),
+            ComponentEntry::Command(pre) => pre.engine(),
+            ComponentEntry::Handler(pre) => pre.engine(),
+        }
     }
 
     async fn run(

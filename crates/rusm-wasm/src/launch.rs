@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use rusm_caps::Capabilities;
 use rusm_core::{Ctx, ExitReason};
-use wasmtime::{PoolConcurrencyLimitError, Store, StoreContextMut, UpdateDeadline};
+use wasmtime::{Engine, PoolConcurrencyLimitError, Store, StoreContextMut, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 use crate::actor::{Actor, Runtime};
@@ -66,6 +66,9 @@ pub(crate) trait Shape<R: Runtime>: Sync {
         linker: &Self::Linker,
     ) -> Result<&Self::Entry, &str>;
 
+    /// The engine `entry` was built on.
+    fn engine(entry: &Self::Entry) -> &Engine;
+
     /// Instantiate the guest in `store` and call its entry point. The
     /// outer `Err` is a failed instantiation (the guest never ran); the
     /// inner result is the entry call's: `Ok(true)` for a normal end,
@@ -95,10 +98,8 @@ pub(crate) struct Process<A> {
     /// Whether the guest imports WASI.
     pub(crate) uses_wasi: bool,
     pub(crate) caps: Arc<Capabilities>,
-    /// The registered component it runs, if spawned by name.
-    pub(crate) component: Option<Arc<str>>,
-    /// `argv[0]`.
-    pub(crate) name: Arc<str>,
+    /// Whether it runs a registered component, spawned by name.
+    pub(crate) by_name: bool,
     /// WASI arguments after `argv[0]`.
     pub(crate) args: Vec<String>,
     /// The request of an HTTP handler process.
@@ -124,17 +125,19 @@ where
         artifact,
         uses_wasi,
         caps,
-        component,
-        name,
+        by_name,
         args,
         request,
         started,
     } = process;
+    // `argv[0]` and the name in `deny` lines: the one the core keeps for
+    // logs and `info` (set by `Quotas::spawn_options`), not a second copy.
+    let name = ctx.name().map_or("", |n| &**n);
     // Made now only where its sockets need it (a guest that imports
     // WASI, with a network grant); HTTP and lookups make it on first use.
     let destinations = (uses_wasi && (caps.allow_network || caps.allow_listen)).then(|| {
         let timeout = rt.http_client().lookup_timeout();
-        Destinations::new(&caps, &name, ctx.pid(), timeout)
+        Destinations::new(&caps, name, ctx.pid(), timeout)
     });
     // A grant that cannot be built ends the process before any guest code,
     // whether or not the guest would have used it.
@@ -152,34 +155,37 @@ where
     // `max-open-files` is the capacity of the process's WASI resource table.
     let open_files = usize::try_from(caps.max_open_files).unwrap_or(usize::MAX);
     let fits_pool = caps.max_memory_mb <= rt.pool_memory_mb();
-    let actor = Actor {
-        ctx,
-        runtime: rt.clone(),
-        limits: Limits::new(caps.max_memory_mb),
-        cpu: CpuMeter::default(),
-        caps,
-        component,
-        name,
-        current: None,
-        destinations,
-        started,
-    };
-    let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let reach = if rt.cluster().is_some() {
         Reach::Cluster
     } else {
         Reach::Node
     };
-    let (code, engines, linkers) = (code(&artifact), rt.engines(), rt.linkers(reach));
+    let actor = Actor {
+        ctx,
+        // Moved, not cloned: the runtime is reached through the actor from
+        // here on. Every spawn on every core writes this `Arc`'s counts,
+        // and a clone and its drop cost two trips of that cache line.
+        runtime: rt,
+        limits: Limits::new(caps.max_memory_mb),
+        cpu: CpuMeter::default(),
+        caps,
+        by_name,
+        current: None,
+        destinations,
+        started,
+    };
+    let mut data = S::data(actor, wasi.as_mut(), open_files, request);
+    let code = code(&artifact);
     for &kind in EngineKind::to_try(fits_pool) {
         let pooled = kind == EngineKind::Pooled;
-        let entry = match code.entry(kind, reach, engines, linkers.get(kind)) {
+        let rt = &*S::actor(&mut data).runtime;
+        let entry = match code.entry(kind, reach, rt.engines(), rt.linkers(reach).get(kind)) {
             Ok(e) => e,
             // No pooled copy (it does not fit a slot): on demand.
             Err(_) if pooled => continue,
             Err(e) => return ExitReason::failed_to_start(e),
         };
-        let mut store = Store::new(engines.get(kind), data);
+        let mut store = Store::new(S::engine(entry), data);
         store.limiter(|data| S::actor(data));
         // Yield at every tick, as `epoch_deadline_async_yield_and_update`
         // would, and count the tick for the process's CPU time. The

@@ -806,6 +806,10 @@ impl<R: Runtime> Shape<R> for ModuleCode<R> {
         )
     }
 
+    fn engine(entry: &Self::Entry) -> &Engine {
+        entry.pre.module().engine()
+    }
+
     async fn run(entry: &Self::Entry, store: &mut Store<Self::Data>) -> Result<Result<bool>> {
         let instance = entry.pre.instantiate_async(&mut *store).await?;
         store.data_mut().actor.instantiated();

@@ -3,7 +3,9 @@
 //! profile), `mailbox-capacity` and `max-queued-mb`. rusm-core counts and
 //! refuses; this module only hands it the numbers.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::RwLock;
 use rusm_caps::Capabilities;
@@ -17,12 +19,36 @@ type ByCap = Vec<(u64, Arc<ProcessQuota>)>;
 
 /// Process quotas by profile name, then by cap.
 pub(crate) struct Quotas {
+    /// Tells this table's entries in a thread's [`LAST`] from another's.
+    id: u64,
     by_profile: RwLock<HashMap<Box<str>, ByCap>>,
+}
+
+/// The ids of [`Quotas`]: unique in the process, never reused.
+static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The last quota one thread looked up.
+struct Last {
+    quotas: u64,
+    profile: Box<str>,
+    max: u64,
+    quota: Arc<ProcessQuota>,
+}
+
+thread_local! {
+    /// Spawns come in runs of one profile (a storm, an HTTP route's
+    /// requests), so a one-entry cache per thread answers almost all of
+    /// them without the shared lock: taking even a read lock is a write
+    /// to a cache line every spawning core touches, and the storms showed
+    /// it. An entry of a dropped table is never matched again (ids are
+    /// not reused) and holds one small quota until overwritten.
+    static LAST: RefCell<Option<Last>> = const { RefCell::new(None) };
 }
 
 impl Quotas {
     pub(crate) fn new() -> Self {
         Quotas {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             by_profile: RwLock::new(HashMap::default()),
         }
     }
@@ -33,14 +59,14 @@ impl Quotas {
     pub(crate) fn spawn_options(
         &self,
         caps: &Capabilities,
-        name: &Arc<str>,
+        name: Arc<str>,
         options: SpawnOptions,
     ) -> SpawnOptions {
         let quota = caps.max_processes.map(|max| self.quota(&caps.profile, max));
         let max_queued =
             usize::try_from(caps.max_queued_mb.saturating_mul(1 << 20)).unwrap_or(usize::MAX);
         options
-            .name(name.clone())
+            .name(name)
             .mailbox_capacity(caps.mailbox_capacity)
             .max_queued(Some(max_queued))
             .quota(quota)
@@ -48,10 +74,29 @@ impl Quotas {
 
     /// The process quota of a profile, shared by every spawn under it
     /// (a per-spawn override of `max_processes` under the same profile name
-    /// is a quota of its own). Looked up under a read lock without
-    /// allocating: every spawn under a capped profile (all of `sandboxed`)
-    /// comes here.
+    /// is a quota of its own). Every spawn under a capped profile (all of
+    /// `sandboxed`) comes here: the thread's last answer first, then the
+    /// table under a read lock, without allocating.
     fn quota(&self, profile: &str, max: u64) -> Arc<ProcessQuota> {
+        let cached = LAST.with_borrow(|last| {
+            last.as_ref()
+                .filter(|l| l.quotas == self.id && l.max == max && *l.profile == *profile)
+                .map(|l| l.quota.clone())
+        });
+        if let Some(q) = cached {
+            return q;
+        }
+        let q = self.lookup(profile, max);
+        LAST.set(Some(Last {
+            quotas: self.id,
+            profile: profile.into(),
+            max,
+            quota: q.clone(),
+        }));
+        q
+    }
+
+    fn lookup(&self, profile: &str, max: u64) -> Arc<ProcessQuota> {
         let find = |quotas: &[(u64, Arc<ProcessQuota>)]| {
             quotas
                 .iter()

@@ -83,6 +83,10 @@ pub struct WasmRuntime {
 
 /// What every process of a runtime shares; processes reach it through the
 /// [`Runtime`] trait.
+///
+/// Aligned to 128 bytes, like `Compiled`: every process holds an `Arc` of
+/// it, and the counts' cache line must not be the one its fields are on.
+#[repr(align(128))]
 pub(crate) struct RuntimeInner {
     node: Node,
     config: WasmConfig,
@@ -127,9 +131,10 @@ pub struct WasmSpawn {
 struct Request {
     artifact: Artifact,
     caps: Arc<Capabilities>,
-    /// The registered component it runs, if spawned by name.
-    component: Option<Arc<str>>,
+    /// The process's name: the registered component it runs if spawned
+    /// by name (`by_name`).
     name: Arc<str>,
+    by_name: bool,
     args: Vec<String>,
     parent: Pid,
     options: SpawnOptions,
@@ -145,8 +150,8 @@ impl Request {
         Request {
             artifact: artifact.clone(),
             caps: spawn.caps,
-            component: None,
             name: spawn.name,
+            by_name: false,
             args: spawn.args,
             parent: spawn.parent,
             options: spawn.options,
@@ -166,8 +171,8 @@ impl Request {
         Request {
             caps: registered.caps_for(spawner),
             artifact: registered.artifact,
-            component: Some(registered.name.clone()),
             name: registered.name,
+            by_name: true,
             args,
             parent,
             options,
@@ -487,27 +492,27 @@ impl RuntimeInner {
         let Request {
             artifact,
             caps,
-            component,
             name,
+            by_name,
             args,
             parent,
             options,
             incoming,
             started,
         } = request;
-        let options = self.quotas.spawn_options(&caps, &name, options);
-        let rt = self.clone();
         // Kept for the spawn log only when someone listens: every clone of a
         // shared `Arc` is a write to a cache line all spawns touch.
         let log = (self.on_spawn.is_some() || tracing::enabled!(tracing::Level::DEBUG))
             .then(|| (name.clone(), caps.clone()));
+        // The name moves into the core's process, the process's one copy.
+        let options = self.quotas.spawn_options(&caps, name, options);
+        let rt = self.clone();
         let is_module = matches!(artifact.0.code, Code::Module(_));
         let process = Process {
             uses_wasi: artifact.0.uses_wasi,
             artifact,
             caps,
-            component,
-            name,
+            by_name,
             args,
             request: incoming,
             started,

@@ -12,6 +12,7 @@ mod shutdown;
 mod storm;
 mod supervisor;
 mod timers;
+mod watch;
 
 use std::time::Duration;
 

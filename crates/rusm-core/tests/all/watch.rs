@@ -1,0 +1,72 @@
+//! `spawn_watched`: the watch gives the exit reason however the process
+//! ends, and frees nothing early.
+
+use std::time::Duration;
+
+use rusm_core::{ExitReason, Pid, SpawnOptions};
+
+use crate::{node, park};
+
+async fn within<F: std::future::Future>(f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .expect("the watch never resolved")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_gives_the_reason_of_every_way_to_end() {
+    let node = node();
+    let spawn = |body: fn(rusm_core::Ctx) -> futures::future::BoxFuture<'static, ()>| {
+        node.spawn_watched(Pid::NODE, SpawnOptions::new(), body)
+            .unwrap()
+    };
+
+    let (_, exit) = spawn(|_| Box::pin(async {}));
+    assert_eq!(within(exit).await, ExitReason::Normal);
+
+    let (_, exit) = spawn(|_| Box::pin(async { panic!("boom") }));
+    assert_eq!(within(exit).await, ExitReason::crashed("boom"));
+
+    // Killed while it waits: the task is aborted, not returned from.
+    let (pid, exit) = spawn(|ctx| Box::pin(park(ctx)));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    node.kill(pid).unwrap();
+    assert_eq!(within(exit).await, ExitReason::Killed);
+
+    // Stopped with a reason of the stopper's choosing.
+    let (pid, exit) = spawn(|ctx| Box::pin(park(ctx)));
+    let reason = ExitReason::crashed("told to stop");
+    node.stop(Pid::NODE, pid, reason.clone()).unwrap();
+    assert_eq!(within(exit).await, reason);
+
+    // Killed before its task ever ran: the spawner's thread kills it at
+    // once, and the exit procedure runs as the unpolled body is dropped.
+    for _ in 0..100 {
+        let (pid, exit) = spawn(|ctx| Box::pin(park(ctx)));
+        let _ = node.kill(pid);
+        assert_eq!(within(exit).await, ExitReason::Killed);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_dropped_early_or_awaited_late_loses_nothing() {
+    let node = node();
+    // Dropped before the process ends: the process runs on and exits.
+    let (pid, exit) = node
+        .spawn_watched(Pid::NODE, SpawnOptions::new(), park)
+        .unwrap();
+    drop(exit);
+    assert!(node.is_alive(pid));
+    node.kill(pid).unwrap();
+    assert_eq!(crate::reason(&node, pid).await, ExitReason::Killed);
+    // Awaited long after the process ended (and left the table): the
+    // reason is still there.
+    let (pid, exit) = node
+        .spawn_watched(Pid::NODE, SpawnOptions::new(), |_| async {
+            ExitReason::crashed("late")
+        })
+        .unwrap();
+    crate::eventually(|| !node.is_alive(pid)).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(within(exit).await, ExitReason::crashed("late"));
+}
