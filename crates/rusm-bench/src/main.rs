@@ -546,7 +546,11 @@ async fn http_hello(quick: bool) -> anyhow::Result<Report> {
                     format!("{conns} connections: native p99"),
                     p(&native, 0.99),
                     "us",
-                ),
+                )
+                // In the JSON line too (the second count is 256): its
+                // targets are the first's.
+                .extra("c256_ratio", rusm.requests_per_sec / raw.requests_per_sec)
+                .extra("c256_p99_over_raw_p99", p(&rusm, 0.99) / p(&raw, 0.99)),
             );
         }
     }
