@@ -162,14 +162,16 @@ struct Args {
     /// Small sizes and one round: a smoke run, not a result.
     #[arg(long)]
     quick: bool,
-    /// Storms, http-hello and http-out-fresh only: run one side alone, once, with a small
-    /// pool, and print its rate (http-hello: `--spawns` requests). For instruction-level profilers (bench/instructions.sh
+    /// Storms, http-hello, http-out-fresh and wasm-ping-pong only: run one
+    /// side alone, once, with a small pool, and print its rate (http-hello:
+    /// `--spawns` requests; wasm-ping-pong: `--spawns` round trips). For instruction-level profilers (bench/instructions.sh
     /// runs callgrind this way): they cannot reserve the full pool and
     /// should see one side only. Not a comparison.
     #[cfg(feature = "wasm")]
     #[arg(long, value_enum)]
     side: Option<Side>,
-    /// Spawns (or observer-ping-pong round trips) in a `--side` run.
+    /// Spawns (or observer-ping-pong and wasm-ping-pong round trips) in a
+    /// `--side` run.
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
@@ -1056,6 +1058,27 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
             // one more, timed, run.
             let (n, rounds) = if quick { (10_000, 1) } else { (200_000, 3) };
             let r = wasm::runtime(100)?;
+            if let Some((side, n)) = opts.side {
+                // One pair alone, after one warm-up round, for callgrind.
+                let rate = match side {
+                    Side::Rusm => {
+                        wasm::wasm_ping_pong(&r, 1_000, false).await?;
+                        wasm::wasm_ping_pong(&r, n, false).await?.0
+                    }
+                    Side::Raw => {
+                        wasm::raw_wasm_ping_pong(&r.config, 1_000).await?;
+                        wasm::raw_wasm_ping_pong(&r.config, n).await?
+                    }
+                    Side::On | Side::Off => {
+                        anyhow::bail!("--side on|off is for the observer scenarios")
+                    }
+                };
+                return Ok(
+                    Report::new("wasm-ping-pong", "round trips/s", rate, true).note(format!(
+                        "--side {side:?} alone: {n} round trips; not a comparison"
+                    )),
+                );
+            }
             let (mut ours, mut native, mut raw) = (0f64, 0f64, 0f64);
             for _ in 0..rounds {
                 ours = ours.max(wasm::wasm_ping_pong(&r, n, false).await?.0);
