@@ -116,3 +116,31 @@ impl Quotas {
         q
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The per-thread cache answers only for its own table, profile and
+    /// cap: whatever order lookups come in, each (table, profile, cap) has
+    /// one quota, shared by every spawn under it.
+    #[test]
+    fn the_thread_cache_never_mixes_tables_profiles_or_caps() {
+        let (a, b) = (Quotas::new(), Quotas::new());
+        let web = a.quota("web", 10);
+        assert!(Arc::ptr_eq(&web, &a.quota("web", 10)), "a cache hit");
+        let other_cap = a.quota("web", 20);
+        assert!(!Arc::ptr_eq(&web, &other_cap));
+        let other_profile = a.quota("api", 10);
+        assert!(!Arc::ptr_eq(&web, &other_profile));
+        let other_table = b.quota("web", 10);
+        assert!(!Arc::ptr_eq(&web, &other_table));
+        // Back to the first after misses: the table's, not a new one.
+        assert!(Arc::ptr_eq(&web, &a.quota("web", 10)));
+        assert!(Arc::ptr_eq(&other_cap, &a.quota("web", 20)));
+        assert!(Arc::ptr_eq(&other_table, &b.quota("web", 10)));
+        // Another thread, with a cold cache, finds the same quota.
+        let from_another = std::thread::scope(|s| s.spawn(|| a.quota("web", 10)).join().unwrap());
+        assert!(Arc::ptr_eq(&web, &from_another));
+    }
+}
