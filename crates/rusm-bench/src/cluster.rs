@@ -57,18 +57,13 @@ struct Member {
 }
 
 async fn member(certs: &Path, name: &str, join: Vec<String>) -> anyhow::Result<Member> {
-    let identity = Identity::load(
-        name,
-        &certs.join("ca.pem"),
-        &certs.join(format!("{name}.pem")),
-        &certs.join(format!("{name}.key")),
-    )?;
+    let identity = Identity::from_dir(name, certs)?;
     let creation = rusm_cluster::unix_nanos();
     let node = Node::new(NodeConfig::default());
     node.set_node_id(node_id(name, creation))
         .map_err(|e| anyhow::anyhow!("node id: {e}"))?;
     let dist = Dist::new(node.clone(), name, None);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let config = ClusterConfig {
         identity,
         listen: "127.0.0.1:0".parse()?,
@@ -80,16 +75,7 @@ async fn member(certs: &Path, name: &str, join: Vec<String>) -> anyhow::Result<M
     let cluster = Cluster::start(config, tx).await?;
     dist.attach(cluster.handle())
         .map_err(|e| anyhow::anyhow!("attach: {e}"))?;
-    // The distribution learns of every event first (a node's id before
-    // any of its pids is used), then the scenario.
-    let (forward, events) = mpsc::unbounded_channel();
-    let d = dist.clone();
-    tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            d.on_event(&e);
-            let _ = forward.send(e);
-        }
-    });
+    let events = dist.follow(rx);
     Ok(Member {
         node,
         dist,

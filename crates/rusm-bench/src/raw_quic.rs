@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use quinn::crypto::rustls::{QuicClientConfig, QuicServerConfig};
+use rusm_cluster::certs::node_files;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 
@@ -27,9 +28,9 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 /// Starts an echo server on 127.0.0.1 as node `name` (its certificate in
 /// `certs`), for as long as the process lives.
 pub(crate) fn echo_server(certs: &Path, name: &str) -> anyhow::Result<SocketAddr> {
-    let chain = CertificateDer::pem_file_iter(certs.join(format!("{name}.pem")))?
-        .collect::<Result<Vec<_>, _>>()?;
-    let key = PrivateKeyDer::from_pem_file(certs.join(format!("{name}.key")))?;
+    let (_, cert, key) = node_files(certs, name);
+    let chain = CertificateDer::pem_file_iter(cert)?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(key)?;
     let tls = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_no_client_auth()
@@ -70,7 +71,8 @@ pub(crate) struct Client {
 /// `certs`.
 pub(crate) async fn connect(certs: &Path, name: &str, addr: SocketAddr) -> anyhow::Result<Client> {
     let mut roots = rustls::RootCertStore::empty();
-    for ca in CertificateDer::pem_file_iter(certs.join("ca.pem"))? {
+    let (ca, _, _) = node_files(certs, name);
+    for ca in CertificateDer::pem_file_iter(ca)? {
         roots.add(ca?)?;
     }
     let tls = rustls::ClientConfig::builder_with_provider(provider())

@@ -33,6 +33,17 @@ pub enum CertError {
     HalfCa(PathBuf),
 }
 
+/// The files of a directory [`make`] wrote: the CA's certificate, and
+/// `name`'s certificate and key (what `[cluster]`'s `ca`, `cert` and `key`
+/// name, and what [`Identity::from_dir`](crate::Identity::from_dir) loads).
+pub fn node_files(dir: &Path, name: &str) -> (PathBuf, PathBuf, PathBuf) {
+    (
+        dir.join("ca.pem"),
+        dir.join(format!("{name}.pem")),
+        dir.join(format!("{name}.key")),
+    )
+}
+
 /// Writes `DIR/ca.pem` and `DIR/ca.key` (unless both exist: then they sign)
 /// and `DIR/NAME.pem` + `DIR/NAME.key` for each name; returns the files
 /// written. Keys are written readable by their owner only.
@@ -42,8 +53,8 @@ pub fn make(dir: &Path, names: &[String]) -> Result<Vec<PathBuf>, CertError> {
         source,
     })?;
     for name in names {
-        for file in [format!("{name}.pem"), format!("{name}.key")] {
-            let path = dir.join(file);
+        let (_, pem, key) = node_files(dir, name);
+        for path in [pem, key] {
             if path.exists() {
                 return Err(CertError::Exists(path));
             }
@@ -87,10 +98,7 @@ pub fn make(dir: &Path, names: &[String]) -> Result<Vec<PathBuf>, CertError> {
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         let key = KeyPair::generate()?;
         let cert = params.signed_by(&key, &issuer)?;
-        let (pem, key_file) = (
-            dir.join(format!("{name}.pem")),
-            dir.join(format!("{name}.key")),
-        );
+        let (_, pem, key_file) = node_files(dir, name);
         write(&pem, cert.pem().as_bytes(), false)?;
         write(&key_file, key.serialize_pem().as_bytes(), true)?;
         written.extend([pem, key_file]);

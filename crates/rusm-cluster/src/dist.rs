@@ -34,7 +34,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use rusm_core::{Error, ExitReason, Node, Pid, Ref, Remote};
 use serde::{Deserialize, Serialize};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::frames::Inbound;
 use crate::transport::{Event, Handle, SendError, unix_nanos};
@@ -297,6 +297,26 @@ impl Dist {
     /// free the global names its processes held.
     pub fn on_event(&self, event: &Event) {
         self.inner.on_event(event);
+    }
+
+    /// Relay a cluster's events (the receiver given to
+    /// [`Cluster::start`](crate::Cluster::start)): this distribution learns
+    /// of each one first ([`Dist::on_event`]: a node's id before any of its
+    /// pids is used, links and monitors fired on its loss), then the
+    /// returned receiver gets it.
+    pub fn follow(
+        &self,
+        mut events: mpsc::UnboundedReceiver<Event>,
+    ) -> mpsc::UnboundedReceiver<Event> {
+        let (forward, followed) = mpsc::unbounded_channel();
+        let dist = self.clone();
+        tokio::spawn(async move {
+            while let Some(event) = events.recv().await {
+                dist.on_event(&event);
+                let _ = forward.send(event);
+            }
+        });
+        followed
     }
 
     /// The reachable nodes, this one included, sorted.

@@ -63,6 +63,13 @@ impl Identity {
         Self::load_inner(name, ca, cert, key, false)
     }
 
+    /// Loads `name`'s files from a directory `rusm cluster certs` wrote
+    /// ([`crate::certs::node_files`]).
+    pub fn from_dir(name: &str, dir: &Path) -> Result<Identity, IdentityError> {
+        let (ca, cert, key) = crate::certs::node_files(dir, name);
+        Self::load(name, &ca, &cert, &key)
+    }
+
     /// Tests only: an identity that claims `name` whatever its certificate
     /// says, to show that the other nodes refuse it.
     #[doc(hidden)]

@@ -470,7 +470,7 @@ impl RusmNode {
         };
         let identity = rusm_cluster::Identity::load(&c.name, &c.ca, &c.cert, &c.key)
             .map_err(|e| NodeError::Cluster(e.to_string()))?;
-        let (events, mut changes) = tokio::sync::mpsc::unbounded_channel();
+        let (events, changes) = tokio::sync::mpsc::unbounded_channel();
         let (dist, creation) = self
             .dist
             .clone()
@@ -496,6 +496,9 @@ impl RusmNode {
             let counted = dist.clone();
             h.set_cluster_dropped(Box::new(move || counted.dropped_messages()));
         }
+        // Links and monitors with a lost node fire as the distribution
+        // learns of it, before the change gets here.
+        let mut changes = dist.follow(changes);
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
                 // Read from the membership itself, which is already past
@@ -503,8 +506,6 @@ impl RusmNode {
                 if let Some(h) = &hooks {
                     h.set_cluster_nodes(dist.nodes().len());
                 }
-                // Links and monitors with a lost node fire here.
-                dist.on_event(&change);
                 match change {
                     rusm_cluster::Event::NodeUp(name) => {
                         tracing::info!(target: crate::LIFECYCLE_TARGET, event = "node_up", node = name.as_str(), "rusm node up {name}")

@@ -71,17 +71,11 @@ pub(crate) async fn member_on(
     join: &[&Member],
     spawner: Option<Arc<dyn Spawner>>,
 ) -> Member {
-    let identity = Identity::load(
-        name,
-        &dir.join("ca.pem"),
-        &dir.join(format!("{name}.pem")),
-        &dir.join(format!("{name}.key")),
-    )
-    .expect("the identity loads");
+    let identity = Identity::from_dir(name, dir).expect("the identity loads");
     let creation = rusm_cluster::unix_nanos();
     node.set_node_id(node_id(name, creation)).unwrap();
     let dist = Dist::new(node.clone(), name, spawner);
-    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (tx, rx) = mpsc::unbounded_channel();
     let config = ClusterConfig {
         identity,
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -96,14 +90,7 @@ pub(crate) async fn member_on(
     };
     let cluster = Cluster::start(config, tx).await.expect("the node starts");
     dist.attach(cluster.handle()).unwrap();
-    let (forward, events) = mpsc::unbounded_channel();
-    let d = dist.clone();
-    tokio::spawn(async move {
-        while let Some(e) = rx.recv().await {
-            d.on_event(&e);
-            let _ = forward.send(e);
-        }
-    });
+    let events = dist.follow(rx);
     Member {
         name: name.to_owned(),
         node,

@@ -10,13 +10,7 @@ use tokio::sync::mpsc;
 use crate::membership::{names, start_with};
 
 fn identity(dir: &std::path::Path, name: &str) -> Identity {
-    Identity::load(
-        name,
-        &dir.join("ca.pem"),
-        &dir.join(format!("{name}.pem")),
-        &dir.join(format!("{name}.key")),
-    )
-    .unwrap()
+    Identity::from_dir(name, dir).unwrap()
 }
 
 /// An inbound that forwards (from, frame) to a channel.

@@ -12,13 +12,7 @@ pub(crate) struct Node {
 }
 
 async fn start(dir: &Path, name: &str, join: &[&Node]) -> Node {
-    let identity = Identity::load(
-        name,
-        &dir.join("ca.pem"),
-        &dir.join(format!("{name}.pem")),
-        &dir.join(format!("{name}.key")),
-    )
-    .expect("the identity loads");
+    let identity = Identity::from_dir(name, dir).expect("the identity loads");
     start_as(identity, join).await
 }
 
@@ -115,13 +109,7 @@ async fn a_node_of_another_ca_or_under_a_false_name_is_refused() {
     certs::make(other.path(), &names(&["x"])).unwrap();
     let mut a = start(dir.path(), "a", &[]).await;
     // Another CA: the handshake fails both ways.
-    let stranger = Identity::load(
-        "x",
-        &other.path().join("ca.pem"),
-        &other.path().join("x.pem"),
-        &other.path().join("x.key"),
-    )
-    .unwrap();
+    let stranger = Identity::from_dir("x", other.path()).unwrap();
     let x = start_as(stranger, &[&a]).await;
     // b's certificate, claiming to be `c`.
     let liar = Identity::load_claiming(
@@ -186,13 +174,7 @@ fn certs_add_nodes_to_an_existing_ca_and_never_overwrite() {
     assert_eq!(written.len(), 2, "only b's files: {written:?}");
     assert_eq!(std::fs::read(dir.path().join("ca.pem")).unwrap(), ca);
     // b's certificate chains to the same CA.
-    Identity::load(
-        "b",
-        &dir.path().join("ca.pem"),
-        &dir.path().join("b.pem"),
-        &dir.path().join("b.key"),
-    )
-    .unwrap();
+    Identity::from_dir("b", dir.path()).unwrap();
     let err = certs::make(dir.path(), &names(&["a"])).unwrap_err();
     assert!(err.to_string().contains("already exists"), "{err}");
     #[cfg(unix)]
