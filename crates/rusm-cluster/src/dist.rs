@@ -392,7 +392,9 @@ impl Dist {
             Answer::Spawned(Ok(child)) => {
                 let child = Pid(child);
                 if link {
-                    self.inner.node.adopt_remote_link(caller, child);
+                    // The child's node linked it to the caller already:
+                    // this side records it as a link from the child.
+                    self.inner.node.link_from_remote(child, caller);
                 }
                 Ok(child)
             }

@@ -108,7 +108,9 @@ impl Node {
     }
 
     /// A remote process linked itself to `to` (local): link back, or, if
-    /// `to` is not alive, answer with an exit signal `noproc`.
+    /// `to` is not alive, answer with an exit signal `noproc`. Also how a
+    /// `spawn_on` with link records the spawner's side of the link the
+    /// child's node made as it spawned it (`from` is the child).
     pub fn link_from_remote(&self, from: Pid, to: Pid) {
         let linked = match self.inner.table.get(to) {
             Some(p) => {
@@ -126,27 +128,6 @@ impl Node {
         };
         if !linked && let Some(remote) = self.remote_for(from) {
             remote.exit(to, from, &ExitReason::NoProc);
-        }
-    }
-
-    /// Record, on `local`'s side only, a link that `remote`'s node made
-    /// already (a `spawn_on` with link: the child was linked to `local` as
-    /// it was spawned there). If `local` is gone by now, the child gets
-    /// the exit signal a link to a dead process brings.
-    pub fn adopt_remote_link(&self, local: Pid, remote: Pid) {
-        let alive = match self.inner.table.get(local) {
-            Some(p) => {
-                let mut st = p.lock();
-                if st.alive && !st.links.contains(&remote) {
-                    st.queued += SIGNAL_RESERVE;
-                    st.links.push(remote);
-                }
-                st.alive
-            }
-            None => false,
-        };
-        if !alive && let Some(r) = self.remote_for(remote) {
-            r.exit(local, remote, &ExitReason::NoProc);
         }
     }
 

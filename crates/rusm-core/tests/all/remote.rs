@@ -332,7 +332,7 @@ async fn a_child_spawned_for_a_remote_parent_is_linked_to_it() {
     let child =
         p.b.spawn_from(parent, SpawnOptions::new().link(true), park)
             .unwrap();
-    p.a.adopt_remote_link(parent, child);
+    p.a.link_from_remote(child, parent);
     assert_eq!(p.b.parent_of(child), Some(parent));
     p.a.kill(parent).unwrap();
     assert_eq!(
