@@ -213,6 +213,19 @@ enum Side {
     Off,
 }
 
+#[cfg(feature = "wasm")]
+impl Side {
+    /// For the scenarios that compare RUSM with raw Wasmtime: whether this
+    /// is RUSM's side (`on`/`off` belong to the observer scenarios).
+    fn is_rusm(self) -> anyhow::Result<bool> {
+        match self {
+            Side::Rusm => Ok(true),
+            Side::Raw => Ok(false),
+            Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+        }
+    }
+}
+
 /// What a scenario run is asked for, beyond its name.
 #[derive(Clone, Copy)]
 struct RunOptions {
@@ -636,10 +649,10 @@ async fn guest_http_hello(quick: bool) -> anyhow::Result<Report> {
 async fn http_hello_side(side: Side, n: u64) -> anyhow::Result<Report> {
     // (A profiler under valgrind cannot reserve 2,000 slots.)
     let (server, _rt, config) = http::rusm_server(100).await?;
-    let addr = match side {
-        Side::Rusm => server.local_addr(),
-        Side::Raw => http::raw_server(&config).await?.0,
-        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+    let addr = if side.is_rusm()? {
+        server.local_addr()
+    } else {
+        http::raw_server(&config).await?.0
     };
     http::load_count(addr, "/x/hello", 8, 2_000).await?;
     let start = std::time::Instant::now();
@@ -958,18 +971,14 @@ async fn http_out_fresh_side(side: Side, n: u64) -> anyhow::Result<Report> {
     let addr = http_out::server().await?;
     let warm = http_out::component(addr, 20);
     let wat = http_out::component(addr, per_guest);
-    let rate = match side {
-        Side::Rusm => {
-            let r = no_reuse_runtime()?;
-            http_out::rusm(&r, &warm, addr, guests, 20).await?;
-            http_out::rusm(&r, &wat, addr, guests, per_guest).await?
-        }
-        Side::Raw => {
-            let r = wasm::runtime(100)?;
-            http_out::raw(&r, &warm, guests, 20).await?;
-            http_out::raw(&r, &wat, guests, per_guest).await?
-        }
-        Side::On | Side::Off => anyhow::bail!("--side on|off is for the observer scenarios"),
+    let rate = if side.is_rusm()? {
+        let r = no_reuse_runtime()?;
+        http_out::rusm(&r, &warm, addr, guests, 20).await?;
+        http_out::rusm(&r, &wat, addr, guests, per_guest).await?
+    } else {
+        let r = wasm::runtime(100)?;
+        http_out::raw(&r, &warm, guests, 20).await?;
+        http_out::raw(&r, &wat, guests, per_guest).await?
     };
     Ok(
         Report::new("http-out-fresh", "requests/s", rate, true).note(format!(
@@ -1014,18 +1023,12 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
             };
             if let Some((side, n)) = opts.side {
                 // Warmed as below, then one run of `n` with 100 alive.
-                let rate = match side {
-                    Side::Rusm => {
-                        wasm::rusm_storm(&r, &artifact, 2_000, 100).await?;
-                        wasm::rusm_storm(&r, &artifact, n, 100).await?
-                    }
-                    Side::Raw => {
-                        raw_storm(2_000, 100).await?;
-                        raw_storm(n, 100).await?
-                    }
-                    Side::On | Side::Off => {
-                        anyhow::bail!("--side on|off is for the observer scenarios")
-                    }
+                let rate = if side.is_rusm()? {
+                    wasm::rusm_storm(&r, &artifact, 2_000, 100).await?;
+                    wasm::rusm_storm(&r, &artifact, n, 100).await?
+                } else {
+                    raw_storm(2_000, 100).await?;
+                    raw_storm(n, 100).await?
                 };
                 return Ok(Report::new(name, "processes/s", rate, true).note(format!(
                     "--side {side:?} alone: {n} spawns, at most 100 alive; not a comparison"
@@ -1060,18 +1063,12 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
             let r = wasm::runtime(100)?;
             if let Some((side, n)) = opts.side {
                 // One pair alone, after one warm-up round, for callgrind.
-                let rate = match side {
-                    Side::Rusm => {
-                        wasm::wasm_ping_pong(&r, 1_000, false).await?;
-                        wasm::wasm_ping_pong(&r, n, false).await?.0
-                    }
-                    Side::Raw => {
-                        wasm::raw_wasm_ping_pong(&r.config, 1_000).await?;
-                        wasm::raw_wasm_ping_pong(&r.config, n).await?
-                    }
-                    Side::On | Side::Off => {
-                        anyhow::bail!("--side on|off is for the observer scenarios")
-                    }
+                let rate = if side.is_rusm()? {
+                    wasm::wasm_ping_pong(&r, 1_000, false).await?;
+                    wasm::wasm_ping_pong(&r, n, false).await?.0
+                } else {
+                    wasm::raw_wasm_ping_pong(&r.config, 1_000).await?;
+                    wasm::raw_wasm_ping_pong(&r.config, n).await?
                 };
                 return Ok(
                     Report::new("wasm-ping-pong", "round trips/s", rate, true).note(format!(
