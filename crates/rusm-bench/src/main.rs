@@ -175,6 +175,12 @@ struct Args {
     #[cfg(feature = "wasm")]
     #[arg(long, default_value_t = 20_000)]
     spawns: u64,
+    /// Storms' `--side` runs: at most this many processes alive (the
+    /// official run's figure is at 1,000; valgrind cannot reserve the pool
+    /// slots for more than a few hundred).
+    #[cfg(feature = "wasm")]
+    #[arg(long, default_value_t = 100)]
+    window: usize,
     /// `dev-reload-http` only: the `rusm` binary to drive (default: this
     /// workspace's target/debug/rusm).
     #[arg(long)]
@@ -236,6 +242,9 @@ struct RunOptions {
     rusm: &'static std::path::Path,
     #[cfg(feature = "wasm")]
     side: Option<(Side, u64)>,
+    /// `--window`, for a storm's `--side` run.
+    #[cfg(feature = "wasm")]
+    window: usize,
     #[cfg(feature = "wasm")]
     minutes: u64,
 }
@@ -287,6 +296,8 @@ fn main() -> anyhow::Result<()> {
         rusm: Box::leak(rusm.into_boxed_path()),
         #[cfg(feature = "wasm")]
         side: args.side.map(|side| (side, args.spawns)),
+        #[cfg(feature = "wasm")]
+        window: args.window,
         #[cfg(feature = "wasm")]
         minutes: args.minutes,
     };
@@ -1003,7 +1014,11 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
             // memory in flight on a busy host.
             let (n, rounds) = if quick { (10_000, 1) } else { (100_000, 3) };
             // (A profiler under valgrind cannot reserve 2,000 slots.)
-            let r = wasm::runtime(if opts.side.is_some() { 300 } else { 2_000 })?;
+            let r = wasm::runtime(if opts.side.is_some() {
+                opts.window as u32 + 200
+            } else {
+                2_000
+            })?;
             let component = scenario == Scenario::ComponentStorm;
             let (name, wat) = if component {
                 ("component-storm", wasm::TRIVIAL_COMPONENT)
@@ -1022,16 +1037,17 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                 }
             };
             if let Some((side, n)) = opts.side {
-                // Warmed as below, then one run of `n` with 100 alive.
+                // Warmed as below, then one run of `n` with `--window` alive.
+                let window = opts.window;
                 let rate = if side.is_rusm()? {
-                    wasm::rusm_storm(&r, &artifact, 2_000, 100).await?;
-                    wasm::rusm_storm(&r, &artifact, n, 100).await?
+                    wasm::rusm_storm(&r, &artifact, 2_000, window).await?;
+                    wasm::rusm_storm(&r, &artifact, n, window).await?
                 } else {
-                    raw_storm(2_000, 100).await?;
-                    raw_storm(n, 100).await?
+                    raw_storm(2_000, window).await?;
+                    raw_storm(n, window).await?
                 };
                 return Ok(Report::new(name, "processes/s", rate, true).note(format!(
-                    "--side {side:?} alone: {n} spawns, at most 100 alive; not a comparison"
+                    "--side {side:?} alone: {n} spawns, at most {window} alive; not a comparison"
                 )));
             }
             // Warm both sides once (pool slots, lazily built InstancePre).
