@@ -17,10 +17,8 @@ use std::time::{Duration, Instant};
 
 use std::path::Path;
 
-use futures::StreamExt;
-use futures::stream::FuturesUnordered;
 use rusm_caps::{Capabilities, SpawnGrant};
-use rusm_core::{ExitReason, Node, NodeConfig, Pid, SpawnOptions};
+use rusm_core::{ExitReason, ExitSet, Node, NodeConfig, Pid, SpawnOptions};
 use rusm_wasm::{Artifact, EngineKind, RuntimeOptions, WasmConfig, WasmRuntime, WasmSpawn};
 use tokio::task::JoinSet;
 
@@ -147,17 +145,17 @@ pub async fn rusm_storm(
     let (name, caps) = ("storm".into(), Arc::new(Capabilities::sandboxed()));
     let check = |reason: ExitReason| assert!(reason.is_normal(), "storm process ended {reason}");
     let start = Instant::now();
-    let mut running = FuturesUnordered::new();
+    // As the raw side's `JoinSet`: one set for all the exits in flight.
+    let mut running = ExitSet::new();
     for _ in 0..total {
         if running.len() >= in_flight
-            && let Some(reason) = running.next().await
+            && let Some((_, reason)) = running.next().await
         {
             check(reason);
         }
-        let (_, exit) = r.rt.spawn_watched(artifact, spawn_shared(&name, &caps))?;
-        running.push(exit);
+        r.rt.spawn_watched_in(&mut running, artifact, spawn_shared(&name, &caps))?;
     }
-    while let Some(reason) = running.next().await {
+    while let Some((_, reason)) = running.next().await {
         check(reason);
     }
     Ok(total as f64 / start.elapsed().as_secs_f64())

@@ -75,6 +75,6 @@ pub use node::{Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
 pub use reference::FIRST_REF;
 pub use remote::Remote;
-pub use spawn::{ExitWatch, ProcessQuota, SpawnOptions};
+pub use spawn::{ExitSet, ExitWatch, ProcessQuota, SpawnOptions};
 pub use supervisor::{ChildSpec, Restart, StartFn, Strategy, SupervisorSpec, replace_child};
 pub use usage::Usage;

@@ -8,7 +8,7 @@ use std::sync::{Arc, OnceLock, Weak};
 
 use parking_lot::Mutex;
 use rusm_caps::Capabilities;
-use rusm_core::{Ctx, Error, ExitReason, ExitWatch, Node, Pid, SpawnOptions, StartFn};
+use rusm_core::{Ctx, Error, ExitReason, ExitSet, ExitWatch, Node, Pid, SpawnOptions, StartFn};
 use wasmtime::Linker;
 use wasmtime::component::Linker as ComponentLinker;
 
@@ -279,7 +279,10 @@ impl WasmRuntime {
 
     /// Spawn a Wasm process.
     pub fn spawn(&self, artifact: &Artifact, spawn: WasmSpawn) -> Result<Pid, Error> {
-        Ok(self.inner.start(Request::host(artifact, spawn), false)?.0)
+        Ok(self
+            .inner
+            .start(Request::host(artifact, spawn), Watch::No)?
+            .0)
     }
 
     /// Spawn a Wasm process and get a future of its exit reason.
@@ -289,6 +292,20 @@ impl WasmRuntime {
         spawn: WasmSpawn,
     ) -> Result<(Pid, ExitWatch), Error> {
         self.inner.start_watched(Request::host(artifact, spawn))
+    }
+
+    /// Spawn a Wasm process whose exit `set` gives, among the others it
+    /// watches: for many processes in flight at once.
+    pub fn spawn_watched_in(
+        &self,
+        set: &mut ExitSet,
+        artifact: &Artifact,
+        spawn: WasmSpawn,
+    ) -> Result<Pid, Error> {
+        Ok(self
+            .inner
+            .start(Request::host(artifact, spawn), Watch::In(set))?
+            .0)
     }
 
     /// Spawn a registered component from the host, under its declared
@@ -302,7 +319,7 @@ impl WasmRuntime {
     ) -> Result<Pid, Error> {
         let registered = self.inner.components.get(name)?;
         let request = Request::component(registered, Spawner::Host, Vec::new(), parent, options);
-        Ok(self.inner.start(request, false)?.0)
+        Ok(self.inner.start(request, Watch::No)?.0)
     }
 
     /// Spawn a registered component as a root process from the host, with
@@ -365,7 +382,7 @@ impl WasmRuntime {
             Request::component(registered, Spawner::Host, Vec::new(), parent, options);
         let (tx, rx) = tokio::sync::oneshot::channel();
         request.started = Some(tx);
-        Ok((self.inner.start(request, false)?.0, rx))
+        Ok((self.inner.start(request, Watch::No)?.0, rx))
     }
 
     /// A supervisor start function for a registered component: the child
@@ -450,7 +467,7 @@ impl Runtime for RuntimeInner {
             spawner.pid(),
             options,
         );
-        Ok(self.start(request, false)?.0)
+        Ok(self.start(request, Watch::No)?.0)
     }
 
     fn is_registered(&self, name: &str) -> bool {
@@ -476,9 +493,19 @@ impl Runtime for RuntimeInner {
     }
 }
 
+/// Who learns a new process's exit reason.
+enum Watch<'a> {
+    /// Nobody: monitors and links, as for any process.
+    No,
+    /// An [`ExitWatch`] of its own.
+    One,
+    /// An [`ExitSet`] with others.
+    In(&'a mut ExitSet),
+}
+
 impl RuntimeInner {
     fn start_watched(self: &Arc<Self>, request: Request) -> Result<(Pid, ExitWatch), Error> {
-        let (pid, watch) = self.start(request, true)?;
+        let (pid, watch) = self.start(request, Watch::One)?;
         Ok((pid, watch.expect("asked for a watch")))
     }
 
@@ -487,7 +514,7 @@ impl RuntimeInner {
     fn start(
         self: &Arc<Self>,
         request: Request,
-        watched: bool,
+        watch: Watch<'_>,
     ) -> Result<(Pid, Option<ExitWatch>), Error> {
         let Request {
             artifact,
@@ -523,11 +550,11 @@ impl RuntimeInner {
         // One body per shape, chosen here, so that the body is the launch
         // path itself rather than a future moved into another.
         let (pid, watch) = if is_module {
-            self.spawn_body(parent, options, watched, move |ctx| {
+            self.spawn_body(parent, options, watch, move |ctx| {
                 Box::pin(launch(rt, ctx, process, module_code))
             })?
         } else {
-            self.spawn_body(parent, options, watched, move |ctx| {
+            self.spawn_body(parent, options, watch, move |ctx| {
                 Box::pin(launch(rt, ctx, process, component_code))
             })?
         };
@@ -541,18 +568,23 @@ impl RuntimeInner {
         &self,
         parent: Pid,
         options: SpawnOptions,
-        watched: bool,
+        watch: Watch<'_>,
         body: F,
     ) -> Result<(Pid, Option<ExitWatch>), Error>
     where
         F: FnOnce(Ctx) -> Fut + Send + 'static,
         Fut: Future<Output = ExitReason> + Send + 'static,
     {
-        Ok(if watched {
-            let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
-            (pid, Some(watch))
-        } else {
-            (self.node.spawn_from(parent, options, body)?, None)
+        Ok(match watch {
+            Watch::No => (self.node.spawn_from(parent, options, body)?, None),
+            Watch::One => {
+                let (pid, watch) = self.node.spawn_watched(parent, options, body)?;
+                (pid, Some(watch))
+            }
+            Watch::In(set) => (
+                self.node.spawn_watched_in(set, parent, options, body)?,
+                None,
+            ),
         })
     }
 

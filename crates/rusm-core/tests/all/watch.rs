@@ -70,3 +70,60 @@ async fn a_watch_dropped_early_or_awaited_late_loses_nothing() {
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(within(exit).await, ExitReason::crashed("late"));
 }
+
+/// An `ExitSet` gives each of its processes' exits once, whatever the way
+/// it ended, and dropping it stops none of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_set_gives_every_exit_once() {
+    use std::collections::HashMap;
+
+    use rusm_core::ExitSet;
+
+    let node = node();
+    let mut set = ExitSet::new();
+    assert!(set.is_empty());
+    let mut expected = HashMap::new();
+    let spawn =
+        |set: &mut ExitSet, body: fn(rusm_core::Ctx) -> futures::future::BoxFuture<'static, ()>| {
+            node.spawn_watched_in(set, Pid::NODE, SpawnOptions::new(), body)
+                .unwrap()
+        };
+    for _ in 0..50 {
+        expected.insert(spawn(&mut set, |_| Box::pin(async {})), ExitReason::Normal);
+        expected.insert(
+            spawn(&mut set, |_| Box::pin(async { panic!("boom") })),
+            ExitReason::crashed("boom"),
+        );
+        // Killed before its task ran, and killed while it waits.
+        let pid = spawn(&mut set, |ctx| Box::pin(park(ctx)));
+        node.kill(pid).unwrap();
+        expected.insert(pid, ExitReason::Killed);
+    }
+    let parked: Vec<Pid> = (0..20)
+        .map(|_| spawn(&mut set, |ctx| Box::pin(park(ctx))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let reason = ExitReason::crashed("told to stop");
+    for &pid in &parked {
+        node.stop(Pid::NODE, pid, reason.clone()).unwrap();
+        expected.insert(pid, reason.clone());
+    }
+    assert_eq!(set.len(), expected.len());
+    while let Some((pid, reason)) = within(set.next()).await {
+        assert_eq!(
+            expected.remove(&pid).as_ref(),
+            Some(&reason),
+            "{pid} given twice or wrongly"
+        );
+    }
+    assert!(expected.is_empty(), "never given: {expected:?}");
+    assert!(set.is_empty());
+
+    // Dropped with a process in it: the process runs on.
+    let pid = spawn(&mut set, |ctx| Box::pin(park(ctx)));
+    drop(set);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(node.is_alive(pid));
+    node.kill(pid).unwrap();
+    assert_eq!(crate::reason(&node, pid).await, ExitReason::Killed);
+}

@@ -225,3 +225,46 @@ async fn a_grant_that_cannot_be_built_fails_only_that_process() {
     );
     h.node.kill(sink).unwrap();
 }
+
+/// `spawn_watched_in`: one `ExitSet` gives the exit of each Wasm process
+/// spawned into it, a trap and a kill among normal ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exit_set_gives_each_wasm_exit() {
+    let h = harness();
+    let ok = h.load("ok", r#"(module (func (export "run")))"#);
+    let trap = h.load("trap", r#"(module (func (export "run") unreachable))"#);
+    let spin = h.load(
+        "spin",
+        r#"(module (func (export "run") (loop $l (br $l))))"#,
+    );
+    let spawn = |artifact: &rusm_wasm::Artifact| rusm_wasm::WasmSpawn {
+        name: artifact.name().into(),
+        args: vec![],
+        caps: Capabilities::sandboxed().into(),
+        parent: Pid::NODE,
+        options: SpawnOptions::new(),
+    };
+    let mut set = rusm_core::ExitSet::new();
+    let mut expected = std::collections::HashMap::new();
+    for _ in 0..30 {
+        let pid = h.rt.spawn_watched_in(&mut set, &ok, spawn(&ok)).unwrap();
+        expected.insert(pid, ExitReason::Normal.to_string());
+        let pid =
+            h.rt.spawn_watched_in(&mut set, &trap, spawn(&trap))
+                .unwrap();
+        expected.insert(pid, "crashed: unreachable".to_string());
+    }
+    let spinner =
+        h.rt.spawn_watched_in(&mut set, &spin, spawn(&spin))
+            .unwrap();
+    expected.insert(spinner, ExitReason::Killed.to_string());
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    h.node.kill(spinner).unwrap();
+    while let Some((pid, reason)) = tokio::time::timeout(Duration::from_secs(10), set.next())
+        .await
+        .expect("an exit never came")
+    {
+        assert_eq!(expected.remove(&pid), Some(reason.to_string()), "{pid}");
+    }
+    assert!(expected.is_empty(), "never given: {expected:?}");
+}
