@@ -4,8 +4,11 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use futures::task::AtomicWaker;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -49,7 +52,23 @@ pub(crate) struct ConnState {
     /// next one only once the client has taken the last (HTTP/1.1 has
     /// one response in progress at a time).
     owed: AtomicBool,
+    /// What the connection's watchdog told it: [`CARRY_ON`], [`DRAIN`] or
+    /// [`CLOSE`] (only ever raised).
+    order: AtomicU8,
+    /// The connection's task, to wake for a new order.
+    order_waker: AtomicWaker,
+    /// The connection's task has ended: its watchdog stops.
+    ended: AtomicBool,
+    /// The watchdog's task, to wake when the connection ends.
+    watchdog_waker: AtomicWaker,
 }
+
+/// Orders from a connection's watchdog to its connection.
+const CARRY_ON: u8 = 0;
+/// Finish the request in hand, then close (hyper's graceful shutdown).
+const DRAIN: u8 = 1;
+/// Close now (its response's body is dropped, which kills its handler).
+const CLOSE: u8 = 2;
 
 /// One request in flight on a connection, until its response is done.
 pub(crate) struct ConnActivity(Arc<ConnState>);
@@ -92,6 +111,47 @@ impl ConnState {
     fn idle_for(&self, limit: Duration, opened: Instant) -> bool {
         self.active.load(Ordering::Acquire) == 0
             && self.last.lock().unwrap_or(opened).elapsed() >= limit
+    }
+
+    /// The watchdog's side: raise the order to `order`.
+    fn give(&self, order: u8) {
+        self.order.fetch_max(order, Ordering::AcqRel);
+        self.order_waker.wake();
+    }
+
+    /// The connection's side: an order above `seen`, when there is one.
+    fn poll_order(&self, seen: u8, cx: &mut Context<'_>) -> Poll<u8> {
+        // Registered before the second look, so an order given in
+        // between still wakes this task.
+        for _ in 0..2 {
+            let order = self.order.load(Ordering::Acquire);
+            if order > seen {
+                return Poll::Ready(order);
+            }
+            self.order_waker.register(cx.waker());
+        }
+        Poll::Pending
+    }
+
+    /// The watchdog's side: whether the connection has ended.
+    fn poll_ended(&self, cx: &mut Context<'_>) -> Poll<()> {
+        for _ in 0..2 {
+            if self.ended.load(Ordering::Acquire) {
+                return Poll::Ready(());
+            }
+            self.watchdog_waker.register(cx.waker());
+        }
+        Poll::Pending
+    }
+}
+
+/// Tells the watchdog its connection is gone, however the task ends.
+struct Ended(Arc<ConnState>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        self.0.ended.store(true, Ordering::Release);
+        self.0.watchdog_waker.wake();
     }
 }
 
@@ -230,12 +290,8 @@ async fn accept_loop(
     connections
 }
 
-async fn connection<S>(
-    stream: S,
-    https: bool,
-    shared: Arc<Shared>,
-    mut stopped: watch::Receiver<bool>,
-) where
+async fn connection<S>(stream: S, https: bool, shared: Arc<Shared>, stopped: watch::Receiver<bool>)
+where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let opened = Instant::now();
@@ -250,30 +306,69 @@ async fn connection<S>(
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
-    let idle = shared.config.idle_timeout;
-    let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
-    let mut closing = *stopped.borrow();
-    if closing {
+    let mut seen = CARRY_ON;
+    if *stopped.borrow() {
+        seen = DRAIN;
         conn.as_mut().graceful_shutdown();
     }
-    // The frame count when a stuck response was first seen, and when.
-    let mut stuck: Option<(u64, Instant)> = None;
+    // The shutdown signal, the idle timeout and a client that reads
+    // nothing are watched by a task of their own, which wakes only for
+    // them: polled here, beside the connection, they would be polled at
+    // every one of its wake-ups, several per request.
+    tokio::spawn(watchdog(
+        state.clone(),
+        stopped,
+        shared.config.idle_timeout,
+        opened,
+        seen == DRAIN,
+    ));
+    let _ended = Ended(state.clone());
     loop {
         tokio::select! {
+            biased;
             r = conn.as_mut() => {
                 if let Err(e) = r {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
                 return;
             }
+            order = std::future::poll_fn(|cx| state.poll_order(seen, cx)) => {
+                seen = order;
+                if order == CLOSE {
+                    // Dropping the connection drops the response body,
+                    // which kills its handler.
+                    return;
+                }
+                conn.as_mut().graceful_shutdown();
+            }
+        }
+    }
+}
+
+/// A connection's watchdog: asks it to drain on shutdown or after
+/// `idle` with no request, and to close when its client has read
+/// nothing of a response for `idle`. Ends with the connection.
+async fn watchdog(
+    state: Arc<ConnState>,
+    mut stopped: watch::Receiver<bool>,
+    idle: Duration,
+    opened: Instant,
+    mut closing: bool,
+) {
+    let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    // The frame count when a stuck response was first seen, and when.
+    let mut stuck: Option<(u64, Instant)> = None;
+    loop {
+        tokio::select! {
+            () = std::future::poll_fn(|cx| state.poll_ended(cx)) => return,
             _ = stopped.changed(), if !closing => {
                 closing = true;
-                conn.as_mut().graceful_shutdown();
+                state.give(DRAIN);
             }
             () = tokio::time::sleep(tick) => {
                 if !closing && state.idle_for(idle, opened) {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    state.give(DRAIN);
                 }
                 // A client that reads nothing of its response for the idle
                 // timeout: its memory is bounded (hyper stops asking the
@@ -289,8 +384,7 @@ async fn connection<S>(
                                 "rusm http: a client read nothing of its response for {}s: connection closed",
                                 idle.as_secs_f64()
                             );
-                            // Dropping the connection drops the response
-                            // body, which kills its handler.
+                            state.give(CLOSE);
                             return;
                         }
                         Some((at, since))

@@ -7,12 +7,14 @@
 //! capabilities, or `sandboxed` when the host spawns it).
 //! [`Registered::caps_for`] is that rule, written once.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
+// Looked up on every spawn by name and every HTTP request; the names are
+// the operator's (a manifest's components), so a keyed hash buys nothing.
 use rusm_caps::Capabilities;
 use rusm_core::Error;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Components by name. Generic over the artifact it maps names to, so that
 /// it sits below the artifact (which holds the shapes' `InstancePre`s).
@@ -57,7 +59,7 @@ impl<A> Registered<A> {
 impl<A: Clone> Components<A> {
     pub(crate) fn new() -> Self {
         Components {
-            registered: RwLock::new(HashMap::new()),
+            registered: RwLock::new(HashMap::default()),
         }
     }
 

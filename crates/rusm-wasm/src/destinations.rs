@@ -52,12 +52,23 @@ pub(crate) const MAX_RESOLVED_NAMES: usize = 256;
 #[derive(Debug)]
 pub(crate) struct Destinations {
     policy: HostPolicy,
-    /// `name#pid`, as the lifecycle log names the process.
-    who: String,
+    /// Who the process is, as the lifecycle log names it (`name#pid`);
+    /// formatted only when a refusal is logged.
+    who: Who,
     resolver: Resolver,
     /// Oldest first: a normalized name and the addresses handed out for
     /// it. Kept only where the policy needs it (a list of entries).
     resolved: Mutex<VecDeque<(String, Vec<IpAddr>)>>,
+}
+
+/// `name#pid` (see [`Destinations::who`]).
+#[derive(Debug)]
+struct Who(Box<str>, Pid);
+
+impl Display for Who {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.0, self.1)
+    }
 }
 
 impl Destinations {
@@ -71,7 +82,7 @@ impl Destinations {
     ) -> Arc<Self> {
         Arc::new(Destinations {
             policy: caps.host_policy(),
-            who: format!("{name}#{pid}"),
+            who: Who(name.into(), pid),
             resolver: Resolver::new(lookup_timeout),
             resolved: Mutex::new(VecDeque::new()),
         })

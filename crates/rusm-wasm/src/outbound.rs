@@ -205,17 +205,18 @@ fn read_pem(path: &Path) -> Result<Vec<CertificateDer<'static>>, OutboundError> 
 pub(crate) struct Outbound {
     client: Arc<HttpClient>,
     destinations: Arc<Destinations>,
-    /// `max-concurrent-requests` permits of this process.
-    permits: Arc<Semaphore>,
+    /// `max-concurrent-requests` permits of this process, made on its
+    /// first request: an HTTP handler gets an `Outbound` with each
+    /// incoming request, and most never send one.
+    permits: Option<Arc<Semaphore>>,
 }
 
 impl Outbound {
     pub(crate) fn new(client: Arc<HttpClient>, destinations: Arc<Destinations>) -> Self {
-        let permits = Arc::new(Semaphore::new(client.max_concurrent));
         Outbound {
             client,
             destinations,
-            permits,
+            permits: None,
         }
     }
 }
@@ -234,7 +235,11 @@ impl WasiHttpHooks for Outbound {
     ) -> ResponseFuture {
         let client = self.client.clone();
         let destinations = self.destinations.clone();
-        let permits = self.permits.clone();
+        let max = self.client.max_concurrent;
+        let permits = self
+            .permits
+            .get_or_insert_with(|| Arc::new(Semaphore::new(max)))
+            .clone();
         Box::new(send(client, destinations, permits, request, options))
     }
 }

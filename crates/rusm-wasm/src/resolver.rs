@@ -22,7 +22,7 @@
 //! machine as a DNS query, and answers the same on every machine.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use tokio::sync::Semaphore;
@@ -47,14 +47,16 @@ pub(crate) enum LookupError {
 /// The lookups of one process.
 #[derive(Debug)]
 pub(crate) struct Resolver {
-    slots: Arc<Semaphore>,
+    /// Made on the first lookup: most processes never look a name up, and
+    /// an HTTP handler makes its destinations (and so this) per request.
+    slots: OnceLock<Arc<Semaphore>>,
     timeout: Duration,
 }
 
 impl Resolver {
     pub(crate) fn new(timeout: Duration) -> Self {
         Resolver {
-            slots: Arc::new(Semaphore::new(MAX_LOOKUPS_IN_FLIGHT)),
+            slots: OnceLock::new(),
             timeout,
         }
     }
@@ -72,6 +74,7 @@ impl Resolver {
         let work = async {
             let slot = self
                 .slots
+                .get_or_init(|| Arc::new(Semaphore::new(MAX_LOOKUPS_IN_FLIGHT)))
                 .clone()
                 .acquire_owned()
                 .await
