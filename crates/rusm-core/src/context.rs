@@ -1,11 +1,11 @@
 //! `Ctx`: what a running process sees of the node.
 
-use std::future::{Future, poll_fn};
+use std::future::Future;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
-use crate::process::{Process, Take};
+use crate::process::Process;
+use crate::receive::Receive;
 use crate::{
     Error, ExitReason, IntoExitReason, Message, Node, Pid, ProcessInfo, Ref, SpawnOptions,
 };
@@ -69,70 +69,15 @@ impl Ctx {
     /// [`MAX_RECEIVE_TAGS`] tags (more: `Invalid`). However long the
     /// mailbox, the wait yields every few microseconds of scanning, so it
     /// never holds a worker thread and a kill ends it promptly.
-    pub async fn receive(&self, tags: &[i64], timeout: Option<Duration>) -> Result<Message, Error> {
-        if tags.len() > MAX_RECEIVE_TAGS {
-            return Err(Error::Invalid);
-        }
-        let mut scanned = 0;
-        let Some(d) = timeout else {
-            // The first poll takes a queued message or registers the
-            // waker, under one lock.
-            return Ok(self.wait(tags, &mut scanned).await);
-        };
-        // A queued message needs no timer.
-        if let Take::Taken(m) = self.process.poll_take(tags, &mut scanned, None) {
-            return Ok(m);
-        }
-        if d.is_zero() {
-            return self.poll_all(tags, &mut scanned).await;
-        }
-        // Boxed so that a process parked without a deadline does not
-        // carry a timer's worth of bytes in its future.
-        Box::pin(tokio::time::timeout(d, self.wait(tags, &mut scanned)))
-            .await
-            .map_err(|_| Error::Timeout)
+    pub fn receive<'a>(&'a self, tags: &'a [i64], timeout: Option<Duration>) -> Receive<'a> {
+        Receive::new(&self.process, tags, timeout, MAX_RECEIVE_TAGS)
     }
 
     /// Any message, waiting forever.
     pub async fn receive_any(&self) -> Message {
-        self.wait(&[], &mut 0).await
-    }
-
-    /// Wait, without a deadline, for the first message matching `tags`.
-    fn wait<'a>(
-        &'a self,
-        tags: &'a [i64],
-        scanned: &'a mut usize,
-    ) -> impl Future<Output = Message> + 'a {
-        poll_fn(
-            move |cx| match self.process.poll_take(tags, scanned, Some(cx)) {
-                Take::Taken(m) => Poll::Ready(m),
-                Take::Yield => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-                Take::Empty => Poll::Pending,
-            },
-        )
-    }
-
-    /// The first queued message matching `tags`, or `Timeout` once the
-    /// whole mailbox was compared (yielding between budgets).
-    fn poll_all<'a>(
-        &'a self,
-        tags: &'a [i64],
-        scanned: &'a mut usize,
-    ) -> impl Future<Output = Result<Message, Error>> + 'a {
-        poll_fn(
-            move |cx| match self.process.poll_take(tags, scanned, None) {
-                Take::Taken(m) => Poll::Ready(Ok(m)),
-                Take::Yield => {
-                    cx.waker().wake_by_ref();
-                    Poll::Pending
-                }
-                Take::Empty => Poll::Ready(Err(Error::Timeout)),
-            },
-        )
+        self.receive(&[], None)
+            .await
+            .expect("a receive of any message without a deadline ends with one")
     }
 
     /// A fresh reference, unique within the node and unpredictable: tag a

@@ -55,6 +55,7 @@ mod message;
 mod node;
 mod pid;
 mod process;
+mod receive;
 mod reference;
 mod registry;
 mod remote;
@@ -73,6 +74,7 @@ pub use info::{
 pub use message::{EXIT_TAG, Message, MessageKind};
 pub use node::{Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
+pub use receive::Receive;
 pub use reference::FIRST_REF;
 pub use remote::Remote;
 pub use spawn::{ExitSet, ExitWatch, ProcessQuota, SpawnOptions};

@@ -304,10 +304,9 @@ impl Process {
         let found = if tags.is_empty() {
             (start < len).then_some(start)
         } else {
-            st.mailbox
-                .range(start..end)
-                .position(|m| tags.contains(&m.tag))
-                .map(|i| i + start)
+            // A plain loop: the iterator's `position` over a `VecDeque`
+            // range was not inlined, a call per receive.
+            (start..end).find(|&i| tags.contains(&st.mailbox[i].tag))
         };
         if let Some(i) = found {
             *scanned = 0;

@@ -12,6 +12,7 @@
 //! runtime's engines, linkers or artifacts. Every process of a runtime has
 //! the same `R`: the calls are static.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -177,20 +178,17 @@ impl<R: Runtime> Actor<R> {
         Ok(self.ctx.send(Pid(to), tag, data)?)
     }
 
-    /// Wait for a message and make it the current one.
-    pub(crate) async fn receive(
-        &mut self,
-        tags: &[i64],
+    /// Wait for a message and hand it over (the module shape keeps it as
+    /// its current message; the component shape returns it whole). Not
+    /// an `async fn`: the host call's future holds this one, and is
+    /// copied into a box at every receive (see rusm-core's `receive.rs`).
+    pub(crate) fn take<'a>(
+        &'a self,
+        tags: &'a [i64],
         timeout: Option<Duration>,
-    ) -> AbiResult<&Message> {
-        let m = self.take(tags, timeout).await?;
-        Ok(self.current.insert(m))
-    }
-
-    /// Wait for a message and hand it over: the component shape returns
-    /// it whole, so nothing is kept as the current message.
-    pub(crate) async fn take(&self, tags: &[i64], timeout: Option<Duration>) -> AbiResult<Message> {
-        Ok(self.ctx.receive(tags, timeout).await?)
+    ) -> impl Future<Output = AbiResult<Message>> + Send + 'a {
+        let receive = self.ctx.receive(tags, timeout);
+        async move { Ok(receive.await?) }
     }
 
     pub(crate) fn make_ref(&self) -> i64 {
