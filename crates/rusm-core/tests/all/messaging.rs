@@ -58,6 +58,29 @@ async fn receive_times_out_and_polls() {
                 Err(Error::Timeout)
             );
             assert!(t.elapsed() >= Duration::from_millis(50));
+            // A deadline that does not pass: the message that comes in
+            // time ends the wait (queued before, or arriving during it).
+            let me = ctx.pid();
+            ctx.send(me, 6, vec![]).unwrap();
+            assert_eq!(
+                ctx.receive(&[6], Some(Duration::from_secs(10)))
+                    .await
+                    .map(|m| m.tag),
+                Ok(6)
+            );
+            let node = ctx.node().clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                node.send(Pid::NODE, me, 7, vec![]).unwrap();
+            });
+            let t = std::time::Instant::now();
+            assert_eq!(
+                ctx.receive(&[7], Some(Duration::from_secs(10)))
+                    .await
+                    .map(|m| m.tag),
+                Ok(7)
+            );
+            assert!(t.elapsed() < Duration::from_secs(5));
         })
         .unwrap();
     assert_eq!(reason(&node, pid).await, ExitReason::Normal);
