@@ -62,6 +62,22 @@ impl Ctx {
         sent
     }
 
+    /// [`Ctx::send`], keeping `peer` (see [`Node::send_with`]): for a
+    /// process that holds its `LastPeer` from send to send.
+    pub fn send_with(
+        &self,
+        peer: &mut crate::LastPeer,
+        to: Pid,
+        tag: i64,
+        data: Vec<u8>,
+    ) -> Result<(), Error> {
+        let sent = self.node.send_with(peer, self.pid(), to, tag, data);
+        if sent.is_ok() {
+            self.process.count_sent();
+        }
+        sent
+    }
+
     /// Wait for the first message, in arrival order, whose tag is in `tags`
     /// (any message if `tags` is empty); the others stay queued in order.
     /// `None` waits forever, `Some(ZERO)` only polls; `Timeout` when the

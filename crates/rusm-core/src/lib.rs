@@ -72,7 +72,7 @@ pub use info::{
     INFO_LIST_LIMIT, MAX_LABEL_BYTES, NodeStats, ProcessInfo, ProcessState, ProcessSummary,
 };
 pub use message::{EXIT_TAG, Message, MessageKind};
-pub use node::{Lifecycle, Node, NodeConfig};
+pub use node::{LastPeer, Lifecycle, Node, NodeConfig};
 pub use pid::{Pid, Ref};
 pub use receive::Receive;
 pub use reference::FIRST_REF;

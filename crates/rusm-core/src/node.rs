@@ -15,6 +15,7 @@ use crossbeam_utils::CachePadded;
 use tokio::runtime::Handle;
 use tokio::sync::Notify;
 
+use crate::process::Process;
 use crate::reference::References;
 use crate::registry::Registry;
 use crate::remote::Remote;
@@ -159,6 +160,47 @@ impl Node {
         }
     }
 
+    /// [`Node::send`] for a process that keeps a [`LastPeer`]: a second
+    /// send in a row to the same local process keeps a reference to it,
+    /// and the sends after go straight to its mailbox, past the process
+    /// table's lock and lookup. The outcomes are `send`'s: a peer that
+    /// has ended refuses with `NoProcess`, as a table miss would.
+    pub fn send_with(
+        &self,
+        peer: &mut LastPeer,
+        from: Pid,
+        to: Pid,
+        tag: i64,
+        data: Vec<u8>,
+    ) -> Result<(), Error> {
+        if let Some(p) = &peer.process
+            && p.pid == to
+        {
+            if data.len() > self.inner.config.max_message_bytes {
+                return Err(Error::Limit);
+            }
+            let sent = p.deliver(Message::data(from, tag, data));
+            if sent == Err(Error::NoProcess) {
+                peer.process = None;
+            }
+            return sent;
+        }
+        if peer.pid != to {
+            // A first send to `to`: nothing kept (a process that sends to
+            // many in turn takes no reference to each).
+            peer.pid = to;
+            return self.send(from, to, tag, data);
+        }
+        match self.inner.table.get(to) {
+            Some(p) if data.len() <= self.inner.config.max_message_bytes => {
+                let sent = p.deliver(Message::data(from, tag, data));
+                peer.process = Some(p);
+                sent
+            }
+            _ => self.send(from, to, tag, data),
+        }
+    }
+
     /// Whether `pid` is alive: spawned and not yet through its exit
     /// procedure. A pid is never reused, so `false` is final.
     pub fn is_alive(&self, pid: Pid) -> bool {
@@ -229,6 +271,25 @@ impl Node {
             if tokio::time::timeout_at(until, notified).await.is_err() {
                 return self.inner.live.load(Ordering::Acquire) == 0;
             }
+        }
+    }
+}
+
+/// The process a process last sent to, for [`Node::send_with`]: its pid,
+/// and after a second send in a row a reference to its record. Holds at
+/// most one record (256 bytes; an ended process's mailbox is emptied), so
+/// a peer that has ended costs nothing more than its record until the
+/// next send goes elsewhere.
+pub struct LastPeer {
+    pid: Pid,
+    process: Option<Arc<Process>>,
+}
+
+impl Default for LastPeer {
+    fn default() -> Self {
+        LastPeer {
+            pid: Pid::NODE,
+            process: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rusm_caps::Capabilities;
-use rusm_core::{Ctx, Error, Message, Pid};
+use rusm_core::{Ctx, Error, LastPeer, Message, Pid};
 use wasmtime::ResourceLimiter;
 
 pub(crate) use crate::error::AbiError;
@@ -118,6 +118,9 @@ pub(crate) struct Actor<R> {
     pub(crate) started: Option<tokio::sync::oneshot::Sender<()>>,
     /// Its CPU time, counted in the epoch callback (`cpu.rs`).
     pub(crate) cpu: CpuMeter,
+    /// Whom it last sent to: a conversation's sends skip the process
+    /// table (`Node::send_with`).
+    pub(crate) peer: LastPeer,
 }
 
 impl<R> Actor<R> {
@@ -173,9 +176,9 @@ impl<R: Runtime> Actor<R> {
         self.ctx.pid().get()
     }
 
-    pub(crate) fn send(&self, to: u64, tag: i64, data: Vec<u8>) -> AbiResult<()> {
+    pub(crate) fn send(&mut self, to: u64, tag: i64, data: Vec<u8>) -> AbiResult<()> {
         self.runtime.may_send(self.ctx.pid(), Pid(to), tag)?;
-        Ok(self.ctx.send(Pid(to), tag, data)?)
+        Ok(self.ctx.send_with(&mut self.peer, Pid(to), tag, data)?)
     }
 
     /// Wait for a message and hand it over (the module shape keeps it as

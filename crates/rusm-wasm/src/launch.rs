@@ -173,6 +173,7 @@ where
         current: None,
         destinations,
         started,
+        peer: Default::default(),
     };
     let mut data = S::data(actor, wasi.as_mut(), open_files, request);
     let code = code(&artifact);

@@ -208,7 +208,7 @@ pub(crate) fn linker<R: Runtime>(engine: &Engine, reach: Reach) -> Result<Linker
         "send",
         |mut c: GuestCaller<'_, R>, to: i64, tag: i64, ptr: i32, len: i32| -> Result<i32> {
             let data = read(&mut c, "send", ptr, len)?;
-            Ok(code(c.data().actor.send(to as u64, tag, data)))
+            Ok(code(c.data_mut().actor.send(to as u64, tag, data)))
         },
     )?;
     l.func_wrap_async(

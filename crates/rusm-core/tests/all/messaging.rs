@@ -290,3 +290,61 @@ async fn process_quota_limits_spawns() {
         Some(Error::Limit)
     );
 }
+
+/// `send_with` keeps the last peer past the process table: same outcomes
+/// as `send` (order, the size cap, a full mailbox, a peer that ended),
+/// whether the peer is kept or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_through_a_kept_peer_behave_as_sends() {
+    use rusm_core::LastPeer;
+
+    let node = rusm_core::Node::new(rusm_core::NodeConfig {
+        max_message_bytes: 10,
+        ..Default::default()
+    });
+    let a = node
+        .spawn(SpawnOptions::new().mailbox_capacity(Some(50)), park)
+        .unwrap();
+    let b = node.spawn(SpawnOptions::new(), park).unwrap();
+    let mut peer = LastPeer::default();
+    // Alternating (nothing kept), then a run to one peer (kept from its
+    // second send): every message arrives.
+    for i in 0..10 {
+        node.send_with(&mut peer, Pid::NODE, a, i, vec![]).unwrap();
+        node.send_with(&mut peer, Pid::NODE, b, i, vec![]).unwrap();
+    }
+    for i in 10..40 {
+        node.send_with(&mut peer, Pid::NODE, a, i, vec![]).unwrap();
+    }
+    // The size cap holds on the kept path too.
+    assert_eq!(
+        node.send_with(&mut peer, Pid::NODE, a, 0, vec![0; 11]),
+        Err(Error::Limit)
+    );
+    // So does the mailbox bound: 50 queued, the 51st refused.
+    for i in 40..50 {
+        node.send_with(&mut peer, Pid::NODE, a, i, vec![]).unwrap();
+    }
+    assert_eq!(
+        node.send_with(&mut peer, Pid::NODE, a, 50, vec![]),
+        Err(Error::Limit)
+    );
+    assert_eq!(node.info(a).unwrap().mailbox_len, 50);
+    // The kept peer ends: `NoProcess`, as a table miss gives.
+    node.kill(a).unwrap();
+    crate::eventually(|| !node.is_alive(a)).await;
+    assert_eq!(
+        node.send_with(&mut peer, Pid::NODE, a, 0, vec![]),
+        Err(Error::NoProcess)
+    );
+    assert_eq!(
+        node.send_with(&mut peer, Pid::NODE, a, 0, vec![]),
+        Err(Error::NoProcess)
+    );
+    // And b still gets its own, kept or not.
+    for i in 0..3 {
+        node.send_with(&mut peer, Pid::NODE, b, 100 + i, vec![])
+            .unwrap();
+    }
+    assert_eq!(node.info(b).unwrap().mailbox_len, 13);
+}
