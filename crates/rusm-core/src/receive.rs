@@ -96,30 +96,29 @@ impl Receive<'_> {
     /// deadline.
     #[inline(never)]
     fn poll_other(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
-        let this = self;
-        let outcome = match &mut this.wait {
+        let outcome = match &mut self.wait {
             Wait::Invalid => Poll::Ready(Err(Error::Invalid)),
             Wait::Done => panic!("`Receive` polled after it completed"),
             Wait::Forever => unreachable!("polled in `poll`"),
-            Wait::QueuedOnly => match this.process.poll_take(this.tags, &mut this.scanned, None) {
+            Wait::QueuedOnly => match self.process.poll_take(self.tags, &mut self.scanned, None) {
                 Take::Taken(m) => Poll::Ready(Ok(m)),
                 Take::Yield => yield_now(cx),
                 Take::Empty => Poll::Ready(Err(Error::Timeout)),
             },
             Wait::For(d) => {
                 // A queued message needs no timer: look first.
-                match this.process.poll_take(this.tags, &mut this.scanned, None) {
+                match self.process.poll_take(self.tags, &mut self.scanned, None) {
                     Take::Taken(m) => Poll::Ready(Ok(m)),
                     _ => {
-                        this.wait = Wait::Until(Box::pin(tokio::time::sleep(*d)));
-                        return this.poll_other(cx);
+                        self.wait = Wait::Until(Box::pin(tokio::time::sleep(*d)));
+                        return self.poll_other(cx);
                     }
                 }
             }
             Wait::Until(deadline) => {
                 match this
                     .process
-                    .poll_take(this.tags, &mut this.scanned, Some(cx))
+                    .poll_take(self.tags, &mut self.scanned, Some(cx))
                 {
                     Take::Taken(m) => Poll::Ready(Ok(m)),
                     // The deadline is looked at even when the scan yields:
@@ -136,7 +135,7 @@ impl Receive<'_> {
             }
         };
         if outcome.is_ready() {
-            this.wait = Wait::Done;
+            self.wait = Wait::Done;
         }
         outcome
     }
