@@ -116,7 +116,7 @@ impl Receive<'_> {
                 }
             }
             Wait::Until(deadline) => {
-                match this
+                match self
                     .process
                     .poll_take(self.tags, &mut self.scanned, Some(cx))
                 {
