@@ -9,7 +9,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures::task::AtomicWaker;
-
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -121,27 +120,33 @@ impl ConnState {
 
     /// The connection's side: an order above `seen`, when there is one.
     fn poll_order(&self, seen: u8, cx: &mut Context<'_>) -> Poll<u8> {
-        // Registered before the second look, so an order given in
-        // between still wakes this task.
-        for _ in 0..2 {
-            let order = self.order.load(Ordering::Acquire);
-            if order > seen {
-                return Poll::Ready(order);
-            }
-            self.order_waker.register(cx.waker());
+        let order = self.order.load(Ordering::Acquire);
+        if order > seen {
+            return Poll::Ready(order);
         }
-        Poll::Pending
+        self.order_waker.register(cx.waker());
+        // Looked at again once registered: an order given in between
+        // woke nobody.
+        let order = self.order.load(Ordering::Acquire);
+        if order > seen {
+            Poll::Ready(order)
+        } else {
+            Poll::Pending
+        }
     }
 
     /// The watchdog's side: whether the connection has ended.
     fn poll_ended(&self, cx: &mut Context<'_>) -> Poll<()> {
-        for _ in 0..2 {
-            if self.ended.load(Ordering::Acquire) {
-                return Poll::Ready(());
-            }
-            self.watchdog_waker.register(cx.waker());
+        if self.ended.load(Ordering::Acquire) {
+            return Poll::Ready(());
         }
-        Poll::Pending
+        self.watchdog_waker.register(cx.waker());
+        // As in `poll_order`: looked at again once registered.
+        if self.ended.load(Ordering::Acquire) {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
