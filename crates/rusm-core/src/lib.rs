@@ -24,6 +24,9 @@
 //!   exits gets `exit` messages instead (except for `kill`).
 //! - **Supervisors** ([`SupervisorSpec`]) are ordinary processes built on
 //!   links, monitors and `trap_exit`.
+//! - **Host code learns an exit** from [`Node::spawn_watched`] (one
+//!   process, an [`ExitWatch`]) or [`Node::spawn_watched_in`] (many, an
+//!   [`ExitSet`] that gives each exit as it happens).
 //!
 //! ```
 //! use rusm_core::{Node, NodeConfig, SpawnOptions, ExitReason};
