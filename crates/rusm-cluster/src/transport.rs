@@ -98,6 +98,18 @@ pub struct Cluster {
 
 /// QUIC application error codes.
 const CLOSE_DUPLICATE: u32 = 1;
+
+/// The error of a handshake refused because the other side's own
+/// connection wins (see `Inner::own_connection_wins`).
+const DUPLICATE: &str = "duplicate connection";
+
+/// Whether the peer closed `conn` as a duplicate.
+fn closed_as_duplicate(conn: &quinn::Connection) -> bool {
+    matches!(
+        conn.close_reason(),
+        Some(quinn::ConnectionError::ApplicationClosed(ref c)) if c.error_code == CLOSE_DUPLICATE.into()
+    )
+}
 const CLOSE_REFUSED: u32 = 2;
 const CLOSE_LEAVING: u32 = 3;
 const CLOSE_DOWN: u32 = 4;
@@ -428,12 +440,37 @@ impl Inner {
         tokio::spawn(async move {
             let result = dial(&inner, to.addr, Some(&to.name)).await;
             lock(&inner.dialling).remove(&to.name);
-            if let Err(e) = result {
+            // Refused because the peer's own connection to this node wins:
+            // what waits goes on that one, as it registers (or went
+            // already).
+            if let Err(e) = result
+                && e != DUPLICATE
+            {
                 tracing::debug!(target: "rusm::cluster", "dial {} at {}: {e}", to.name, to.addr);
                 lock(&inner.pending).remove(&to.name);
                 lock(&inner.waiting).remove(&to.name);
             }
         });
+    }
+
+    /// Whether a connection `id` dials in would lose to this node's own:
+    /// `register` keeps the one that the node with the smaller name
+    /// opened, so when that is this node and its own connection to `id`
+    /// exists or is being made, the incoming one is refused during its
+    /// handshake, before anyone sends a frame on it. (Refused later, by
+    /// `register`, frames already sent on it would be lost.)
+    fn own_connection_wins(&self, id: &NodeId) -> bool {
+        if self.me.name >= id.name {
+            return false;
+        }
+        let peers = lock(&self.peers);
+        let connected = peers.get(&id.name).is_some_and(|p| {
+            p.initiator == self.me.name
+                && p.conn.close_reason().is_none()
+                && p.id.creation == id.creation
+        });
+        drop(peers);
+        connected || lock(&self.dialling).contains(&id.name)
     }
 
     pub(crate) fn member_up(&self, id: &NodeId) {
@@ -534,6 +571,13 @@ async fn accept(inner: Arc<Inner>) {
                 let (mut send, mut recv) = conn.accept_bi().await.map_err(|e| e.to_string())?;
                 let hello = read_hello(&mut recv).await?;
                 let id = check_claim(&inner, &conn, hello, None)?;
+                if inner.own_connection_wins(&id) {
+                    // Refused before the hello's answer: the dialler has
+                    // sent nothing on it, and keeps what waits for this
+                    // node until this node's own connection arrives.
+                    conn.close(CLOSE_DUPLICATE.into(), b"duplicate");
+                    return Err(DUPLICATE.to_string());
+                }
                 write_hello(&mut send, &inner.me).await?;
                 Ok::<_, String>((conn, id))
             })
@@ -547,6 +591,7 @@ async fn accept(inner: Arc<Inner>) {
                         receive(inner, conn, id).await;
                     }
                 }
+                Err(e) if e == DUPLICATE => {}
                 Err(e) => {
                     tracing::warn!(target: "rusm::cluster", "refused a node at {remote}: {e}")
                 }
@@ -568,7 +613,11 @@ async fn dial(inner: &Arc<Inner>, addr: SocketAddr, name: Option<&str>) -> Resul
         let conn = connecting.await.map_err(|e| e.to_string())?;
         let (mut send, mut recv) = conn.open_bi().await.map_err(|e| e.to_string())?;
         write_hello(&mut send, &inner.me).await?;
-        let hello = read_hello(&mut recv).await?;
+        let hello = match read_hello(&mut recv).await {
+            Ok(hello) => hello,
+            Err(_) if closed_as_duplicate(&conn) => return Err(DUPLICATE.to_string()),
+            Err(e) => return Err(e),
+        };
         let id = check_claim(inner, &conn, hello, name)?;
         Ok::<_, String>((conn, id))
     })
