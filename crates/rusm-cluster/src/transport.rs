@@ -98,6 +98,9 @@ pub struct Cluster {
 
 /// QUIC application error codes.
 const CLOSE_DUPLICATE: u32 = 1;
+const CLOSE_REFUSED: u32 = 2;
+const CLOSE_LEAVING: u32 = 3;
+const CLOSE_DOWN: u32 = 4;
 
 /// The error of a handshake refused because the other side's own
 /// connection wins (see `Inner::own_connection_wins`).
@@ -110,9 +113,6 @@ fn closed_as_duplicate(conn: &quinn::Connection) -> bool {
         Some(quinn::ConnectionError::ApplicationClosed(ref c)) if c.error_code == CLOSE_DUPLICATE.into()
     )
 }
-const CLOSE_REFUSED: u32 = 2;
-const CLOSE_LEAVING: u32 = 3;
-const CLOSE_DOWN: u32 = 4;
 
 /// The hello protocol's version.
 const PROTOCOL: u16 = 1;

@@ -86,7 +86,7 @@ impl Ctx {
     /// mailbox, the wait yields every few microseconds of scanning, so it
     /// never holds a worker thread and a kill ends it promptly.
     pub fn receive<'a>(&'a self, tags: &'a [i64], timeout: Option<Duration>) -> Receive<'a> {
-        Receive::new(&self.process, tags, timeout, MAX_RECEIVE_TAGS)
+        Receive::new(&self.process, tags, timeout)
     }
 
     /// Any message, waiting forever.

@@ -173,12 +173,12 @@ impl Node {
         tag: i64,
         data: Vec<u8>,
     ) -> Result<(), Error> {
+        if data.len() > self.inner.config.max_message_bytes {
+            return Err(Error::Limit);
+        }
         if let Some(p) = &peer.process
             && p.pid == to
         {
-            if data.len() > self.inner.config.max_message_bytes {
-                return Err(Error::Limit);
-            }
             let sent = p.deliver(Message::data(from, tag, data));
             if sent == Err(Error::NoProcess) {
                 peer.process = None;
@@ -192,12 +192,13 @@ impl Node {
             return self.send(from, to, tag, data);
         }
         match self.inner.table.get(to) {
-            Some(p) if data.len() <= self.inner.config.max_message_bytes => {
+            Some(p) => {
                 let sent = p.deliver(Message::data(from, tag, data));
                 peer.process = Some(p);
                 sent
             }
-            _ => self.send(from, to, tag, data),
+            // Not here: another node's, or gone.
+            None => self.send(from, to, tag, data),
         }
     }
 

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Sleep;
 
 use crate::process::{Process, Take};
-use crate::{Error, Message};
+use crate::{Error, MAX_RECEIVE_TAGS, Message};
 
 /// The future of [`Ctx::receive`](crate::Ctx::receive): the first queued
 /// message whose tag is in the tags (any, if none), or `Timeout`.
@@ -46,14 +46,9 @@ enum Wait {
 }
 
 impl<'a> Receive<'a> {
-    pub(crate) fn new(
-        process: &'a Process,
-        tags: &'a [i64],
-        timeout: Option<Duration>,
-        max_tags: usize,
-    ) -> Self {
+    pub(crate) fn new(process: &'a Process, tags: &'a [i64], timeout: Option<Duration>) -> Self {
         let wait = match timeout {
-            _ if tags.len() > max_tags => Wait::Invalid,
+            _ if tags.len() > MAX_RECEIVE_TAGS => Wait::Invalid,
             None => Wait::Forever,
             Some(d) if d.is_zero() => Wait::QueuedOnly,
             Some(d) => Wait::For(d),

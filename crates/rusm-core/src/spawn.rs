@@ -170,9 +170,16 @@ impl Future for ExitWatch {
         // each case), so an ended task's reason is in its record. A task
         // that ended some other way (the runtime gone) was killed.
         let _ = std::task::ready!(std::pin::Pin::new(&mut self.task).poll(cx));
-        let reason = self.process.lock().pending_exit.take();
-        std::task::Poll::Ready(reason.unwrap_or(ExitReason::Killed))
+        std::task::Poll::Ready(reason_left(&self.process))
     }
+}
+
+/// The reason the exit procedure left in a watched process's record, once
+/// its task has ended; none there means the task ended some other way
+/// (the runtime gone), which is a kill.
+fn reason_left(process: &Process) -> ExitReason {
+    let reason = process.lock().pending_exit.take();
+    reason.unwrap_or(ExitReason::Killed)
 }
 
 /// The exits of many processes, each given once, as they happen: what
@@ -220,8 +227,7 @@ impl ExitSet {
             .processes
             .remove(&id)
             .expect("every task of the set has its process");
-        let reason = process.lock().pending_exit.take();
-        Some((process.pid, reason.unwrap_or(ExitReason::Killed)))
+        Some((process.pid, reason_left(&process)))
     }
 }
 

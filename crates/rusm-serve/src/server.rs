@@ -120,34 +120,32 @@ impl ConnState {
 
     /// The connection's side: an order above `seen`, when there is one.
     fn poll_order(&self, seen: u8, cx: &mut Context<'_>) -> Poll<u8> {
-        let order = self.order.load(Ordering::Acquire);
-        if order > seen {
-            return Poll::Ready(order);
-        }
-        self.order_waker.register(cx.waker());
-        // Looked at again once registered: an order given in between
-        // woke nobody.
-        let order = self.order.load(Ordering::Acquire);
-        if order > seen {
-            Poll::Ready(order)
-        } else {
-            Poll::Pending
-        }
+        poll_flag(&self.order_waker, cx, || {
+            let order = self.order.load(Ordering::Acquire);
+            (order > seen).then_some(order)
+        })
     }
 
     /// The watchdog's side: whether the connection has ended.
     fn poll_ended(&self, cx: &mut Context<'_>) -> Poll<()> {
-        if self.ended.load(Ordering::Acquire) {
-            return Poll::Ready(());
-        }
-        self.watchdog_waker.register(cx.waker());
-        // As in `poll_order`: looked at again once registered.
-        if self.ended.load(Ordering::Acquire) {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
+        poll_flag(&self.watchdog_waker, cx, || {
+            self.ended.load(Ordering::Acquire).then_some(())
+        })
     }
+}
+
+/// What `look` finds, or pending with `waker` registered. It looks again
+/// once registered: a change made in between woke nobody.
+fn poll_flag<T>(
+    waker: &AtomicWaker,
+    cx: &mut Context<'_>,
+    look: impl Fn() -> Option<T>,
+) -> Poll<T> {
+    if let Some(found) = look() {
+        return Poll::Ready(found);
+    }
+    waker.register(cx.waker());
+    look().map_or(Poll::Pending, Poll::Ready)
 }
 
 /// Tells the watchdog its connection is gone, however the task ends.

@@ -10,10 +10,10 @@
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-// Looked up on every spawn by name and every HTTP request; the names are
-// the operator's (a manifest's components), so a keyed hash buys nothing.
 use rusm_caps::Capabilities;
 use rusm_core::Error;
+// Looked up on every spawn by name and every HTTP request; the names are
+// the operator's (a manifest's components), so a keyed hash buys nothing.
 use rustc_hash::FxHashMap as HashMap;
 
 /// Components by name. Generic over the artifact it maps names to, so that
