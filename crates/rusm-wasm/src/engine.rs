@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::cpu::EpochClock;
 
@@ -219,6 +219,23 @@ impl<C: Clone, P> PerEngine<C, P> {
     }
 }
 
+/// Bytes of a freed slot's memory (and, separately, of its table) that are
+/// reset by hand instead of handed back to the kernel. With
+/// `PAGEMAP_SCAN` (Linux 6.7+) Wasmtime finds the pages the process
+/// dirtied and copies them back from the image, up to this budget; only
+/// the rest is `madvise`d away. An `madvise` of dirtied pages flushes the
+/// TLB of every core that ran the process (an IPI each) and the next
+/// process faults the pages in again: on a 2-vCPU Xeon that was 5.5 % and
+/// 2.2 % of all CPU in `http-hello`, and the budget took it from 25,000 to
+/// 45,000 requests/s (bench/README.md, session 11). 64 KiB already
+/// covered that handler's pages; twice that leaves room for a bigger
+/// guest. The cost is memory: a warm slot keeps up to this much resident
+/// until its next process, at most `max_unused_warm_slots` × 128 KiB
+/// (128 MiB at the default 1,000) for memories and as much for tables.
+/// Without the ioctl, Wasmtime resets this many bytes at the bottom of
+/// memory by hand, which costs a few microseconds a spawn.
+const KEEP_RESIDENT: usize = 128 << 10;
+
 fn pool_config(config: &WasmConfig) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     let slots = config.pool_slots.max(1);
@@ -230,7 +247,10 @@ fn pool_config(config: &WasmConfig) -> PoolingAllocationConfig {
         .max_memory_size((config.pool_memory_mb as usize) << 20)
         // Keep slots warm for reuse: an idle slot costs little thanks
         // to copy-on-write, and reuse avoids re-mapping.
-        .max_unused_warm_slots(slots.min(1000));
+        .max_unused_warm_slots(slots.min(1000))
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(Enabled::Auto);
     pool
 }
 

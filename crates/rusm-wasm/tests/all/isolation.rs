@@ -268,3 +268,69 @@ async fn an_exit_set_gives_each_wasm_exit() {
     }
     assert!(expected.is_empty(), "never given: {expected:?}");
 }
+
+/// Traps unless its memory and table are as the module declares them (two
+/// pages, zero but for one data word; a table with `$f` at 0, null
+/// after), and pages it grows read zero; then dirties `DIRTY` bytes of
+/// memory, grown pages included, and every table entry.
+const RESET_CHECKER: &str = r#"(module
+  (memory 2 64)
+  (data (i32.const 1024) "\01\02\03\04\05\06\07\08")
+  (table 4 funcref)
+  (elem (i32.const 0) $f)
+  (func $f)
+  (func $zero_from (param $a i32) (param $end i32)
+    (loop $l
+      (if (i32.lt_u (local.get $a) (local.get $end)) (then
+        (if (i32.ne (local.get $a) (i32.const 1024)) (then
+          (if (i64.ne (i64.load (local.get $a)) (i64.const 0)) (then unreachable))))
+        (local.set $a (i32.add (local.get $a) (i32.const 8)))
+        (br $l)))))
+  (func (export "run") (local $a i32)
+    (if (i32.ne (memory.size) (i32.const 2)) (then unreachable))
+    (if (i64.ne (i64.load (i32.const 1024)) (i64.const 0x0807060504030201)) (then unreachable))
+    (call $zero_from (i32.const 0) (i32.const 0x20000))
+    (if (ref.is_null (table.get (i32.const 0))) (then unreachable))
+    (if (i32.eqz (ref.is_null (table.get (i32.const 1)))) (then unreachable))
+    (if (i32.ne (table.size) (i32.const 4)) (then unreachable))
+    (if (i32.ne (memory.grow (i32.const 40)) (i32.const 2)) (then unreachable))
+    (call $zero_from (i32.const 0x20000) (i32.const 0x2a0000))
+    (loop $l
+      (if (i32.lt_u (local.get $a) (i32.const DIRTY)) (then
+        (i64.store (local.get $a) (i64.const -1))
+        (local.set $a (i32.add (local.get $a) (i32.const 4096)))
+        (br $l))))
+    (i64.store (i32.const 1024) (i64.const -1))
+    (table.set (i32.const 0) (ref.null func))
+    (table.set (i32.const 1) (ref.func $f))
+    (drop (table.grow (ref.func $f) (i32.const 8)))))"#;
+
+/// A pool slot's next process sees nothing of the last one: its memory,
+/// the pages it grew and its table are reset, whether the slot's pages
+/// were few enough to be reset by hand (`KEEP_RESIDENT`) or more (given
+/// back to the kernel). One slot, so every process reuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_pool_slot_holds_nothing_of_its_last_process() {
+    let exits = std::sync::Arc::new(crate::Exits::default());
+    let node = rusm_core::Node::new(rusm_core::NodeConfig {
+        lifecycle: Some(exits.clone()),
+        ..Default::default()
+    });
+    let config = rusm_wasm::WasmConfig {
+        pool_slots: 1,
+        ..Default::default()
+    };
+    let rt = rusm_wasm::WasmRuntime::new(node.clone(), config, Default::default()).unwrap();
+    let h = crate::Harness { node, rt, exits };
+    // Three pages (within the budget), then all 42 (past it).
+    let few = h.load("few", &RESET_CHECKER.replace("DIRTY", "0x3000"));
+    let all = h.load("all", &RESET_CHECKER.replace("DIRTY", "0x2a0000"));
+    for artifact in [&few, &few, &few, &all, &all, &all, &few, &few] {
+        assert_eq!(
+            h.run(artifact, Capabilities::sandboxed()).await,
+            ExitReason::Normal,
+            "{}",
+            artifact.name()
+        );
+    }
+}
