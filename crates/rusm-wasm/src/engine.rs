@@ -37,6 +37,23 @@ pub struct WasmConfig {
     pub fiber_stack_bytes: usize,
     /// The guest's own stack limit, within the fiber stack.
     pub max_wasm_stack_bytes: usize,
+    /// Bytes of a freed pool slot's memory (and, separately, of its
+    /// table) reset by hand for the slot's next process instead of given
+    /// back to the kernel. With `PAGEMAP_SCAN` (Linux 6.7+) Wasmtime finds
+    /// the pages the process dirtied and copies them back from the image,
+    /// up to this budget; only the rest is `madvise`d away. An `madvise`
+    /// of dirtied pages flushes the TLB of every core that ran the process
+    /// (an IPI each), and the next process faults the pages in again: on a
+    /// 2-vCPU Xeon that was 5.5 % and 2.2 % of all CPU in `http-hello`,
+    /// and the default budget took it from 25,000 to 45,000 requests/s
+    /// (bench/README.md, session 11); 64 KiB already covered that
+    /// handler's pages. The cost is memory: a warm slot keeps up to this
+    /// much resident until its next process, at most 1,000 warm slots'
+    /// worth (128 MiB at the default) for memories and as much for tables.
+    /// Without the ioctl, Wasmtime resets this many bytes at the bottom of
+    /// memory by hand, a few microseconds a spawn. 0 is Wasmtime's
+    /// default: everything dirtied is `madvise`d.
+    pub keep_resident_bytes: usize,
 }
 
 impl Default for WasmConfig {
@@ -47,6 +64,7 @@ impl Default for WasmConfig {
             epoch_tick: Duration::from_millis(1),
             fiber_stack_bytes: 1 << 20,
             max_wasm_stack_bytes: 512 << 10,
+            keep_resident_bytes: 128 << 10,
         }
     }
 }
@@ -219,23 +237,6 @@ impl<C: Clone, P> PerEngine<C, P> {
     }
 }
 
-/// Bytes of a freed slot's memory (and, separately, of its table) that are
-/// reset by hand instead of handed back to the kernel. With
-/// `PAGEMAP_SCAN` (Linux 6.7+) Wasmtime finds the pages the process
-/// dirtied and copies them back from the image, up to this budget; only
-/// the rest is `madvise`d away. An `madvise` of dirtied pages flushes the
-/// TLB of every core that ran the process (an IPI each) and the next
-/// process faults the pages in again: on a 2-vCPU Xeon that was 5.5 % and
-/// 2.2 % of all CPU in `http-hello`, and the budget took it from 25,000 to
-/// 45,000 requests/s (bench/README.md, session 11). 64 KiB already
-/// covered that handler's pages; twice that leaves room for a bigger
-/// guest. The cost is memory: a warm slot keeps up to this much resident
-/// until its next process, at most `max_unused_warm_slots` × 128 KiB
-/// (128 MiB at the default 1,000) for memories and as much for tables.
-/// Without the ioctl, Wasmtime resets this many bytes at the bottom of
-/// memory by hand, which costs a few microseconds a spawn.
-const KEEP_RESIDENT: usize = 128 << 10;
-
 fn pool_config(config: &WasmConfig) -> PoolingAllocationConfig {
     let mut pool = PoolingAllocationConfig::default();
     let slots = config.pool_slots.max(1);
@@ -246,10 +247,11 @@ fn pool_config(config: &WasmConfig) -> PoolingAllocationConfig {
         .total_stacks(slots)
         .max_memory_size((config.pool_memory_mb as usize) << 20)
         // Keep slots warm for reuse: an idle slot costs little thanks
-        // to copy-on-write, and reuse avoids re-mapping.
+        // to copy-on-write (and the pages kept resident, at most
+        // `keep_resident_bytes`), and reuse avoids re-mapping.
         .max_unused_warm_slots(slots.min(1000))
-        .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT)
+        .linear_memory_keep_resident(config.keep_resident_bytes)
+        .table_keep_resident(config.keep_resident_bytes)
         .pagemap_scan(Enabled::Auto);
     pool
 }

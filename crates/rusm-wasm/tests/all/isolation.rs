@@ -307,8 +307,8 @@ const RESET_CHECKER: &str = r#"(module
 
 /// A pool slot's next process sees nothing of the last one: its memory,
 /// the pages it grew and its table are reset, whether the slot's pages
-/// were few enough to be reset by hand (`KEEP_RESIDENT`) or more (given
-/// back to the kernel). One slot, so every process reuses it.
+/// were few enough to be reset by hand (`keep_resident_bytes`) or more
+/// (given back to the kernel). One slot, so every process reuses it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reused_pool_slot_holds_nothing_of_its_last_process() {
     let exits = std::sync::Arc::new(crate::Exits::default());
