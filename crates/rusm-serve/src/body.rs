@@ -86,6 +86,11 @@ impl OverCap {
     pub(crate) fn new(rx: oneshot::Receiver<()>) -> Self {
         OverCap(Some(rx))
     }
+
+    /// For a request without a body: never ready.
+    pub(crate) fn never() -> Self {
+        OverCap(None)
+    }
 }
 
 impl Future for OverCap {

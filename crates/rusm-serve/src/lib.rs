@@ -54,6 +54,7 @@
 mod admission;
 mod body;
 mod config;
+mod deadline;
 mod request;
 mod router;
 mod server;

@@ -193,11 +193,19 @@ async fn answer(
     };
 
     let head = request.method() == http::Method::HEAD;
-    let (over_tx, over_rx) = oneshot::channel();
-    let mut over_rx = OverCap::new(over_rx);
     let (respond, mut responded) = oneshot::channel();
     let (parts, body) = request.into_parts();
-    let body = Capped::boxed(body, shared.config.max_body_bytes, over_tx);
+    // A request without a body (a GET, or `content-length: 0`) has
+    // nothing to cap: no channel for going over, no wrapper to count.
+    let (body, mut over_rx) = if hyper::body::Body::is_end_stream(&body) {
+        (no_body(), OverCap::never())
+    } else {
+        let (over_tx, over_rx) = oneshot::channel();
+        (
+            Capped::boxed(body, shared.config.max_body_bytes, over_tx),
+            OverCap::new(over_rx),
+        )
+    };
     let incoming = IncomingRequest {
         request: http::Request::from_parts(parts, body),
         https,
@@ -207,7 +215,7 @@ async fn answer(
         .runtime
         .spawn_request(&route.component, incoming, SpawnOptions::new())
     {
-        Ok((pid, _exit)) => pid,
+        Ok(pid) => pid,
         Err(rusm_core::Error::Limit) => return busy(),
         Err(e) => {
             tracing::warn!(component = %route.component, error = %e, "cannot spawn a request process");
@@ -222,33 +230,48 @@ async fn answer(
         _passes: (node_pass, route_pass),
         activity,
     };
-
-    let deadline = tokio::time::sleep_until((start + shared.config.request_timeout).into());
-    tokio::select! {
+    // Past it, the server's sweeper kills the process: the response never
+    // comes, and the deadline says why.
+    let deadline = shared
+        .deadlines
+        .watch(start + shared.config.request_timeout, pid);
+    let answered = tokio::select! {
         biased;
-        () = &mut over_rx => plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n"),
-        answered = &mut responded => match answered {
-            Ok(Ok(response)) => {
-                let (parts, body) = response.into_parts();
-                let length = if head
-                    || parts.status == StatusCode::NO_CONTENT
-                    || parts.status == StatusCode::NOT_MODIFIED
-                {
-                    Some(0)
-                } else {
-                    content_length(&parts.headers)
-                };
-                let body = Streamed::new(body, in_flight, over_rx, length);
-                Response::from_parts(parts, body.boxed_unsync())
-            }
-            // The handler set an error instead of a response.
-            Ok(Err(ErrorCode::HttpRequestBodySize(_))) => {
-                plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
-            }
-            Ok(Err(_)) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
-            // It ended without one: a trap, a memory breach, no response.
-            Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
-        },
-        () = deadline => plain(StatusCode::GATEWAY_TIMEOUT, "the handler timed out\n"),
+        () = &mut over_rx => {
+            return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n");
+        }
+        answered = &mut responded => answered,
+    };
+    let timed_out = deadline.end();
+    match answered {
+        Ok(Ok(response)) => {
+            let (parts, body) = response.into_parts();
+            let length = if head
+                || parts.status == StatusCode::NO_CONTENT
+                || parts.status == StatusCode::NOT_MODIFIED
+            {
+                Some(0)
+            } else {
+                content_length(&parts.headers)
+            };
+            let body = Streamed::new(body, in_flight, over_rx, length);
+            Response::from_parts(parts, body.boxed_unsync())
+        }
+        // The handler set an error instead of a response.
+        Ok(Err(ErrorCode::HttpRequestBodySize(_))) => {
+            plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large\n")
+        }
+        Ok(Err(_)) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
+        Err(_) if timed_out => plain(StatusCode::GATEWAY_TIMEOUT, "the handler timed out\n"),
+        // It ended without one: a trap, a memory breach, no response.
+        Err(_) => plain(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"),
     }
+}
+
+/// The body of a request that has none.
+fn no_body() -> rusm_wasm::HyperIncomingBody {
+    // A zero-sized body: boxing it allocates nothing.
+    http_body_util::Empty::new()
+        .map_err(|never| match never {})
+        .boxed_unsync()
 }

@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::ServeError;
 use crate::admission::Gate;
 use crate::config::ServeConfig;
+use crate::deadline::Deadlines;
 use crate::request;
 use crate::router::Router;
 
@@ -34,6 +35,8 @@ pub(crate) struct Shared {
     pub(crate) requests: Arc<Gate>,
     /// Each route's `max-concurrent`, by route index.
     pub(crate) route_gates: Vec<Option<Arc<Gate>>>,
+    /// `request-timeout-seconds` of the requests in flight.
+    pub(crate) deadlines: Arc<Deadlines>,
 }
 
 /// Requests in flight on one connection, and when the last one ended: a
@@ -192,8 +195,14 @@ impl Server {
                 .map(|r| r.max_concurrent.map(Gate::new))
                 .collect(),
             runtime,
+            deadlines: Arc::default(),
             config,
         });
+        tokio::spawn(crate::deadline::sweeper(
+            Arc::downgrade(&shared.deadlines),
+            shared.runtime.node().clone(),
+            crate::deadline::tick(shared.config.request_timeout),
+        ));
         let (stop, stopped) = watch::channel(false);
         let scheme = if tls.is_some() { "https" } else { "http" };
         let accept = tokio::spawn(accept_loop(listener, tls, shared.clone(), stopped));

@@ -25,7 +25,10 @@
 //! - **Fast spawns.** A pooling allocator with copy-on-write memory images
 //!   and a per-artifact `InstancePre`; when the pool is full, processes fall
 //!   back to a second, on-demand engine ([`EngineKind`]), so the number of
-//!   live processes is bounded by memory, not by the pool.
+//!   live processes is bounded by memory, not by the pool. A freed slot's
+//!   dirtied pages are copied back from the image by hand rather than
+//!   given back to the kernel, up to [`WasmConfig::keep_resident_bytes`]:
+//!   no TLB shootdown and no page faults for the slot's next process.
 //! - **Isolation.** Messages are copied out of the sender's memory and into
 //!   the receiver's; a trap ends only its own process, with a one-line
 //!   reason.

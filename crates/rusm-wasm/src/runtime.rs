@@ -340,12 +340,11 @@ impl WasmRuntime {
     }
 
     /// Spawn a process of the registered component `name` for one HTTP
-    /// request (SERVING.md), under its declared profile, and get a future
-    /// of its exit reason. The component must export
-    /// `wasi:http/incoming-handler`: its `handle` is called once with the
-    /// request, and the response it sets goes to `request.respond`. A
-    /// component without that export still gets a pid, and ends
-    /// `failed to start`; a core module is refused with
+    /// request (SERVING.md), under its declared profile. The component
+    /// must export `wasi:http/incoming-handler`: its `handle` is called
+    /// once with the request, and the response it sets goes to
+    /// `request.respond`. A component without that export still gets a
+    /// pid, and ends `failed to start`; a core module is refused with
     /// [`Error::Invalid`] (preview 1 has no HTTP).
     ///
     /// The process is a full RUSM process: `options` may link or monitor
@@ -355,7 +354,29 @@ impl WasmRuntime {
         name: &str,
         request: IncomingRequest,
         options: SpawnOptions,
+    ) -> Result<Pid, Error> {
+        let spawn = self.request_spawn(name, request, options)?;
+        Ok(self.inner.start(spawn, Watch::No)?.0)
+    }
+
+    /// Like [`WasmRuntime::spawn_request`], with a future of the exit
+    /// reason.
+    pub fn spawn_request_watched(
+        &self,
+        name: &str,
+        request: IncomingRequest,
+        options: SpawnOptions,
     ) -> Result<(Pid, ExitWatch), Error> {
+        let spawn = self.request_spawn(name, request, options)?;
+        self.inner.start_watched(spawn)
+    }
+
+    fn request_spawn(
+        &self,
+        name: &str,
+        request: IncomingRequest,
+        options: SpawnOptions,
+    ) -> Result<Request, Error> {
         let registered = self.inner.components.get(name)?;
         if registered.artifact.kind() != ArtifactKind::Component {
             return Err(Error::Invalid);
@@ -363,7 +384,7 @@ impl WasmRuntime {
         let mut spawn =
             Request::component(registered, Spawner::Host, Vec::new(), Pid::NODE, options);
         spawn.incoming = Some(Box::new(request.into()));
-        self.inner.start_watched(spawn)
+        Ok(spawn)
     }
 
     /// Like [`WasmRuntime::spawn_component`], with a receiver told once

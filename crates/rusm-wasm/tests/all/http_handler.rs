@@ -39,7 +39,7 @@ async fn each_request_is_a_process_of_the_handler() {
     for _ in 0..3 {
         let (incoming, answer) = request("/x/hello");
         let (pid, exit) =
-            h.rt.spawn_request("handler", incoming, SpawnOptions::new())
+            h.rt.spawn_request_watched("handler", incoming, SpawnOptions::new())
                 .expect("a request process");
         let response = answer
             .await
@@ -77,7 +77,7 @@ async fn what_a_handler_ends_in() {
     ] {
         let (incoming, answer) = request(path);
         let (_, exit) =
-            h.rt.spawn_request("handler", incoming, SpawnOptions::new())
+            h.rt.spawn_request_watched("handler", incoming, SpawnOptions::new())
                 .expect("a request process");
         assert!(answer.await.is_err(), "{path}: no response");
         assert_eq!(exit.await.to_string(), reason, "{path}");
@@ -85,7 +85,7 @@ async fn what_a_handler_ends_in() {
     // A loop is stopped by a kill, at the next epoch tick.
     let (incoming, _answer) = request("/x/loop");
     let (pid, exit) =
-        h.rt.spawn_request("handler", incoming, SpawnOptions::new())
+        h.rt.spawn_request_watched("handler", incoming, SpawnOptions::new())
             .expect("a request process");
     tokio::time::sleep(Duration::from_millis(50)).await;
     h.node.kill(pid).expect("alive");
@@ -105,13 +105,13 @@ async fn only_handlers_take_requests_and_handlers_take_only_requests() {
     // A core module cannot be an HTTP handler: refused, no process.
     let (incoming, _) = request("/");
     assert!(matches!(
-        h.rt.spawn_request("module", incoming, SpawnOptions::new()),
+        h.rt.spawn_request_watched("module", incoming, SpawnOptions::new()),
         Err(Error::Invalid)
     ));
     // A component without the export gets a pid and fails to start.
     let (incoming, answer) = request("/");
     let (_, exit) =
-        h.rt.spawn_request("actor", incoming, SpawnOptions::new())
+        h.rt.spawn_request_watched("actor", incoming, SpawnOptions::new())
             .expect("a pid");
     assert_eq!(
         exit.await.to_string(),
