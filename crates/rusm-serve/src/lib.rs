@@ -15,9 +15,10 @@
 //! - **What a request ends in is a table.** `request.rs` turns what the
 //!   process does into SERVING.md's outcome table: its response (streamed),
 //!   500 for a trap, a memory breach or no response, 504 and a kill past
-//!   the request timeout, 413 and a kill past the body cap, 503 with
-//!   `retry-after: 1` past an admission cap (`admission.rs`; no process is
-//!   spawned), and a kill when the client goes away.
+//!   the request timeout (one sweeper per server, `deadline.rs`), 413 and
+//!   a kill past the body cap, 503 with `retry-after: 1` past an admission
+//!   cap (`admission.rs`; no process is spawned), and a kill when the
+//!   client goes away.
 //! - **Nothing is buffered whole.** The request body streams into the
 //!   handler and its response body streams out as written (`body.rs`), so
 //!   server-sent events are just a body written in chunks.
