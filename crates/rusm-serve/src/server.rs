@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::task::AtomicWaker;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use rusm_wasm::WasmRuntime;
 use tokio::net::TcpListener;
@@ -312,9 +312,9 @@ where
         let (shared, state) = (shared.clone(), state.clone());
         service_fn(move |req| request::serve(shared.clone(), req, https, ConnActivity::new(&state)))
     };
+    // No hyper timer: the head timeout is the watchdog's (below), which
+    // saves every request a timer of its own.
     let conn = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_timeout)
         .serve_connection(TokioIo::new(stream), service)
         .with_upgrades();
     let mut conn = std::pin::pin!(conn);
@@ -323,14 +323,17 @@ where
         seen = DRAIN;
         conn.as_mut().graceful_shutdown();
     }
-    // The shutdown signal, the idle timeout and a client that reads
-    // nothing are watched by a task of their own, which wakes only for
-    // them: polled here, beside the connection, they would be polled at
-    // every one of its wake-ups, several per request.
+    // The shutdown signal, the head and idle timeouts and a client that
+    // reads nothing are watched by a task of their own, which wakes only
+    // for them: polled here, beside the connection, they would be polled
+    // at every one of its wake-ups, several per request.
     tokio::spawn(watchdog(
         state.clone(),
         stopped,
-        shared.config.idle_timeout,
+        Timeouts {
+            header: shared.config.header_timeout,
+            idle: shared.config.idle_timeout,
+        },
         opened,
         seen == DRAIN,
     ));
@@ -357,17 +360,31 @@ where
     }
 }
 
-/// A connection's watchdog: asks it to drain on shutdown or after
-/// `idle` with no request, and to close when its client has read
-/// nothing of a response for `idle`. Ends with the connection.
+/// What a connection's watchdog enforces besides the shutdown signal.
+struct Timeouts {
+    /// `header-timeout-seconds`: from the moment the connection waits for
+    /// a request head (it opened, or its last response ended) to the
+    /// head's end.
+    header: Duration,
+    /// `idle-timeout-seconds`.
+    idle: Duration,
+}
+
+/// A connection's watchdog: closes it when a request head does not come
+/// whole within `header` of the connection's waiting for one (a slowloris
+/// client, or a kept-alive connection that sends nothing); asks it to
+/// drain on shutdown or after `idle` with no request; and to close when
+/// its client has read nothing of a response for `idle`. Ends with the
+/// connection. The timeouts are met up to one tick late (a quarter of
+/// the shorter, between 50 ms and 1 s).
 async fn watchdog(
     state: Arc<ConnState>,
     mut stopped: watch::Receiver<bool>,
-    idle: Duration,
+    Timeouts { header, idle }: Timeouts,
     opened: Instant,
     mut closing: bool,
 ) {
-    let tick = (idle / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
+    let tick = (idle.min(header) / 4).clamp(Duration::from_millis(50), Duration::from_secs(1));
     // The frame count when a stuck response was first seen, and when.
     let mut stuck: Option<(u64, Instant)> = None;
     loop {
@@ -378,6 +395,14 @@ async fn watchdog(
                 state.give(DRAIN);
             }
             () = tokio::time::sleep(tick) => {
+                // No request in flight, and none came whole since the
+                // connection started waiting for one: hyper is still
+                // reading a head, or nothing at all.
+                if state.idle_for(header, opened) {
+                    tracing::debug!("no request head within the header timeout: connection closed");
+                    state.give(CLOSE);
+                    return;
+                }
                 if !closing && state.idle_for(idle, opened) {
                     closing = true;
                     state.give(DRAIN);
