@@ -3,7 +3,6 @@
 //! (SERVING.md's outcome table). Every request ends in one access-log
 //! line.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -11,7 +10,7 @@ use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use rusm_core::{Node, Pid, SpawnOptions};
+use rusm_core::{Pid, SpawnOptions};
 use rusm_wasm::{BodyError, ErrorCode, IncomingRequest};
 use tokio::sync::oneshot;
 
@@ -31,7 +30,6 @@ pub const ACCESS_LOG_TARGET: &str = "rusm::http";
 /// response ran to its end, kills the process when dropped (the client
 /// went away, the connection was closed, the server gave up on it).
 pub(crate) struct InFlight {
-    node: Node,
     pid: Pid,
     armed: bool,
     _passes: (Pass, Option<Pass>),
@@ -54,7 +52,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         if self.armed {
             // Gone already is fine: it ended as the client left.
-            let _ = self.node.kill(self.pid);
+            let _ = self.activity.state().shared.runtime.node().kill(self.pid);
         }
     }
 }
@@ -103,12 +101,14 @@ impl std::fmt::Display for Who<'_> {
 
 /// Answer one request.
 pub(crate) async fn serve(
-    shared: Arc<Shared>,
     request: http::Request<Incoming>,
     https: bool,
     activity: ConnActivity,
 ) -> Result<Response<ServeBody>, std::convert::Infallible> {
     let start = Instant::now();
+    // The connection's, not the server's `Arc`: see `ConnState::shared`.
+    let connection = activity.state().clone();
+    let shared = &*connection.shared;
     // What the access line needs of the request, kept only when it is
     // written (a `Uri` clone shares its bytes).
     let logged = tracing::enabled!(target: ACCESS_LOG_TARGET, tracing::Level::INFO)
@@ -123,7 +123,7 @@ pub(crate) async fn serve(
         Routed::Route(i) => Some(i),
         _ => None,
     };
-    let response = answer(&shared, routed, request, https, activity, start, &mut who).await;
+    let response = answer(shared, routed, request, https, activity, start, &mut who).await;
     let status = response.status().as_u16();
     if let Some((method, uri)) = logged {
         let who = Who(route_index
@@ -224,7 +224,6 @@ async fn answer(
     };
     *who = Some(pid);
     let in_flight = InFlight {
-        node: shared.runtime.node().clone(),
         pid,
         armed: true,
         _passes: (node_pass, route_pass),
@@ -232,8 +231,10 @@ async fn answer(
     };
     // Past it, the server's sweeper kills the process: the response never
     // comes, and the deadline says why.
-    let deadline = shared
-        .deadlines
+    let deadline = in_flight
+        .activity
+        .state()
+        .deadline
         .watch(start + shared.config.request_timeout, pid);
     let answered = tokio::select! {
         biased;

@@ -22,7 +22,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::ServeError;
 use crate::admission::Gate;
 use crate::config::ServeConfig;
-use crate::deadline::Deadlines;
+use crate::deadline::{Deadline, Deadlines};
 use crate::request;
 use crate::router::Router;
 
@@ -44,8 +44,13 @@ pub(crate) struct Shared {
 /// whether its response is stuck on the client: a client that stops
 /// reading is cut off after `idle-timeout-seconds` (the handler, blocked
 /// on its writes, is killed with it).
-#[derive(Default)]
 pub(crate) struct ConnState {
+    /// The server's, held here so that a request reaches it through its
+    /// connection: cloning the server's one `Arc` for every request made
+    /// every request write the same counter, from both cores.
+    pub(crate) shared: Arc<Shared>,
+    /// The deadline of the request in flight (`deadline.rs`).
+    pub(crate) deadline: Arc<Deadline>,
     active: AtomicUsize,
     last: Mutex<Option<Instant>>,
     /// Response frames handed to hyper so far.
@@ -81,7 +86,7 @@ impl ConnActivity {
         ConnActivity(state.clone())
     }
 
-    pub(crate) fn state(&self) -> &ConnState {
+    pub(crate) fn state(&self) -> &Arc<ConnState> {
         &self.0
     }
 }
@@ -97,6 +102,21 @@ impl Drop for ConnActivity {
 }
 
 impl ConnState {
+    fn new(shared: Arc<Shared>) -> Self {
+        ConnState {
+            shared,
+            deadline: Arc::default(),
+            active: AtomicUsize::new(0),
+            last: Mutex::new(None),
+            sent: AtomicU64::new(0),
+            owed: AtomicBool::new(false),
+            order: AtomicU8::new(CARRY_ON),
+            order_waker: AtomicWaker::new(),
+            ended: AtomicBool::new(false),
+            watchdog_waker: AtomicWaker::new(),
+        }
+    }
+
     /// A response frame went to hyper.
     pub(crate) fn frame_sent(&self) {
         self.sent.fetch_add(1, Ordering::Relaxed);
@@ -307,10 +327,11 @@ where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
     let opened = Instant::now();
-    let state = Arc::new(ConnState::default());
+    let state = Arc::new(ConnState::new(shared.clone()));
+    let _listed = shared.deadlines.list(state.deadline.clone());
     let service = {
-        let (shared, state) = (shared.clone(), state.clone());
-        service_fn(move |req| request::serve(shared.clone(), req, https, ConnActivity::new(&state)))
+        let state = state.clone();
+        service_fn(move |req| request::serve(req, https, ConnActivity::new(&state)))
     };
     // No hyper timer: the head timeout is the watchdog's (below), which
     // saves every request a timer of its own.
