@@ -501,9 +501,6 @@ async fn kv_reads(quick: bool) -> anyhow::Result<Report> {
 /// wasmtime-wasi-http server and native hyper, in interleaved rounds (the
 /// best round of each side counts: this machine is shared).
 #[cfg(feature = "wasm")]
-/// http-hello's baseline of raw Wasmtime with its default pool reset.
-const STOCK_RESET: &str = "raw wasmtime-wasi-http, Wasmtime's default slot reset";
-
 async fn http_hello(quick: bool) -> anyhow::Result<Report> {
     use report::{Target, quantile_us};
     let (d, rounds) = if quick {
@@ -549,7 +546,10 @@ async fn http_hello(quick: bool) -> anyhow::Result<Report> {
                 Report::new("http-hello", "requests/s", rusm.requests_per_sec, true)
                     .baseline("raw wasmtime-wasi-http", raw.requests_per_sec)
                     .baseline("native hyper", native.requests_per_sec)
-                    .baseline(STOCK_RESET, stock.requests_per_sec)
+                    .baseline(
+                        "raw wasmtime-wasi-http, Wasmtime's default slot reset",
+                        stock.requests_per_sec,
+                    )
                     .target(Target::Ratio("raw wasmtime-wasi-http", 0.9))
                     .extra("connections", conns as f64)
                     .extra("p50_us", p(&rusm, 0.5))

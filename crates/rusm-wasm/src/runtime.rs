@@ -371,6 +371,8 @@ impl WasmRuntime {
         self.inner.start_watched(spawn)
     }
 
+    /// The spawn of a request process: `name` must be a registered
+    /// component; its process gets `request` as its spawn input.
     fn request_spawn(
         &self,
         name: &str,
