@@ -219,6 +219,57 @@ impl State {
         self.refund(SIGNAL_RESERVE);
         self.push(message)
     }
+    /// The general case of [`Process::poll_take`]: compare up to
+    /// [`SCAN_BUDGET`] messages from `scanned` on. Out of line: the usual
+    /// receive never gets here.
+    #[inline(never)]
+    fn scan(&mut self, tags: &[i64], scanned: &mut usize, cx: Option<&mut Context<'_>>) -> Take {
+        let len = self.mailbox.len();
+        let start = (*scanned).min(len);
+        let end = len.min(start.saturating_add(SCAN_BUDGET));
+        let found = if tags.is_empty() {
+            (start < len).then_some(start)
+        } else {
+            // A plain loop: the iterator's `position` over a `VecDeque`
+            // range was not inlined, a call per receive.
+            (start..end).find(|&i| tags.contains(&self.mailbox[i].tag))
+        };
+        if let Some(i) = found {
+            *scanned = 0;
+            let m = self
+                .mailbox
+                .remove(i)
+                .expect("index found by the scan above");
+            return Take::Taken(self.taken(m));
+        }
+        *scanned = end;
+        if end < len {
+            return Take::Yield;
+        }
+        self.register(cx);
+        Take::Empty
+    }
+
+    /// `m` has left the mailbox for the process's body.
+    #[inline]
+    fn taken(&mut self, m: Message) -> Message {
+        self.refund(m.charge());
+        self.received = self.received.wrapping_add(1);
+        m
+    }
+
+    /// Found nothing: wake the receive that waits (if it waits) at the
+    /// next delivery. Under the lock of the look that found nothing, so no
+    /// message slips in between.
+    #[inline]
+    fn register(&mut self, cx: Option<&mut Context<'_>>) {
+        if let Some(cx) = cx {
+            match &self.waker {
+                Some(w) if w.will_wake(cx.waker()) => {}
+                _ => self.waker = Some(cx.waker().clone()),
+            }
+        }
+    }
 }
 
 impl Process {
@@ -298,41 +349,23 @@ impl Process {
         cx: Option<&mut Context<'_>>,
     ) -> Take {
         let mut st = self.state.lock();
-        let len = st.mailbox.len();
-        let start = (*scanned).min(len);
-        let end = len.min(start.saturating_add(SCAN_BUDGET));
-        let found = if tags.is_empty() {
-            (start < len).then_some(start)
-        } else {
-            // A plain loop: the iterator's `position` over a `VecDeque`
-            // range was not inlined, a call per receive.
-            (start..end).find(|&i| tags.contains(&st.mailbox[i].tag))
-        };
-        if let Some(i) = found {
-            *scanned = 0;
-            // The head is by far the usual match: pop it without the
-            // general removal's shifting.
-            let m = if i == 0 {
-                st.mailbox.pop_front()
-            } else {
-                st.mailbox.remove(i)
-            };
-            let m = m.expect("index found by the scan above");
-            st.refund(m.charge());
-            st.received = st.received.wrapping_add(1);
-            return Take::Taken(m);
-        }
-        *scanned = end;
-        if end < len {
-            return Take::Yield;
-        }
-        if let Some(cx) = cx {
-            match &st.waker {
-                Some(w) if w.will_wake(cx.waker()) => {}
-                _ => st.waker = Some(cx.waker().clone()),
+        // What almost every receive finds, straight through: nothing
+        // queued (it waits), or a first message that matches. Only a
+        // selective receive that must look past the head takes the scan.
+        if *scanned == 0 {
+            match st.mailbox.front() {
+                None => {
+                    st.register(cx);
+                    return Take::Empty;
+                }
+                Some(head) if tags.is_empty() || tags.contains(&head.tag) => {
+                    let m = st.mailbox.pop_front().expect("the head seen above");
+                    return Take::Taken(st.taken(m));
+                }
+                Some(_) => {}
             }
         }
-        Take::Empty
+        st.scan(tags, scanned, cx)
     }
 
     pub(crate) fn set_memory_bytes(&self, bytes: u64) {

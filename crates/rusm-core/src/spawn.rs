@@ -218,16 +218,26 @@ impl ExitSet {
     /// The next process to end and its reason; `None` once the set is
     /// empty.
     pub async fn next(&mut self) -> Option<(Pid, ExitReason)> {
-        let id = match self.tasks.join_next_with_id().await? {
-            Ok((id, ())) => id,
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// [`ExitSet::next`] as a poll: for a caller that is itself a
+    /// hand-written future, or selects over it with other work.
+    pub fn poll_next(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<(Pid, ExitReason)>> {
+        let id = match std::task::ready!(self.tasks.poll_join_next_with_id(cx)) {
+            None => return Poll::Ready(None),
+            Some(Ok((id, ()))) => id,
             // Aborted (a kill): its exit procedure still ran.
-            Err(e) => e.id(),
+            Some(Err(e)) => e.id(),
         };
         let process = self
             .processes
             .remove(&id)
             .expect("every task of the set has its process");
-        Some((process.pid, reason_left(&process)))
+        Poll::Ready(Some((process.pid, reason_left(&process))))
     }
 }
 
