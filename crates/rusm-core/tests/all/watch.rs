@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rusm_core::{ExitReason, Pid, SpawnOptions};
 
-use crate::{node, park};
+use crate::{eventually, node, park};
 
 async fn within<F: std::future::Future>(f: F) -> F::Output {
     tokio::time::timeout(Duration::from_secs(10), f)
@@ -26,6 +26,10 @@ async fn a_watch_gives_the_reason_of_every_way_to_end() {
 
     let (_, exit) = spawn(|_| Box::pin(async { panic!("boom") }));
     assert_eq!(within(exit).await, ExitReason::crashed("boom"));
+
+    // A body that panics as it is called, before it has a future to poll.
+    let (_, exit) = spawn(|_| panic!("at the call"));
+    assert_eq!(within(exit).await, ExitReason::crashed("at the call"));
 
     // Killed while it waits: the task is aborted, not returned from.
     let (pid, exit) = spawn(|ctx| Box::pin(park(ctx)));
@@ -126,4 +130,65 @@ async fn an_exit_set_gives_every_exit_once() {
     assert!(node.is_alive(pid));
     node.kill(pid).unwrap();
     assert_eq!(crate::reason(&node, pid).await, ExitReason::Killed);
+}
+
+/// Tells `to` (tag 7) when it is dropped: a stand-in for what a body holds
+/// (a Wasm store, a socket).
+struct TellOnDrop {
+    ctx: rusm_core::Ctx,
+    to: Pid,
+}
+
+impl Drop for TellOnDrop {
+    fn drop(&mut self) {
+        let _ = self.ctx.send(self.to, 7, Vec::new());
+    }
+}
+
+/// Whether it returns, panics or is killed, a process's body (and all it
+/// holds) is gone before its exit is told: a monitor's `down` comes after
+/// whatever the body's locals did as they were dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_is_gone_before_its_exit_is_told() {
+    let node = node();
+    for how in ["return", "panic", "kill"] {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let watcher = node
+            .spawn(SpawnOptions::new(), move |ctx| async move {
+                let me = ctx.pid();
+                let child = ctx
+                    .spawn(SpawnOptions::new(), move |ctx| async move {
+                        let _held = TellOnDrop {
+                            ctx: ctx.clone(),
+                            to: me,
+                        };
+                        // Wait to be told how to end.
+                        let m = ctx.receive(&[1], None).await.expect("told");
+                        match m.data.as_slice() {
+                            b"return" => {}
+                            b"panic" => panic!("as told"),
+                            _ => park(ctx.clone()).await,
+                        }
+                    })
+                    .expect("spawned");
+                let reference = ctx.monitor(child).expect("monitored");
+                ctx.send(child, 1, how.as_bytes().to_vec()).expect("sent");
+                if how == "kill" {
+                    // Once the child is waiting, kill it.
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    ctx.kill(child).expect("killed");
+                }
+                let first = ctx.receive(&[7, reference], None).await.unwrap();
+                let second = ctx.receive(&[7, reference], None).await.unwrap();
+                let _ = tx.send((first.tag, second.tag, reference));
+            })
+            .expect("spawned");
+        let (first, second, reference) = within(rx).await.expect("the watcher reported");
+        assert_eq!(
+            (first, second),
+            (7, reference),
+            "{how}: the body's drop must come before the `down`"
+        );
+        eventually(|| !node.is_alive(watcher)).await;
+    }
 }
