@@ -64,6 +64,10 @@ impl Ctx {
 
     /// [`Ctx::send`], keeping `peer` (see [`Node::send_with`]): for a
     /// process that holds its `LastPeer` from send to send.
+    // Inline across crates: a Wasm `send` is a call into this, this a
+    // call into the node's, and each call level cost ~20 instructions a
+    // message (callgrind).
+    #[inline]
     pub fn send_with(
         &self,
         peer: &mut crate::LastPeer,
@@ -85,6 +89,7 @@ impl Ctx {
     /// [`MAX_RECEIVE_TAGS`] tags (more: `Invalid`). However long the
     /// mailbox, the wait yields every few microseconds of scanning, so it
     /// never holds a worker thread and a kill ends it promptly.
+    #[inline]
     pub fn receive<'a>(&'a self, tags: &'a [i64], timeout: Option<Duration>) -> Receive<'a> {
         Receive::new(&self.process, tags, timeout)
     }

@@ -165,6 +165,7 @@ impl Node {
     /// and the sends after go straight to its mailbox, past the process
     /// table's lock and lookup. The outcomes are `send`'s: a peer that
     /// has ended refuses with `NoProcess`, as a table miss would.
+    #[inline]
     pub fn send_with(
         &self,
         peer: &mut LastPeer,
