@@ -1107,8 +1107,8 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                     wasm::wasm_ping_pong(&r, 1_000, false).await?;
                     wasm::wasm_ping_pong(&r, n, false).await?.0
                 } else {
-                    wasm::raw_wasm_ping_pong(&r.config, 1_000).await?;
-                    wasm::raw_wasm_ping_pong(&r.config, n).await?
+                    wasm::raw_wasm_ping_pong(&r.config, 1_000, wasm::RawCalls::Two).await?;
+                    wasm::raw_wasm_ping_pong(&r.config, n, wasm::RawCalls::Two).await?
                 };
                 return Ok(
                     Report::new("wasm-ping-pong", "round trips/s", rate, true).note(format!(
@@ -1116,11 +1116,13 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                     )),
                 );
             }
-            let (mut ours, mut native, mut raw) = (0f64, 0f64, 0f64);
+            let (mut ours, mut native, mut raw, mut raw_contract) = (0f64, 0f64, 0f64, 0f64);
             for _ in 0..rounds {
                 ours = ours.max(wasm::wasm_ping_pong(&r, n, false).await?.0);
                 native = native.max(wasm::native_ping_pong(&r.node, n).await?);
-                raw = raw.max(wasm::raw_wasm_ping_pong(&r.config, n).await?);
+                raw = raw.max(wasm::raw_wasm_ping_pong(&r.config, n, wasm::RawCalls::Two).await?);
+                raw_contract = raw_contract
+                    .max(wasm::raw_wasm_ping_pong(&r.config, n, wasm::RawCalls::Contract).await?);
             }
             let (_, lat) = wasm::wasm_ping_pong(&r, n, true).await?;
             let (mut fiber_park, mut native_park) = (f64::MAX, f64::MAX);
@@ -1132,6 +1134,11 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
             Report::new("wasm-ping-pong", "round trips/s", ours, true)
                 .baseline("native ping-pong", native)
                 .baseline("raw wasmtime pair over tokio channels", raw)
+                // Not a baseline: what the raw pair makes when its guests
+                // make the host calls RUSM's guests make (the contract's
+                // shape), to tell that cost from the mailbox's.
+                .extra("raw_pair_contract_calls", raw_contract)
+                .extra("ratio_raw_pair_contract_calls", ours / raw_contract)
                 .extra("p50_us", quantile_us(&lat, 0.50))
                 .extra("p99_us", quantile_us(&lat, 0.99))
                 .extra("wasmtime_fiber_park_ns", fiber_park)
@@ -1144,7 +1151,7 @@ async fn wasm_scenario(scenario: Scenario, opts: RunOptions) -> anyhow::Result<R
                     (1e9 / native) / (1e9 / native + 2.0 * (fiber_park - native_park)),
                 )
                 .note(format!(
-                    "best of {rounds} interleaved rounds of {n} round trips between two Wasm processes through the ABI; latencies from a timed run; *_park_ns: one park and resume of a raw Wasmtime guest in an async import vs the same future awaited natively (best of {rounds}), the floor under every Wasm wait; fiber_ceiling_ratio: native's round trip over native's plus two fiber surcharges (fiber - native park), the best ratio any Wasm pair on these fibers could reach"
+                    "best of {rounds} interleaved rounds of {n} round trips between two Wasm processes through the ABI; latencies from a timed run; *_park_ns: one park and resume of a raw Wasmtime guest in an async import vs the same future awaited natively (best of {rounds}), the floor under every Wasm wait; fiber_ceiling_ratio: native's round trip over native's plus two fiber surcharges (fiber - native park), the best ratio any Wasm pair on these fibers could reach; raw_pair_contract_calls: the raw pair with its guests making the host calls RUSM's make (pong: recv, msg_tag, msg_sender, send; ping's recv on a tag list in memory), still over two channels"
                 ))
         }
         Scenario::WasmIdleMemory => {

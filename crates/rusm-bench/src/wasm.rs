@@ -339,16 +339,39 @@ pub async fn guest_ping_pong(r: &Runtime, path: &Path, rounds: u64) -> anyhow::R
     Ok(rounds as f64 / start.elapsed().as_secs_f64())
 }
 
+/// The host calls a raw pair's guests make per message.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum RawCalls {
+    /// The fewest: `recv` returns the tag, `send` takes it (the baseline).
+    Two,
+    /// The calls RUSM's WAT pair makes through the contract: ping stores
+    /// the round's tag in memory and receives selectively on it (a tag
+    /// list pointer and count); pong receives, then asks for the current
+    /// message's sender and tag in two more calls before it sends; `send`
+    /// takes a pid, a tag and a data pointer and length. The host side is
+    /// still two channels: it ignores the pid, the data and the tag list.
+    /// What this pair loses against `Two` is the contract's shape, not
+    /// RUSM's mailbox.
+    Contract,
+}
+
 /// The pair on raw Wasmtime, as the best a Wasm ping-pong can do on this
 /// engine: two instances with the runtime's engine settings, each in its
 /// own tokio task, bouncing tags through two tokio channels with one async
 /// host import to wait (`recv`, which parks the fiber as RUSM's does) and
-/// one to send. No pids, mailboxes or selective receive.
-pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Result<f64> {
+/// one to send (and, with [`RawCalls::Contract`], the other calls RUSM's
+/// guests make). No pids, mailboxes or selective receive.
+pub async fn raw_wasm_ping_pong(
+    config: &WasmConfig,
+    rounds: u64,
+    calls: RawCalls,
+) -> anyhow::Result<f64> {
     use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
     struct Ends {
         inbox: UnboundedReceiver<i64>,
         peer: UnboundedSender<i64>,
+        /// The tag of the last message received (`Contract`'s `msg_tag`).
+        current: i64,
     }
     const RAW_PONG: &str = r#"(module
       (import "env" "recv" (func $recv (result i64)))
@@ -369,24 +392,84 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
           (local.set $i (i64.add (local.get $i) (i64.const 1)))
           (br $l)))
         (call $send (i64.const -1))))"#;
+    // RUSM's PONG and PING above, call for call (pong ends on a negative
+    // tag instead of being killed).
+    const CONTRACT_PONG: &str = r#"(module
+      (import "env" "recv" (func $recv (param i32 i32 i64) (result i32)))
+      (import "env" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+      (import "env" "msg_sender" (func $msg_sender (result i64)))
+      (import "env" "msg_tag" (func $msg_tag (result i64)))
+      (memory (export "memory") 1)
+      (func (export "run") (param $unused i64) (local $t i64)
+        (loop $l
+          (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
+          (local.set $t (call $msg_tag))
+          (drop (call $send (call $msg_sender) (local.get $t) (i32.const 0) (i32.const 0)))
+          (br_if $l (i64.ge_s (local.get $t) (i64.const 0))))))"#;
+    const CONTRACT_PING: &str = r#"(module
+      (import "env" "recv" (func $recv (param i32 i32 i64) (result i32)))
+      (import "env" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+      (memory (export "memory") 1)
+      (func (export "run") (param $n i64) (local $i i64)
+        (block $done (loop $l
+          (br_if $done (i64.ge_u (local.get $i) (local.get $n)))
+          (i64.store (i32.const 32) (local.get $i))
+          (drop (call $send (i64.const 1) (local.get $i) (i32.const 0) (i32.const 0)))
+          (drop (call $recv (i32.const 32) (i32.const 1) (i64.const -1)))
+          (local.set $i (i64.add (local.get $i) (i64.const 1)))
+          (br $l)))
+        (drop (call $send (i64.const 1) (i64.const -1) (i32.const 0) (i32.const 0)))))"#;
     let engine = w(wasmtime::Engine::new(
         &config.wasmtime_config(EngineKind::Pooled),
     ))?;
     let mut linker = wasmtime::Linker::<Ends>::new(&engine);
-    w(linker.func_wrap_async(
-        "env",
-        "recv",
-        |mut c: wasmtime::Caller<'_, Ends>, (): ()| {
-            Box::new(async move { Ok(c.data_mut().inbox.recv().await.unwrap_or(-1)) })
-        },
-    ))?;
-    w(
-        linker.func_wrap("env", "send", |c: wasmtime::Caller<'_, Ends>, tag: i64| {
-            let _ = c.data().peer.send(tag);
-        }),
-    )?;
-    let pong = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, RAW_PONG))?))?;
-    let ping = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, RAW_PING))?))?;
+    let (pong, ping) = match calls {
+        RawCalls::Two => {
+            w(linker.func_wrap_async(
+                "env",
+                "recv",
+                |mut c: wasmtime::Caller<'_, Ends>, (): ()| {
+                    Box::new(async move { Ok(c.data_mut().inbox.recv().await.unwrap_or(-1)) })
+                },
+            ))?;
+            w(
+                linker.func_wrap("env", "send", |c: wasmtime::Caller<'_, Ends>, tag: i64| {
+                    let _ = c.data().peer.send(tag);
+                }),
+            )?;
+            (RAW_PONG, RAW_PING)
+        }
+        RawCalls::Contract => {
+            w(linker.func_wrap_async(
+                "env",
+                "recv",
+                |mut c: wasmtime::Caller<'_, Ends>, (_tags, _count, _ms): (i32, i32, i64)| {
+                    Box::new(async move {
+                        let ends = c.data_mut();
+                        ends.current = ends.inbox.recv().await.unwrap_or(-1);
+                        Ok(0i32)
+                    })
+                },
+            ))?;
+            w(linker.func_wrap(
+                "env",
+                "send",
+                |c: wasmtime::Caller<'_, Ends>, _to: i64, tag: i64, _ptr: i32, _len: i32| {
+                    let _ = c.data().peer.send(tag);
+                    0i32
+                },
+            ))?;
+            w(linker.func_wrap("env", "msg_sender", |_: wasmtime::Caller<'_, Ends>| 1i64))?;
+            w(
+                linker.func_wrap("env", "msg_tag", |c: wasmtime::Caller<'_, Ends>| {
+                    c.data().current
+                }),
+            )?;
+            (CONTRACT_PONG, CONTRACT_PING)
+        }
+    };
+    let pong = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, pong))?))?;
+    let ping = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, ping))?))?;
     let (to_ping, ping_inbox) = unbounded_channel();
     let (to_pong, pong_inbox) = unbounded_channel();
     let ticker = epoch_ticker(engine.clone());
@@ -399,6 +482,7 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
         Ends {
             inbox: pong_inbox,
             peer: to_ping,
+            current: 0,
         },
         0,
     );
@@ -408,6 +492,7 @@ pub async fn raw_wasm_ping_pong(config: &WasmConfig, rounds: u64) -> anyhow::Res
         Ends {
             inbox: ping_inbox,
             peer: to_pong,
+            current: 0,
         },
         rounds as i64,
     );
