@@ -219,6 +219,7 @@ impl State {
         self.refund(SIGNAL_RESERVE);
         self.push(message)
     }
+
     /// The general case of [`Process::poll_take`]: compare up to
     /// [`SCAN_BUDGET`] messages from `scanned` on. Out of line: the usual
     /// receive never gets here.

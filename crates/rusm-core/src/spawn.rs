@@ -218,26 +218,16 @@ impl ExitSet {
     /// The next process to end and its reason; `None` once the set is
     /// empty.
     pub async fn next(&mut self) -> Option<(Pid, ExitReason)> {
-        std::future::poll_fn(|cx| self.poll_next(cx)).await
-    }
-
-    /// [`ExitSet::next`] as a poll: for a caller that is itself a
-    /// hand-written future, or selects over it with other work.
-    pub fn poll_next(
-        &mut self,
-        cx: &mut std::task::Context<'_>,
-    ) -> Poll<Option<(Pid, ExitReason)>> {
-        let id = match std::task::ready!(self.tasks.poll_join_next_with_id(cx)) {
-            None => return Poll::Ready(None),
-            Some(Ok((id, ()))) => id,
+        let id = match self.tasks.join_next_with_id().await? {
+            Ok((id, ())) => id,
             // Aborted (a kill): its exit procedure still ran.
-            Some(Err(e)) => e.id(),
+            Err(e) => e.id(),
         };
         let process = self
             .processes
             .remove(&id)
             .expect("every task of the set has its process");
-        Poll::Ready(Some((process.pid, reason_left(&process))))
+        Some((process.pid, reason_left(&process)))
     }
 }
 
