@@ -392,23 +392,13 @@ pub async fn raw_wasm_ping_pong(
           (local.set $i (i64.add (local.get $i) (i64.const 1)))
           (br $l)))
         (call $send (i64.const -1))))"#;
-    // RUSM's PONG and PING above, call for call (pong ends on a negative
-    // tag instead of being killed).
-    const CONTRACT_PONG: &str = r#"(module
-      (import "env" "recv" (func $recv (param i32 i32 i64) (result i32)))
-      (import "env" "send" (func $send (param i64 i64 i32 i32) (result i32)))
-      (import "env" "msg_sender" (func $msg_sender (result i64)))
-      (import "env" "msg_tag" (func $msg_tag (result i64)))
-      (memory (export "memory") 1)
-      (func (export "run") (param $unused i64) (local $t i64)
-        (loop $l
-          (drop (call $recv (i32.const 0) (i32.const 0) (i64.const -1)))
-          (local.set $t (call $msg_tag))
-          (drop (call $send (call $msg_sender) (local.get $t) (i32.const 0) (i32.const 0)))
-          (br_if $l (i64.ge_s (local.get $t) (i64.const 0))))))"#;
+    // Contract: RUSM's own PONG (above), and RUSM's PING's loop with the
+    // same calls (without its first message and timings); the imports are
+    // the raw host's, under RUSM's module name. PONG never returns: it is
+    // stopped once ping is done.
     const CONTRACT_PING: &str = r#"(module
-      (import "env" "recv" (func $recv (param i32 i32 i64) (result i32)))
-      (import "env" "send" (func $send (param i64 i64 i32 i32) (result i32)))
+      (import "rusm" "recv" (func $recv (param i32 i32 i64) (result i32)))
+      (import "rusm" "send" (func $send (param i64 i64 i32 i32) (result i32)))
       (memory (export "memory") 1)
       (func (export "run") (param $n i64) (local $i i64)
         (block $done (loop $l
@@ -417,8 +407,7 @@ pub async fn raw_wasm_ping_pong(
           (drop (call $send (i64.const 1) (local.get $i) (i32.const 0) (i32.const 0)))
           (drop (call $recv (i32.const 32) (i32.const 1) (i64.const -1)))
           (local.set $i (i64.add (local.get $i) (i64.const 1)))
-          (br $l)))
-        (drop (call $send (i64.const 1) (i64.const -1) (i32.const 0) (i32.const 0)))))"#;
+          (br $l)))))"#;
     let engine = w(wasmtime::Engine::new(
         &config.wasmtime_config(EngineKind::Pooled),
     ))?;
@@ -441,7 +430,7 @@ pub async fn raw_wasm_ping_pong(
         }
         RawCalls::Contract => {
             w(linker.func_wrap_async(
-                "env",
+                "rusm",
                 "recv",
                 |mut c: wasmtime::Caller<'_, Ends>, (_tags, _count, _ms): (i32, i32, i64)| {
                     Box::new(async move {
@@ -452,20 +441,20 @@ pub async fn raw_wasm_ping_pong(
                 },
             ))?;
             w(linker.func_wrap(
-                "env",
+                "rusm",
                 "send",
                 |c: wasmtime::Caller<'_, Ends>, _to: i64, tag: i64, _ptr: i32, _len: i32| {
                     let _ = c.data().peer.send(tag);
                     0i32
                 },
             ))?;
-            w(linker.func_wrap("env", "msg_sender", |_: wasmtime::Caller<'_, Ends>| 1i64))?;
+            w(linker.func_wrap("rusm", "msg_sender", |_: wasmtime::Caller<'_, Ends>| 1i64))?;
             w(
-                linker.func_wrap("env", "msg_tag", |c: wasmtime::Caller<'_, Ends>| {
+                linker.func_wrap("rusm", "msg_tag", |c: wasmtime::Caller<'_, Ends>| {
                     c.data().current
                 }),
             )?;
-            (CONTRACT_PONG, CONTRACT_PING)
+            (PONG, CONTRACT_PING)
         }
     };
     let pong = w(linker.instantiate_pre(&w(wasmtime::Module::new(&engine, pong))?))?;
@@ -473,19 +462,20 @@ pub async fn raw_wasm_ping_pong(
     let (to_ping, ping_inbox) = unbounded_channel();
     let (to_pong, pong_inbox) = unbounded_channel();
     let ticker = epoch_ticker(engine.clone());
-    // Each side in its own task, with `run(arg)`: pong ignores its argument.
+    // Each side in its own task, with `run(arg)`: the two-call pong
+    // ignores its argument, RUSM's PONG takes none.
+    let pong_ends = Ends {
+        inbox: pong_inbox,
+        peer: to_ping,
+        current: 0,
+    };
+    let pong = match calls {
+        RawCalls::Two => tokio::spawn(async move { raw_run(&pong, pong_ends, 0i64).await }),
+        RawCalls::Contract => tokio::spawn(async move { raw_run(&pong, pong_ends, ()).await }),
+    };
     let spawn = |pre: wasmtime::InstancePre<Ends>, ends: Ends, arg: i64| {
         tokio::spawn(async move { raw_run(&pre, ends, arg).await })
     };
-    let pong = spawn(
-        pong,
-        Ends {
-            inbox: pong_inbox,
-            peer: to_ping,
-            current: 0,
-        },
-        0,
-    );
     let start = Instant::now();
     let ping = spawn(
         ping,
@@ -498,7 +488,11 @@ pub async fn raw_wasm_ping_pong(
     );
     ping.await?;
     let rate = rounds as f64 / start.elapsed().as_secs_f64();
-    pong.await?;
+    match calls {
+        // The two-call pong ends on ping's last, negative, tag.
+        RawCalls::Two => pong.await?,
+        RawCalls::Contract => pong.abort(),
+    }
     ticker.store(true, Ordering::Relaxed);
     Ok(rate)
 }
