@@ -7,7 +7,8 @@
 //!
 //! Under load the writer takes every frame queued at that moment and hands
 //! them to QUIC in one call, so many small messages share packets instead
-//! of one write each.
+//! of one write each. Readers and writers run on the node's QUIC task
+//! (`quic_task.rs`), beside the connection that carries them.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -30,6 +31,9 @@ pub(crate) const MAX_FRAME: usize = 64 << 20;
 pub(crate) const CLOSE_PROTOCOL: u32 = 5;
 /// Frames handed to QUIC in one write, at most.
 const BATCH: usize = 256;
+/// A writer that writes one frame at a time still waits before one write
+/// in this many, to see whether others would join it.
+const PROBE: u32 = 16;
 
 /// Writes the frames queued for one peer on a stream of `conn`, until the
 /// queue closes (the connection was replaced or the node leaves) or the
@@ -44,7 +48,22 @@ pub(crate) async fn write(
         return;
     };
     let mut chunks: Vec<Bytes> = Vec::with_capacity(2 * BATCH);
+    // Whether the last write that could tell carried several frames: then
+    // the next one waits for more before it goes (see below).
+    let mut batching = false;
+    let mut writes: u32 = 0;
     while let Some(first) = queue.recv().await {
+        writes = writes.wrapping_add(1);
+        // Under load, let the worker first run the other tasks that are
+        // ready (processes answering the same packet, say), so that their
+        // frames share this write: the wake of a yield comes once the
+        // worker has nothing else to run, and wakes no other worker. A
+        // lone frame goes at once, for latency; every PROBE-th write waits
+        // anyway, to find out whether waiting gathers more.
+        let waited = batching || writes.is_multiple_of(PROBE);
+        if waited {
+            tokio::task::yield_now().await;
+        }
         let mut next = Some(first);
         while let Some(frame) = next {
             let Ok(len) = u32::try_from(frame.len()) else {
@@ -59,6 +78,9 @@ pub(crate) async fn write(
             } else {
                 None
             };
+        }
+        if waited || chunks.len() > 2 {
+            batching = chunks.len() > 2;
         }
         if stream.write_all_chunks(&mut chunks).await.is_err() {
             return;

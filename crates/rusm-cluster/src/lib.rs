@@ -23,6 +23,7 @@ pub mod certs;
 mod dist;
 mod frames;
 mod membership;
+mod quic_task;
 mod tls;
 mod transport;
 

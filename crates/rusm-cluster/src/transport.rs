@@ -28,6 +28,7 @@ use tokio::task::JoinHandle;
 
 use crate::frames::{self, Inbound};
 use crate::membership::{self, Cmd, NodeId, Timing};
+use crate::quic_task::QuicTask;
 use crate::tls::{Identity, IdentityError, cert_names};
 
 /// What a cluster node is told to be.
@@ -152,6 +153,9 @@ struct Peer {
 pub(crate) struct Inner {
     me: NodeId,
     endpoint: quinn::Endpoint,
+    /// Runs the endpoint's drivers and every peer's frame reader and
+    /// writer (see `quic_task.rs`).
+    quic: QuicTask,
     peers: Mutex<HashMap<String, Peer>>,
     /// Packets waiting for a connection being made, by node name.
     pending: Mutex<HashMap<String, Vec<Bytes>>>,
@@ -209,12 +213,20 @@ impl Cluster {
             .map_err(|e| IdentityError::Tls(rustls::Error::General(e.to_string())))?;
         let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
         client.transport_config(transport);
-        let mut endpoint = quinn::Endpoint::server(server, config.listen).map_err(|source| {
-            ClusterError::Listen {
-                addr: config.listen,
-                source,
-            }
-        })?;
+        let quic = QuicTask::start();
+        let listen = config.listen;
+        let listen_error = move |source| ClusterError::Listen {
+            addr: listen,
+            source,
+        };
+        let socket = std::net::UdpSocket::bind(config.listen).map_err(listen_error)?;
+        let mut endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server),
+            socket,
+            Arc::new(quic.clone()),
+        )
+        .map_err(listen_error)?;
         endpoint.set_default_client_config(client);
         let addr = endpoint.local_addr().unwrap_or(config.listen);
         let creation = config.creation.unwrap_or_else(unix_nanos);
@@ -228,6 +240,7 @@ impl Cluster {
         let inner = Arc::new(Inner {
             me: me.clone(),
             endpoint,
+            quic,
             peers: Mutex::new(HashMap::new()),
             pending: Mutex::new(HashMap::new()),
             up: Mutex::new(BTreeMap::new()),
@@ -519,7 +532,8 @@ impl Inner {
         }
         let (frames, queue) = mpsc::channel(FRAME_QUEUE);
         let queued = Arc::new(AtomicUsize::new(0));
-        tokio::spawn(frames::write(conn.clone(), queue, queued.clone()));
+        self.quic
+            .spawn(frames::write(conn.clone(), queue, queued.clone()));
         // What waited for this connection goes first, in order.
         if let Some((waiting, bytes)) = lock(&self.waiting).remove(&id.name) {
             queued.fetch_add(bytes, Ordering::AcqRel);
@@ -674,7 +688,7 @@ async fn receive(inner: Arc<Inner>, conn: quinn::Connection, peer: NodeId) {
                 if inner.is_cut(&from) {
                     continue;
                 }
-                tokio::spawn(frames::read(
+                inner.quic.spawn(frames::read(
                     conn.clone(),
                     stream,
                     from.clone(),
