@@ -71,6 +71,7 @@ async fn member(certs: &Path, name: &str, join: Vec<String>) -> anyhow::Result<M
         timing: Timing::default(),
         inbound: Some(dist.inbound()),
         creation: Some(creation),
+        busy_wait: rusm_cluster::DEFAULT_BUSY_WAIT,
     };
     let cluster = Cluster::start(config, tx).await?;
     dist.attach(cluster.handle())

@@ -28,7 +28,7 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -37,6 +37,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::frames::Inbound;
+use crate::lock;
 use crate::transport::{Event, Handle, SendError, unix_nanos};
 
 /// How long a call waits for another node's answer before it gives up
@@ -252,11 +253,6 @@ struct DistInner {
 /// cannot flood the log.
 const REFUSALS_LOGGED: u32 = 10;
 const REFUSAL_WINDOW: Duration = Duration::from_secs(10);
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Each update is one insert or remove: a poisoned map is still whole.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 impl Dist {
     /// The distribution of `node`, named `name`; its node id must have

@@ -16,6 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
+use crate::quic_task::QuicTask;
+
 /// Receives every frame a peer sent, with the peer's node name. Called on
 /// the connection's reading task: it should hand the frame on, not work on
 /// it (QUIC's flow control holds the peer back while it runs).
@@ -98,6 +100,7 @@ pub(crate) async fn read(
     mut stream: quinn::RecvStream,
     from: String,
     inbound: Inbound,
+    quic: QuicTask,
 ) {
     loop {
         let mut len = [0u8; 4];
@@ -115,5 +118,6 @@ pub(crate) async fn read(
             return;
         }
         inbound(&from, Bytes::from(frame));
+        quic.delivered();
     }
 }

@@ -27,8 +27,17 @@ mod quic_task;
 mod tls;
 mod transport;
 
+/// Locks `m`, poisoned or not: this crate's locks guard maps and queues
+/// that each update leaves whole (one insert, remove, push or pop), so a
+/// panic elsewhere does not make them unusable.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 pub use dist::{CallError, Dist, MAX_GLOBAL_NAME, Spawner, node_id};
 pub use frames::Inbound;
 pub use membership::Timing;
 pub use tls::{Identity, IdentityError, cert_names};
-pub use transport::{Cluster, ClusterConfig, ClusterError, Event, Handle, SendError, unix_nanos};
+pub use transport::{
+    Cluster, ClusterConfig, ClusterError, DEFAULT_BUSY_WAIT, Event, Handle, SendError, unix_nanos,
+};

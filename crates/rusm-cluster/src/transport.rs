@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -27,6 +27,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::frames::{self, Inbound};
+use crate::lock;
 use crate::membership::{self, Cmd, NodeId, Timing};
 use crate::quic_task::QuicTask;
 use crate::tls::{Identity, IdentityError, cert_names};
@@ -48,7 +49,16 @@ pub struct ClusterConfig {
     /// the node starts, in nanoseconds. A node whose pids must carry its
     /// creation before it joins chooses it itself.
     pub creation: Option<u64>,
+    /// How long the node's QUIC task may spin, after it sent a packet,
+    /// for the answer before its thread sleeps ([`DEFAULT_BUSY_WAIT`];
+    /// zero: never). Trades a little CPU for latency, as the BEAM's
+    /// scheduler busy-wait does.
+    pub busy_wait: Duration,
 }
+
+/// [`ClusterConfig::busy_wait`] unless the manifest says otherwise: long
+/// enough for a peer on the same network to answer a message.
+pub const DEFAULT_BUSY_WAIT: Duration = Duration::from_micros(100);
 
 /// Something that happened to the cluster, as this node sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -177,12 +187,6 @@ pub(crate) struct Inner {
     inbound: Option<Inbound>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The maps stay consistent under a panic elsewhere (each update is one
-    // insert or remove), so a poisoned lock is still usable.
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 impl Cluster {
     /// Binds the endpoint, starts SWIM and dials the `join` members (again
     /// and again, backing off, until some member is reachable). Events go to
@@ -213,7 +217,7 @@ impl Cluster {
             .map_err(|e| IdentityError::Tls(rustls::Error::General(e.to_string())))?;
         let mut client = quinn::ClientConfig::new(Arc::new(client_tls));
         client.transport_config(transport);
-        let quic = QuicTask::start();
+        let quic = QuicTask::start(config.busy_wait);
         let listen = config.listen;
         let listen_error = move |source| ClusterError::Listen {
             addr: listen,
@@ -308,6 +312,14 @@ impl Cluster {
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.inner.endpoint.close(CLOSE_LEAVING.into(), b"leaving");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.inner.endpoint.wait_idle()).await;
+    }
+
+    /// What busy-waiting (`ClusterConfig::busy_wait`) did so far: spins
+    /// begun, spins that saw an answer come, and datagrams read at once
+    /// after one.
+    #[doc(hidden)]
+    pub fn busy_wait_stats(&self) -> (u64, u64, u64) {
+        self.inner.quic.busy_wait_stats()
     }
 
     /// Test-only partition switch: drop all traffic with `node` (both
@@ -693,6 +705,7 @@ async fn receive(inner: Arc<Inner>, conn: quinn::Connection, peer: NodeId) {
                     stream,
                     from.clone(),
                     inbound.clone(),
+                    inner.quic.clone(),
                 ));
             }
         });

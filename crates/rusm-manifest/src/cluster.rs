@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// The `[cluster]` table: the node is a cluster member when it is there.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,7 +23,15 @@ pub struct ClusterDecl {
     pub cert: PathBuf,
     /// `key`: this node's private key.
     pub key: PathBuf,
+    /// `busy-wait-us`: how long the node spins for an answer after it
+    /// sent a packet before its thread sleeps, in microseconds (0: never);
+    /// `None`: the cluster's default.
+    pub busy_wait: Option<Duration>,
 }
+
+/// The longest `busy-wait-us` accepted: past it a spin costs far more than
+/// the sleep and wake it saves.
+pub(crate) const MAX_BUSY_WAIT_US: u64 = 10_000;
 
 /// Whether `name` may name a node: `[a-z0-9-]`, 1 to 63 bytes (a DNS
 /// label, so it can be a certificate's DNS name as it is).

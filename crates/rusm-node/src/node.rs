@@ -482,6 +482,7 @@ impl RusmNode {
             timing: rusm_cluster::Timing::default(),
             inbound: Some(dist.inbound()),
             creation: Some(creation),
+            busy_wait: c.busy_wait.unwrap_or(rusm_cluster::DEFAULT_BUSY_WAIT),
         };
         let cluster = rusm_cluster::Cluster::start(config, events)
             .await

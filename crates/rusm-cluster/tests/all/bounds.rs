@@ -20,7 +20,15 @@ use crate::membership::names;
 
 /// A member without a spawner (nothing here spawns across nodes).
 async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
-    member_on(Node::new(NodeConfig::default()), dir, name, join, None).await
+    member_on(
+        Node::new(NodeConfig::default()),
+        dir,
+        name,
+        join,
+        None,
+        rusm_cluster::DEFAULT_BUSY_WAIT,
+    )
+    .await
 }
 
 impl Member {

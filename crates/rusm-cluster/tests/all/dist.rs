@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rusm_cluster::{
-    CallError, Cluster, ClusterConfig, Dist, Event, Identity, Spawner, Timing, certs, node_id,
+    CallError, Cluster, ClusterConfig, DEFAULT_BUSY_WAIT, Dist, Event, Identity, Spawner, Timing,
+    certs, node_id,
 };
 use rusm_core::{ExitReason, MessageKind, Node, NodeConfig, Pid, SpawnOptions};
 use tokio::sync::mpsc;
@@ -59,7 +60,7 @@ impl Spawner for TestSpawns {
 async fn member(dir: &Path, name: &str, join: &[&Member]) -> Member {
     let node = Node::new(NodeConfig::default());
     let spawns: Arc<dyn Spawner> = Arc::new(TestSpawns(node.clone()));
-    member_on(node, dir, name, join, Some(spawns)).await
+    member_on(node, dir, name, join, Some(spawns), DEFAULT_BUSY_WAIT).await
 }
 
 /// `node` joined to the cluster of `join` as `name` (certificates in
@@ -70,6 +71,7 @@ pub(crate) async fn member_on(
     name: &str,
     join: &[&Member],
     spawner: Option<Arc<dyn Spawner>>,
+    busy_wait: Duration,
 ) -> Member {
     let identity = Identity::from_dir(name, dir).expect("the identity loads");
     let creation = rusm_cluster::unix_nanos();
@@ -87,6 +89,7 @@ pub(crate) async fn member_on(
         timing: Timing::default(),
         inbound: Some(dist.inbound()),
         creation: Some(creation),
+        busy_wait,
     };
     let cluster = Cluster::start(config, tx).await.expect("the node starts");
     dist.attach(cluster.handle()).unwrap();
@@ -228,6 +231,58 @@ async fn messages_cross_both_ways_in_order_under_concurrency() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     assert_eq!(b.dist.dropped_messages(), 1);
+}
+
+/// With busy-waiting on, a node that sent a message spins for the answer
+/// and reads it at once: a ping-pong between two nodes is answered while
+/// spinning, and every round trip completes. (The spins may last 20 ms
+/// here, so that a loaded test machine's late answers still come within
+/// them.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_pong_is_answered_while_busy_waiting() {
+    let dir = tempfile::tempdir().unwrap();
+    certs::make(dir.path(), &names(&["a", "b"])).unwrap();
+    let spin = Duration::from_millis(20);
+    let node = || Node::new(NodeConfig::default());
+    let mut a = member_on(node(), dir.path(), "a", &[], None, spin).await;
+    let mut b = member_on(node(), dir.path(), "b", &[&a], None, spin).await;
+    a.expect(Event::NodeUp("b".into())).await;
+    b.expect(Event::NodeUp("a".into())).await;
+    const ROUNDS: i64 = 500;
+    let pong = b
+        .node
+        .spawn(SpawnOptions::new(), |ctx| async move {
+            loop {
+                let m = ctx.receive_any().await;
+                let _ = ctx.send(m.sender, m.tag, m.data);
+            }
+        })
+        .unwrap();
+    let (tx, done) = tokio::sync::oneshot::channel();
+    a.node
+        .spawn(SpawnOptions::new(), move |ctx| async move {
+            for round in 0..ROUNDS {
+                ctx.send(pong, round, vec![7; 16]).unwrap();
+                let m = ctx.receive(&[round], None).await.unwrap();
+                assert_eq!(m.data, vec![7; 16]);
+            }
+            tx.send(()).unwrap();
+        })
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), done)
+        .await
+        .expect("every round trip completes")
+        .unwrap();
+    let stats = |m: &Member| m.cluster.as_ref().unwrap().busy_wait_stats();
+    let ((spins_a, answered_a, direct_a), (spins_b, answered_b, direct_b)) = (stats(&a), stats(&b));
+    eprintln!(
+        "spins, answered, read at once: a {:?}, b {:?}",
+        stats(&a),
+        stats(&b)
+    );
+    assert!(answered_a <= spins_a && answered_b <= spins_b);
+    assert!(answered_a + answered_b > 0, "no spin was answered");
+    assert!(direct_a + direct_b > 0, "no datagram was read at once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

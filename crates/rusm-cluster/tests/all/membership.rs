@@ -36,6 +36,9 @@ pub(crate) async fn start_with(
         timing: Timing::default(),
         inbound,
         creation: None,
+        // Membership needs no busy-waiting: these nodes run without it (the
+        // distribution's tests run with it).
+        busy_wait: std::time::Duration::ZERO,
     };
     let cluster = Cluster::start(config, tx).await.expect("the node starts");
     Node { cluster, events }
@@ -93,6 +96,11 @@ async fn three_nodes_form_a_cluster_and_a_lost_one_is_down_within_a_second() {
     eprintln!("c declared down after {took_a:?} (a) and {took_b:?} (b)");
     assert!(took_a < Duration::from_secs(1) && took_b < Duration::from_secs(1));
     assert_eq!(a.cluster.nodes(), names(&["a", "b"]));
+    assert_eq!(
+        a.cluster.busy_wait_stats(),
+        (0, 0, 0),
+        "busy-waiting is off"
+    );
     // A node that leaves is down for the others at once.
     let start = Instant::now();
     b.cluster.leave().await;

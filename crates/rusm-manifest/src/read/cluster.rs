@@ -1,13 +1,23 @@
 //! Reading `[cluster]` (CLUSTER.md). Every wrong key is a finding and
 //! reading goes on; the PEM files' existence is for `check`.
 
+use std::time::Duration;
+
 use toml_edit::TableLike;
 
 use super::{Reader, Span, resolve};
-use crate::cluster::{ClusterDecl, valid_node_name};
+use crate::cluster::{ClusterDecl, MAX_BUSY_WAIT_US, valid_node_name};
 use crate::diagnostic::Pos;
 
-const CLUSTER_KEYS: &[&str] = &["name", "listen", "join", "ca", "cert", "key"];
+const CLUSTER_KEYS: &[&str] = &[
+    "name",
+    "listen",
+    "join",
+    "ca",
+    "cert",
+    "key",
+    "busy-wait-us",
+];
 
 /// `ca`, `cert` and `key` as written, resolved, and where, for `check`.
 pub(crate) type ClusterFiles = Vec<(String, std::path::PathBuf, Pos)>;
@@ -19,6 +29,7 @@ impl Reader<'_> {
         let mut listen = None;
         let mut join = Vec::new();
         let (mut ca, mut cert, mut key) = (None, None, None);
+        let mut busy_wait = None;
         for (k, item) in table.iter() {
             match k {
                 "name" => {
@@ -82,6 +93,21 @@ impl Reader<'_> {
                         }
                     }
                 }
+                "busy-wait-us" => {
+                    if let Some(us) = self.integer::<u64>(k, item, 0) {
+                        if us <= MAX_BUSY_WAIT_US {
+                            busy_wait = Some(Duration::from_micros(us));
+                        } else {
+                            self.findings.error(
+                                item.span(),
+                                format!(
+                                    "`busy-wait-us` = {us} is more than {MAX_BUSY_WAIT_US} \
+                                     (microseconds; 0 turns busy-waiting off)"
+                                ),
+                            );
+                        }
+                    }
+                }
                 _ => self.unknown(table, k, "in [cluster]", CLUSTER_KEYS),
             }
         }
@@ -123,6 +149,7 @@ impl Reader<'_> {
             ca: ca?,
             cert: cert?,
             key: key?,
+            busy_wait,
         })
     }
 }

@@ -30,8 +30,54 @@ key = "certs/node-a.key"
     assert_eq!(c.ca, app.path("certs/ca.pem"));
     assert_eq!(c.cert, app.path("certs/node-a.pem"));
     assert_eq!(c.key, app.path("certs/node-a.key"));
+    assert_eq!(c.busy_wait, None, "the cluster's default");
     assert!(m.components[0].remote);
     assert!(!m.components[1].remote);
+}
+
+#[test]
+fn busy_waiting_is_set_in_microseconds_within_bounds() {
+    let app = App::new();
+    let member = |busy_wait: &str| {
+        app.manifest(&format!(
+            r#"[cluster]
+name = "a"
+listen = "127.0.0.1:7400"
+ca = "ca.pem"
+cert = "a.pem"
+key = "a.key"
+busy-wait-us = {busy_wait}
+"#
+        ))
+    };
+    for (written, micros) in [("0", 0), ("250", 250), ("10000", 10_000)] {
+        let m = load(&member(written)).expect("a valid manifest").manifest;
+        assert_eq!(
+            m.cluster.expect("[cluster]").busy_wait,
+            Some(std::time::Duration::from_micros(micros))
+        );
+    }
+    for (written, says) in [
+        (
+            "10001",
+            "rusm.toml:7:16: error: `busy-wait-us` = 10001 is more than 10000",
+        ),
+        (
+            "-1",
+            "rusm.toml:7:16: error: `busy-wait-us` must be an integer, 0 or more, not -1",
+        ),
+        (
+            "\"100us\"",
+            "rusm.toml:7:16: error: `busy-wait-us` must be an integer, 0 or more",
+        ),
+    ] {
+        let path = member(written);
+        let found = lines(&check(&path), &path);
+        assert!(
+            found.iter().any(|l| l.starts_with(says)),
+            "{written}: expected {says:?} in {found:#?}"
+        );
+    }
 }
 
 #[test]

@@ -389,7 +389,9 @@ remote = true
 [components.secret]
 path = "worker.wat"
 "#,
+        // b does not busy-wait (a does, by default): both ways work.
         manifest("b", pb, &[pa], "certs")
+            .replace("certs/b.key\"", "certs/b.key\"\nbusy-wait-us = 0")
     );
     app.write("a.toml", &a)
         .write("b.toml", &b)
