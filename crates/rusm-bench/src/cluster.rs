@@ -71,7 +71,7 @@ async fn member(certs: &Path, name: &str, join: Vec<String>) -> anyhow::Result<M
         timing: Timing::default(),
         inbound: Some(dist.inbound()),
         creation: Some(creation),
-        busy_wait: rusm_cluster::DEFAULT_BUSY_WAIT,
+        busy_wait: busy_wait(),
     };
     let cluster = Cluster::start(config, tx).await?;
     dist.attach(cluster.handle())
@@ -114,6 +114,18 @@ fn echoes(node: &Node, n: usize) -> anyhow::Result<Vec<Pid>> {
             .map_err(|e| anyhow::anyhow!("spawn: {e}"))
         })
         .collect()
+}
+
+/// `--cluster-busy-wait-us`, for every node a scenario starts.
+static BUSY_WAIT: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// Sets `--cluster-busy-wait-us` (once, before any node starts).
+pub(crate) fn set_busy_wait(busy_wait: Duration) {
+    let _ = BUSY_WAIT.set(busy_wait);
+}
+
+fn busy_wait() -> Duration {
+    *BUSY_WAIT.get_or_init(|| rusm_cluster::DEFAULT_BUSY_WAIT)
 }
 
 /// The hidden `cluster-node` scenario: join, start the echoes, print their
@@ -194,6 +206,9 @@ async fn start_remote(
     if let Some(n) = workers {
         command.arg("--workers").arg(n.to_string());
     }
+    command
+        .arg("--cluster-busy-wait-us")
+        .arg(busy_wait().as_micros().to_string());
     let mut child = command
         .arg("cluster-node")
         .arg("--cluster-certs")
@@ -529,6 +544,7 @@ pub(crate) async fn cluster_ping_pong(
         .extra("local_p50_us", p(&one_node.latencies, 0.50))
         .extra("local_p99_us", p(&one_node.latencies, 0.99))
         .extra("workers_per_node", workers_per_node(workers) as f64)
+        .extra("busy_wait_us", busy_wait().as_micros() as f64)
         .extra("pairs", PAIRS as f64)
         .extra("pairs_msgs_per_s", remote.pair_messages)
         .extra("local_pairs_msgs_per_s", one_node.pair_messages)
@@ -568,7 +584,8 @@ pub(crate) async fn cluster_ping_pong(
         None => {}
     }
     Ok(report.note(format!(
-        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; the floor: a task of a writing a frame of the same size on a bare quinn stream (same certificates, TLS 1.3, ring) to an echo task in b, no actor core or distribution (raw_quic.rs); native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side; {} tokio worker(s) per node{}",
+        "node a is this process, node b a child process (`rusm-bench cluster-node`), QUIC with mutual TLS on 127.0.0.1; the floor: a task of a writing a frame of the same size on a bare quinn stream (same certificates, TLS 1.3, ring) to an echo task in b, no actor core or distribution (raw_quic.rs); native rusm-core process bodies (a Wasm process's send is the same Node::send); each round sends with the round's tag and waits for the reply with a selective receive on it, every round trip timed on every side; 1 pair: {rounds} round trips (local: {local_rounds}); {PAIRS} pairs: a pinger on a per pong on b, each bouncing one message at a time, {pair_rounds} round trips each (local: {local_pair_rounds}), a round trip counting as 2 messages; the BEAM: two `erl -sname` nodes, the same protocol (bench/beam/rusm_cluster_bench.erl); best of {runs} interleaved rounds per side; each node's QUIC task busy-waits up to {} µs for an answer (--cluster-busy-wait-us; the BEAM's schedulers busy-wait by default too); {} tokio worker(s) per node{}",
+        busy_wait().as_micros(),
         workers_per_node(workers),
         match workers {
             Some(n) => format!(" (--workers; the BEAM's nodes: +S {n}:{n})"),

@@ -205,6 +205,11 @@ struct Args {
     /// `cluster-node` only: echo processes to start.
     #[arg(long, hide = true, default_value_t = 1)]
     cluster_echoes: usize,
+    /// Cluster scenarios: how long each node's QUIC task busy-waits for an
+    /// answer, in microseconds (the manifest's `busy-wait-us`; 0: off).
+    /// Default: the cluster's default.
+    #[arg(long)]
+    cluster_busy_wait_us: Option<u64>,
 }
 
 /// One side of a storm, for `--side`.
@@ -272,6 +277,9 @@ fn main() -> anyhow::Result<()> {
     let rusm = args.rusm.clone().unwrap_or_else(|| {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/debug/rusm")
     });
+    if let Some(us) = args.cluster_busy_wait_us {
+        cluster::set_busy_wait(std::time::Duration::from_micros(us));
+    }
     if args.scenario == Scenario::ClusterNode {
         let (Some(certs), Some(name), Some(join)) =
             (args.cluster_certs, args.cluster_name, args.cluster_join)
