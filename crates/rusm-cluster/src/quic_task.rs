@@ -33,7 +33,7 @@
 //! The BEAM's schedulers do the same by default. The cost is bounded:
 //! the spin stops when an answer or other work comes, or the runtime's
 //! shared queue holds tasks, and after [`MISSES`] spins in a row that
-//! waited in vain the task spins after one send in [`PROBE_EVERY`] only,
+//! waited in vain the task spins at one chance in [`PROBE_EVERY`] only,
 //! until a spin is answered again ([`BusyWait`]).
 
 use std::collections::VecDeque;
@@ -44,9 +44,9 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
 
 use crate::lock;
-use std::time::{Duration, Instant};
 
 type Part = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -239,9 +239,7 @@ impl Run {
             self.free.push(index);
         }
     }
-}
 
-impl Run {
     /// Spins before the task goes idle, if [`BusyWait`] says so: `true`
     /// when a datagram came meanwhile (the receiving part is woken) or
     /// other work did.
@@ -289,11 +287,11 @@ impl Run {
     }
 }
 
-/// Spins in a row that waited in vain, after which the task spins after
-/// one send in [`PROBE_EVERY`] only.
+/// Spins in a row that waited in vain, after which the task spins at one
+/// chance in [`PROBE_EVERY`] only.
 const MISSES: u32 = 4;
 /// See [`MISSES`].
-const PROBE_EVERY: u64 = 64;
+const PROBE_EVERY: u32 = 64;
 
 /// When the task spins (see the module's docs).
 struct BusyWait {
@@ -305,6 +303,8 @@ struct BusyWait {
     delivered: u64,
     /// Spins in a row that waited in vain.
     misses: u32,
+    /// Chances to spin let go since `misses` reached [`MISSES`].
+    passed: u32,
 }
 
 impl BusyWait {
@@ -314,6 +314,7 @@ impl BusyWait {
             sent: 0,
             delivered: 0,
             misses: 0,
+            passed: 0,
         }
     }
 
@@ -321,18 +322,27 @@ impl BusyWait {
     /// only when a packet went out since the last look and no frame went
     /// to a process (that process must run first, on this thread).
     fn start(&mut self, sent: u64, delivered: u64) -> Option<Instant> {
-        let fresh = sent != self.sent && delivered == self.delivered;
+        let chance = !self.limit.is_zero() && sent != self.sent && delivered == self.delivered;
         self.sent = sent;
         self.delivered = delivered;
-        let spin = !self.limit.is_zero()
-            && fresh
-            && (self.misses < MISSES || sent.is_multiple_of(PROBE_EVERY));
-        spin.then(|| Instant::now() + self.limit)
+        if !chance {
+            return None;
+        }
+        if self.misses >= MISSES {
+            // Probing: one chance in PROBE_EVERY.
+            self.passed += 1;
+            if self.passed < PROBE_EVERY {
+                return None;
+            }
+            self.passed = 0;
+        }
+        Some(Instant::now() + self.limit)
     }
 
     /// How a spin ended: with a datagram, or in vain.
     fn answered(&mut self, answered: bool) {
         self.misses = if answered {
+            self.passed = 0;
             0
         } else {
             self.misses.saturating_add(1)
@@ -577,7 +587,7 @@ mod tests {
     }
 
     /// The task spins only after it sent a packet and handed nothing to a
-    /// process; after MISSES spins in vain, after one send in PROBE_EVERY
+    /// process; after MISSES spins in vain, at one chance in PROBE_EVERY
     /// only, until a spin is answered; never with a zero limit.
     #[test]
     fn busy_waiting_follows_answers() {
@@ -593,15 +603,30 @@ mod tests {
             assert!(wait.start(sent, 1).is_some());
             wait.answered(false);
         }
-        let spun: Vec<u64> = (sent + 1..sent + 1 + 2 * PROBE_EVERY)
-            .filter(|&n| wait.start(n, 1).is_some())
-            .collect();
-        assert_eq!(spun.len(), 2, "one probe per {PROBE_EVERY} sends: {spun:?}");
-        assert!(spun.iter().all(|n| n.is_multiple_of(PROBE_EVERY)));
+        // Sends of one packet or of several between looks alike.
+        let mut spun = Vec::new();
+        for chance in 1..=2 * PROBE_EVERY {
+            sent += 1 + u64::from(chance % 3);
+            if wait.start(sent, 1).is_some() {
+                spun.push(chance);
+                wait.answered(false);
+            }
+        }
+        assert_eq!(
+            spun,
+            [PROBE_EVERY, 2 * PROBE_EVERY],
+            "one probe per {PROBE_EVERY} chances"
+        );
         // An answered probe brings spinning back.
+        for _ in 0..PROBE_EVERY {
+            sent += 1;
+            if wait.start(sent, 1).is_some() {
+                break;
+            }
+        }
         wait.answered(true);
-        let next = sent + 1 + 2 * PROBE_EVERY;
-        assert!(wait.start(next, 1).is_some());
+        sent += 1;
+        assert!(wait.start(sent, 1).is_some());
         let mut off = BusyWait::new(Duration::ZERO);
         assert!(off.start(1, 0).is_none(), "a zero limit never spins");
     }
