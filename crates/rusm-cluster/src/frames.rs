@@ -19,8 +19,9 @@ use tokio::sync::mpsc;
 use crate::quic_task::QuicTask;
 
 /// Receives every frame a peer sent, with the peer's node name. Called on
-/// the connection's reading task: it should hand the frame on, not work on
-/// it (QUIC's flow control holds the peer back while it runs).
+/// the node's QUIC task, which drives every connection of the node: it
+/// must hand the frame on, not work on it (all of the node's QUIC traffic
+/// waits while it runs).
 pub type Inbound = Arc<dyn Fn(&str, Bytes) + Send + Sync>;
 
 /// The largest frame accepted from a peer (a message of the largest size a

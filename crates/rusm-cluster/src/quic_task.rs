@@ -198,7 +198,8 @@ impl QuicTask {
         })
     }
 
-    /// Counts a frame handed to a process on this node (see `spin`).
+    /// Counts a frame handed on to the node (a message for a process, or a
+    /// control frame): the task does not spin after it (see `spin`).
     pub(crate) fn delivered(&self) {
         if let Some(socket) = (self.0).0.socket.get() {
             socket.delivered.fetch_add(1, Ordering::Relaxed);
