@@ -35,6 +35,14 @@
 //! shared queue holds tasks, and after [`MISSES`] spins in a row that
 //! waited in vain the task spins at one chance in [`PROBE_EVERY`] only,
 //! until a spin is answered again ([`BusyWait`]).
+//!
+//! Unlike an idle BEAM scheduler, the task spins inside its poll, right
+//! after the send: tasks queued on the same worker wait for the spin (an
+//! idle worker may steal them), up to the limit. Deferring the spin until
+//! the worker has nothing else to run (a `yield_now` first) was measured
+//! and cost about a tenth of the cross-node round trip rate
+//! (`bench/README.md`, session 13); a node whose local work matters more
+//! than its latency to other nodes sets a smaller `busy-wait-us`, or 0.
 
 use std::collections::VecDeque;
 use std::fmt;
