@@ -253,7 +253,7 @@ impl Run {
     /// when a datagram came meanwhile (the receiving part is woken) or
     /// other work did.
     fn spin(&mut self) -> bool {
-        let Some(socket) = self.shared.socket.get().cloned() else {
+        let Some(socket) = self.shared.socket.get() else {
             return false;
         };
         let sent = socket.sent.load(Ordering::Relaxed);

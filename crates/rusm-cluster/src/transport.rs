@@ -223,7 +223,7 @@ impl Cluster {
             addr: listen,
             source,
         };
-        let socket = std::net::UdpSocket::bind(config.listen).map_err(listen_error)?;
+        let socket = std::net::UdpSocket::bind(listen).map_err(listen_error)?;
         let mut endpoint = quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
             Some(server),
